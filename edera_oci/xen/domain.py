@@ -1,0 +1,116 @@
+"""Domains through Xen's own toolstack (xl/libxl): build, pause, unpause, destroy, resize.
+
+`xl` does the domain build and runs the block and vif hotplug scripts; everything else the
+runtime needs from Xen (is the domain alive, its XenStore subtree) goes straight to XenStore.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .xenstore import XenStore
+
+
+class DomainError(RuntimeError):
+    """xl refused; the message carries xl's own error lines."""
+
+
+@dataclass
+class DomainConfig:
+    """What a zone's xl config says; written to the container's state directory."""
+
+    name: str
+    kernel: Path
+    ramdisk: Path
+    cmdline: str
+    memory_mb: int
+    vcpus: int
+    disks: list[Path] = field(default_factory=list)
+    vifs: list[str] = field(default_factory=list)  # xl vif specs, e.g. "bridge=xenbr0,mac=..."
+
+    def render(self) -> str:
+        disks = ", ".join(
+            f"'format=raw, vdev=xvd{chr(ord('a') + i)}, access=rw, target={p}'"
+            for i, p in enumerate(self.disks)
+        )
+        vifs = ", ".join(f"'{v}'" for v in self.vifs)
+        return "\n".join([
+            f'name = "{self.name}"',
+            'type = "pv"',
+            f'kernel = "{self.kernel}"',
+            f'ramdisk = "{self.ramdisk}"',
+            f'extra = "{self.cmdline}"',
+            f"memory = {self.memory_mb}",
+            f"maxmem = {self.memory_mb}",
+            f"vcpus = {self.vcpus}",
+            f"maxvcpus = {self.vcpus}",
+            f"disk = [ {disks} ]",
+            f"vif = [ {vifs} ]",
+            'on_poweroff = "destroy"',
+            'on_reboot = "destroy"',
+            'on_crash = "destroy"',
+            "",
+        ])
+
+
+def _xl(*args: str, timeout: float = 300) -> str:
+    try:
+        proc = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError as e:
+        raise DomainError("xl not found: Xen's toolstack (xen-utils) is not installed") from e
+    except subprocess.TimeoutExpired as e:
+        raise DomainError(f"xl {args[0]} did not finish within {timeout:.0f} s") from e
+    if proc.returncode != 0:
+        detail = " ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())[-800:]
+        raise DomainError(f"xl {args[0]} failed: {detail or 'exit ' + str(proc.returncode)}")
+    return proc.stdout
+
+
+def create_paused(config_file: Path, name: str) -> int:
+    """Build the domain from config_file, leave it paused, return its domid."""
+    _xl("create", "-p", "-q", str(config_file))
+    return domid_of(name)
+
+
+def domid_of(name: str) -> int:
+    return int(_xl("domid", name).strip())
+
+
+def unpause(domid: int) -> None:
+    _xl("unpause", str(domid))
+
+
+def pause(domid: int) -> None:
+    _xl("pause", str(domid))
+
+
+def destroy(domid: int) -> None:
+    _xl("destroy", str(domid))
+
+
+def set_memory(domid: int, memory_mb: int) -> None:
+    _xl("mem-set", str(domid), f"{memory_mb}m")
+
+
+def set_vcpus(domid: int, vcpus: int) -> None:
+    _xl("vcpu-set", str(domid), str(vcpus))
+
+
+def is_alive(xs: XenStore, domid: int, name: str) -> bool:
+    """The domain with this id exists and is still ours (ids are reused after a destroy)."""
+    return xs.try_read(f"/local/domain/{domid}/name") == name
+
+
+def is_paused(domid: int) -> bool:
+    out = _xl("list", str(domid))
+    lines = out.strip().splitlines()
+    return len(lines) >= 2 and "p" in lines[1].split()[4]
+
+
+def is_dom0() -> bool:
+    try:
+        return "control_d" in Path("/proc/xen/capabilities").read_text()
+    except OSError:
+        return False

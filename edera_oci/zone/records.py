@@ -1,0 +1,185 @@
+"""Map an OCI config (runtime-spec config.json) to the record lists the zone init applies.
+
+The zone init is small C: all OCI interpretation (option names, capability names, rlimit names,
+mount flags) happens here, and the zone gets numbers and paths (PROTOCOL.md, "Record lists").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .protocol import Tag, encode_records
+
+CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON",
+    "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+CAP_NUMBER = {name: i for i, name in enumerate(CAPABILITIES)}
+
+RLIMITS = [
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+]
+RLIMIT_NUMBER = {name: i for i, name in enumerate(RLIMITS)}
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_SYNCHRONOUS, MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC, MS_NOSYMFOLLOW = 16, 32, 64, 128, 256
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 1024, 2048, 4096, 16384
+MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED = 1 << 17, 1 << 18, 1 << 19, 1 << 20
+MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
+
+# option -> (flags to set, flags to clear), as mount(8) and runc read them.
+MOUNT_OPTIONS: dict[str, tuple[int, int]] = {
+    "ro": (MS_RDONLY, 0), "rw": (0, MS_RDONLY),
+    "nosuid": (MS_NOSUID, 0), "suid": (0, MS_NOSUID),
+    "nodev": (MS_NODEV, 0), "dev": (0, MS_NODEV),
+    "noexec": (MS_NOEXEC, 0), "exec": (0, MS_NOEXEC),
+    "sync": (MS_SYNCHRONOUS, 0), "async": (0, MS_SYNCHRONOUS),
+    "remount": (MS_REMOUNT, 0), "mand": (MS_MANDLOCK, 0), "nomand": (0, MS_MANDLOCK),
+    "dirsync": (MS_DIRSYNC, 0), "nosymfollow": (MS_NOSYMFOLLOW, 0),
+    "noatime": (MS_NOATIME, 0), "atime": (0, MS_NOATIME),
+    "nodiratime": (MS_NODIRATIME, 0), "diratime": (0, MS_NODIRATIME),
+    "relatime": (MS_RELATIME, 0), "norelatime": (0, MS_RELATIME),
+    "strictatime": (MS_STRICTATIME, 0), "nostrictatime": (0, MS_STRICTATIME),
+    "bind": (MS_BIND, 0), "rbind": (MS_BIND | MS_REC, 0),
+    "private": (MS_PRIVATE, 0), "rprivate": (MS_PRIVATE | MS_REC, 0),
+    "shared": (MS_SHARED, 0), "rshared": (MS_SHARED | MS_REC, 0),
+    "slave": (MS_SLAVE, 0), "rslave": (MS_SLAVE | MS_REC, 0),
+    "unbindable": (MS_UNBINDABLE, 0), "runbindable": (MS_UNBINDABLE | MS_REC, 0),
+}
+# Options that only mean something to runc's host-side mount logic.
+IGNORED_OPTIONS = {"defaults", "tmpcopyup", "idmap", "ridmap"}
+
+ZONE_FS_TYPES = {"proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup2", "bind", "ext4",
+                 "overlay", "ramfs"}
+BINDS_MOUNTPOINT = "/run/edera/binds"
+RLIM_INFINITY = (1 << 64) - 1
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class MappingError(ValueError):
+    """The config asks for something a zone cannot do; the message names the field."""
+
+
+def mount_flags(options: Iterable[str]) -> tuple[int, str]:
+    """OCI mount options -> (MS_* flags, remaining fs data string)."""
+    flags = 0
+    data = []
+    for opt in options:
+        if opt in MOUNT_OPTIONS:
+            setting, clearing = MOUNT_OPTIONS[opt]
+            flags = (flags | setting) & ~clearing
+        elif opt not in IGNORED_OPTIONS:
+            data.append(opt)
+    return flags, ",".join(data)
+
+
+def cap_mask(names: Iterable[str], field: str) -> int:
+    mask = 0
+    for name in names:
+        key = name.upper() if name.upper().startswith("CAP_") else "CAP_" + name.upper()
+        if key not in CAP_NUMBER:
+            raise MappingError(f"{field}: unknown capability {name!r}")
+        mask |= 1 << CAP_NUMBER[key]
+    return mask
+
+
+def process_records(process: dict[str, Any], field: str = "process") -> list[tuple[int, Any]]:
+    """Records for one process: the container's init, or an exec'd one."""
+    args = process.get("args") or []
+    if not args:
+        raise MappingError(f"{field}.args: must be a non-empty array")
+    recs: list[tuple[int, Any]] = [(Tag.ARG, a) for a in args]
+    recs += [(Tag.ENV, e) for e in process.get("env") or []]
+    recs.append((Tag.CWD, process.get("cwd") or "/"))
+    user = process.get("user") or {}
+    recs.append((Tag.UID, int(user.get("uid", 0))))
+    recs.append((Tag.GID, int(user.get("gid", 0))))
+    recs += [(Tag.ADDITIONAL_GID, int(g)) for g in user.get("additionalGids") or []]
+    if user.get("umask") is not None:
+        recs.append((Tag.UMASK, int(user["umask"])))
+    for i, rl in enumerate(process.get("rlimits") or []):
+        name = rl.get("type", "")
+        if name not in RLIMIT_NUMBER:
+            raise MappingError(f"{field}.rlimits[{i}].type: unknown rlimit {name!r}")
+        recs.append((Tag.RLIMIT, [RLIMIT_NUMBER[name], int(rl["soft"]), int(rl["hard"])]))
+    caps = process.get("capabilities")
+    if caps is not None:
+        masks = [
+            cap_mask(caps.get(kind) or [], f"{field}.capabilities.{kind}")
+            for kind in ("bounding", "effective", "permitted", "inheritable", "ambient")
+        ]
+        recs.append((Tag.CAPS, [f"{m:x}" for m in masks]))
+    if process.get("noNewPrivileges"):
+        recs.append((Tag.NO_NEW_PRIVS, b""))
+    if process.get("oomScoreAdj") is not None:
+        recs.append((Tag.OOM_SCORE_ADJ, int(process["oomScoreAdj"])))
+    if process.get("terminal"):
+        recs.append((Tag.TERMINAL, b""))
+        size = process.get("consoleSize")
+        if size:
+            recs.append((Tag.TERM_SIZE, [int(size["height"]), int(size["width"])]))
+    return recs
+
+
+def mount_records(mounts: list[dict[str, Any]], bind_sources: dict[int, str]) -> list:
+    """MOUNT records; bind_sources maps a mount's index to where its source sits in the zone."""
+    recs = []
+    for i, m in enumerate(mounts):
+        dest = m.get("destination", "")
+        if not dest.startswith("/"):
+            raise MappingError(f"mounts[{i}].destination: must be an absolute path, got {dest!r}")
+        options = m.get("options") or []
+        flags, data = mount_flags(options)
+        mtype = m.get("type") or ("bind" if flags & MS_BIND else "")
+        if flags & MS_BIND or mtype == "bind":
+            mtype = "bind"
+            flags |= MS_BIND
+            if i not in bind_sources:
+                raise MappingError(f"mounts[{i}]: bind source {m.get('source')!r} is not "
+                                   "available in the zone")
+            source = bind_sources[i]
+        else:
+            if mtype == "cgroup":
+                mtype = "cgroup2"
+            if mtype not in ZONE_FS_TYPES:
+                raise MappingError(f"mounts[{i}].type: {mtype!r} cannot be mounted in a zone")
+            source = m.get("source") or mtype
+        recs.append((Tag.MOUNT, [dest, mtype, source, flags, data]))
+    return recs
+
+
+def container_records(config: dict[str, Any], bind_sources: dict[int, str],
+                      has_binds_disk: bool) -> list[tuple[int, Any]]:
+    """Records for the SPEC frame: the container, then its init process."""
+    linux = config.get("linux") or {}
+    recs: list[tuple[int, Any]] = [(Tag.ROOT_DISK, ["xvda", "ext4"])]
+    if has_binds_disk:
+        recs.append((Tag.BINDS_DISK, "xvdb"))
+    if config.get("hostname"):
+        recs.append((Tag.HOSTNAME, config["hostname"]))
+    if config.get("domainname"):
+        recs.append((Tag.DOMAINNAME, config["domainname"]))
+    for key, value in sorted((linux.get("sysctl") or {}).items()):
+        recs.append((Tag.SYSCTL, [key, value]))
+    recs += mount_records(config.get("mounts") or [], bind_sources)
+    recs += [(Tag.MASKED_PATH, p) for p in linux.get("maskedPaths") or []]
+    recs += [(Tag.READONLY_PATH, p) for p in linux.get("readonlyPaths") or []]
+    if (config.get("root") or {}).get("readonly"):
+        recs.append((Tag.ROOT_READONLY, b""))
+    recs += process_records(config.get("process") or {})
+    return recs
+
+
+def encode_spec(config: dict[str, Any], bind_sources: dict[int, str], has_binds_disk: bool,
+                extra: list[tuple[int, Any]] = ()) -> bytes:
+    return encode_records(container_records(config, bind_sources, has_binds_disk) + list(extra))
