@@ -1,0 +1,285 @@
+"""Check a bundle's ``config.json`` before anything is created.
+
+Two layers:
+
+1. JSON Schema: the runtime-spec's own draft-04 schemas, vendored in ``edera_oci/schemas``
+   (version in ``schemas/VERSION``), resolved offline through a ``RefResolver`` whose store
+   holds every vendored file. ``RefResolver`` is what jsonschema 4.10 (Debian 12) offers;
+   newer 4.x still has it but warns that it is deprecated, so the warning is silenced here.
+2. What the schema cannot say: a supported ``ociVersion``, ``root`` and ``process`` present
+   for ``create``, a rootfs directory that exists, non-empty ``process.args``, absolute
+   ``cwd`` and hook paths, unique namespaces and rlimits, and the features this runtime does
+   not implement.
+
+Errors name the JSON path and the rule (``linux.resources.memory.limit: 'abc' is not of type
+'integer'``) and are raised as :class:`~edera_oci.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from edera_oci.errors import ConfigError
+from edera_oci.spec import Process, Spec
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+# A base URI that is never fetched: every $ref resolves inside the store built below.
+SCHEMA_BASE = "https://schemas.edera-oci.invalid/runtime-spec/"
+MAX_REPORTED_ERRORS = 5
+
+OCI_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
+
+# Namespace types a zone can honour; "user" and "time" are refused (see features.py).
+SUPPORTED_NAMESPACES = ("cgroup", "ipc", "mount", "network", "pid", "uts")
+
+
+@lru_cache(maxsize=1)
+def schema_version() -> str:
+    """The runtime-spec version of the vendored schemas (``schemas/VERSION``)."""
+    with open(os.path.join(SCHEMA_DIR, "VERSION"), encoding="utf-8") as f:
+        return f.read().strip()
+
+
+@lru_cache(maxsize=1)
+def schema_store() -> dict[str, dict[str, Any]]:
+    """Every vendored schema file, keyed by its file name."""
+    store = {}
+    for name in sorted(os.listdir(SCHEMA_DIR)):
+        if name.endswith(".json"):
+            with open(os.path.join(SCHEMA_DIR, name), encoding="utf-8") as f:
+                store[name] = json.load(f)
+    return store
+
+
+def _no_fetch(uri: str) -> Any:
+    raise ConfigError(f"internal error: schema reference {uri} is not vendored")
+
+
+def _validator(ref: str) -> Any:
+    """A Draft4Validator for ``ref`` (``file.json`` or ``file.json#/json/pointer``)."""
+    import jsonschema
+
+    store = {SCHEMA_BASE + name: schema for name, schema in schema_store().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        resolver = jsonschema.RefResolver(
+            base_uri=SCHEMA_BASE,
+            referrer={},
+            store=store,
+            handlers={"http": _no_fetch, "https": _no_fetch, "file": _no_fetch},
+        )
+        return jsonschema.Draft4Validator({"$ref": SCHEMA_BASE + ref}, resolver=resolver)
+
+
+def format_path(path: Iterable[Any], root: str = "") -> str:
+    """``['linux', 'resources', 'memory', 'limit']`` -> ``linux.resources.memory.limit``."""
+    out = root
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            out += f".{part}" if out else str(part)
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _leaf(error: Any) -> Any:
+    """For anyOf/oneOf failures, the most relevant sub-error (the deepest, best match)."""
+    from jsonschema.exceptions import best_match
+
+    while error.context:
+        error = best_match(error.context)
+    return error
+
+
+def schema_errors(instance: Any, ref: str, root: str = "") -> list[str]:
+    """Schema violations of ``instance`` against ``ref``, as ``path: message`` strings."""
+    validator = _validator(ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        errors = [_leaf(e) for e in validator.iter_errors(instance)]
+    out = []
+    for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        where = format_path(err.absolute_path, root) or root or "(document)"
+        out.append(f"{where}: {_short(err.message)}")
+    # the same leaf can be reached through several schema branches
+    return list(dict.fromkeys(out))
+
+
+def _raise(errors: list[str], what: str) -> None:
+    if not errors:
+        return
+    shown = errors[:MAX_REPORTED_ERRORS]
+    more = len(errors) - len(shown)
+    tail = f" (and {more} more)" if more > 0 else ""
+    raise ConfigError(f"invalid {what}: " + "; ".join(shown) + tail)
+
+
+def check_oci_version(version: Any) -> None:
+    """Accept any 1.x.y (with pre-release/build suffixes); refuse 0.x, 2.x and garbage."""
+    if not isinstance(version, str):
+        raise ConfigError(f"ociVersion: {json.dumps(version)} is not of type 'string'")
+    m = OCI_VERSION_RE.match(version)
+    supported = f"supported: 1.0.0 to 1.x, implemented: {schema_version()}"
+    if not m:
+        raise ConfigError(f"ociVersion: {version!r} is not a version ({supported})")
+    if int(m.group(1)) != 1:
+        raise ConfigError(f"ociVersion: {version!r} is not supported ({supported})")
+
+
+def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
+    """What the schema cannot express (see the module docstring)."""
+    errors: list[str] = []
+    if for_create and "root" not in cfg:
+        errors.append("root: is required to create a container")
+    proc = cfg.get("process")
+    if proc is None:
+        if for_create:
+            errors.append("process: is required to create a container")
+    else:
+        errors.extend(process_errors(proc, "process"))
+    for i, mount in enumerate(cfg.get("mounts") or ()):
+        if not mount.get("destination"):
+            errors.append(f"mounts[{i}].destination: must not be empty")
+    for kind, hooks in (cfg.get("hooks") or {}).items():
+        for i, hook in enumerate(hooks or ()):
+            if not os.path.isabs(hook.get("path", "")):
+                errors.append(f"hooks.{kind}[{i}].path: {hook.get('path')!r} is not absolute")
+    for key in cfg.get("annotations") or {}:
+        if key == "":
+            errors.append("annotations: keys must not be empty")
+    linux = cfg.get("linux") or {}
+    seen: set[str] = set()
+    for i, ns in enumerate(linux.get("namespaces") or ()):
+        ns_type = ns.get("type")
+        if ns_type in seen:
+            errors.append(f"linux.namespaces[{i}]: namespace {ns_type!r} is listed twice")
+        seen.add(ns_type)
+        if ns_type not in SUPPORTED_NAMESPACES:
+            errors.append(
+                f"linux.namespaces[{i}]: {ns_type!r} namespaces are not supported in a zone"
+            )
+        path = ns.get("path")
+        if path is not None and not os.path.isabs(path):
+            errors.append(f"linux.namespaces[{i}].path: {path!r} is not absolute")
+    for key in ("uidMappings", "gidMappings"):
+        if linux.get(key):
+            errors.append(f"linux.{key}: user namespaces are not supported in a zone")
+    return errors
+
+
+def process_errors(proc: dict[str, Any], where: str) -> list[str]:
+    errors = []
+    args = proc.get("args")
+    if not args:
+        errors.append(f"{where}.args: must be a non-empty array")
+    cwd = proc.get("cwd")
+    if isinstance(cwd, str) and not os.path.isabs(cwd):
+        errors.append(f"{where}.cwd: {cwd!r} is not an absolute path")
+    for i, item in enumerate(proc.get("env") or ()):
+        if "=" not in item or item.startswith("="):
+            errors.append(f"{where}.env[{i}]: {item!r} is not of the form KEY=value")
+    seen: set[str] = set()
+    for i, rl in enumerate(proc.get("rlimits") or ()):
+        if rl.get("type") in seen:
+            errors.append(f"{where}.rlimits[{i}]: {rl.get('type')} is listed twice")
+        seen.add(rl.get("type"))
+    return errors
+
+
+def validate_config(cfg: Any, *, for_create: bool = True, source: str = "config.json") -> None:
+    """Raise ConfigError unless ``cfg`` is a config this runtime can run."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"invalid {source}: the document must be a JSON object")
+    if "ociVersion" not in cfg:
+        raise ConfigError(f"invalid {source}: 'ociVersion' is a required property")
+    check_oci_version(cfg["ociVersion"])
+    _raise(schema_errors(cfg, "config-schema.json"), source)
+    _raise(semantic_errors(cfg, for_create=for_create), source)
+
+
+def read_json_file(path: str, what: str) -> Any:
+    """Parse a JSON file; errors name the file and the position of the syntax error."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory, not a file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            f"cannot parse {what} {path}: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot parse {what} {path}: not UTF-8 ({e.reason})") from None
+
+
+def load_bundle(bundle: str, *, for_create: bool = True) -> Spec:
+    """Read, validate and type ``<bundle>/config.json``; check the rootfs on disk."""
+    bundle = os.path.abspath(bundle)
+    if not os.path.exists(bundle):
+        raise ConfigError(f"bundle directory {bundle} not found")
+    if not os.path.isdir(bundle):
+        raise ConfigError(f"bundle {bundle} is not a directory")
+    config_path = os.path.join(bundle, "config.json")
+    cfg = read_json_file(config_path, "config file")
+    validate_config(cfg, for_create=for_create, source=config_path)
+    spec = Spec.from_dict(cfg, bundle=bundle)
+    if spec.root is not None:
+        if not os.path.exists(spec.root.path):
+            raise ConfigError(
+                f"invalid {config_path}: root.path: rootfs {spec.root.path} not found"
+            )
+        if not os.path.isdir(spec.root.path):
+            raise ConfigError(
+                f"invalid {config_path}: root.path: rootfs {spec.root.path} is not a directory"
+            )
+    return spec
+
+
+def validate_process(proc: Any, source: str = "process.json") -> Process:
+    """Validate a runtime-spec Process document (``exec --process``) and type it."""
+    if not isinstance(proc, dict):
+        raise ConfigError(f"invalid {source}: the document must be a JSON object")
+    _raise(schema_errors(proc, "config-schema.json#/properties/process", "process"), source)
+    _raise(process_errors(proc, "process"), source)
+    return Process.from_dict(proc)
+
+
+def validate_resources(resources: Any, source: str = "resources") -> dict[str, Any]:
+    """Validate a LinuxResources document (``update --resources``)."""
+    if not isinstance(resources, dict):
+        raise ConfigError(f"invalid {source}: the document must be a JSON object")
+    _raise(
+        schema_errors(
+            resources, "config-linux.json#/linux/properties/resources", "linux.resources"
+        ),
+        source,
+    )
+    return resources
+
+
+def validate_features(doc: Any) -> list[str]:
+    """Schema errors of a Features document (used by tests and ``features``)."""
+    return schema_errors(doc, "features-schema.json")
+
+
+def validate_state(doc: Any) -> list[str]:
+    """Schema errors of a State document."""
+    return schema_errors(doc, "state-schema.json")
