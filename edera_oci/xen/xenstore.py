@@ -152,7 +152,9 @@ class XenStore:
             if e.errno != errno.ENOENT:
                 raise
 
-    def wait_for(self, path: str, ready: Callable[[str | None], bool], timeout: float) -> str | None:
+    def wait_for(
+        self, path: str, ready: Callable[[str | None], bool], timeout: float
+    ) -> str | None:
         """Wait until ready(value of path) holds; returns the value, raises TimeoutError.
 
         Watch events wake us early, but the value is re-read at least every 0.5 s: the lab's

@@ -1,1 +1,1 @@
-"""Host side of a zone: the disk images, the domain, the monitor and the channel to the zone init."""
+"""Host side of a zone: its disks, its domain, its monitor and the channel to the zone init."""

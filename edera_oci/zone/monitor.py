@@ -11,6 +11,7 @@ carries none of the CLI's imports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -103,10 +104,8 @@ class Monitor:
                                  f"/var/log/xen/console/guest-{self.name}.log)")
             if time.monotonic() > deadline:
                 raise BootFailed(f"the zone did not open its channel within {BOOT_TIMEOUT:.0f} s")
-            try:
+            with contextlib.suppress(TimeoutError):
                 self.xs.wait_for(f"{path}/event-channel", lambda v: v is not None, 1.0)
-            except TimeoutError:
-                pass
         self.say(f"zone channel up after {time.monotonic() - t0:.2f} s")
         self.chan = VchanClient(self.domid, path)
         self.send(p.Msg.SPEC, self.spec)
@@ -118,7 +117,8 @@ class Monitor:
             if frame.type == p.Msg.ERROR:
                 raise BootFailed("zone setup failed: " + frame.payload.decode(errors="replace"))
             if frame.type == p.Msg.EXIT:
-                raise BootFailed(f"the zone init exited during setup ({p.exit_status(frame.payload)})")
+                status = p.exit_status(frame.payload)
+                raise BootFailed(f"the zone init exited during setup ({status})")
 
     def next_frame(self, deadline: float) -> p.Frame:
         pending: list[p.Frame] = []
@@ -301,10 +301,8 @@ class Monitor:
             self.answer(conn, {"ok": False, "error": f"unknown request {op!r}"}, poller)
 
     def answer(self, conn: socket.socket, reply: dict, poller: select.poll) -> None:
-        try:
+        with contextlib.suppress(OSError):
             conn.sendall(json.dumps(reply).encode() + b"\n")
-        except OSError:
-            pass
         self.drop(conn, poller)
 
     def drop(self, conn: socket.socket, poller: select.poll) -> None:

@@ -45,7 +45,8 @@ mkdir -p /mnt && mount -t ext4 /dev/xvda /mnt && echo "GUEST-DISK-CONTENT $(cat 
 for i in $(seq 1 50); do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
 [ -e /sys/class/net/eth0 ] && echo "GUEST-NIC eth0 present"
 ip link set eth0 up; ip addr add @GUEST_IP@/24 dev eth0
-ping -c 3 -W 5 @DOM0_IP@ > /tmp/ping 2>&1 && echo "GUEST-PING ok" || { echo "GUEST-PING failed"; cat /tmp/ping; }
+if ping -c 3 -W 5 @DOM0_IP@ > /tmp/ping 2>&1; then echo "GUEST-PING ok"
+else echo "GUEST-PING failed"; cat /tmp/ping; fi
 echo GUEST-DONE
 umount /mnt; poweroff -f
 """

@@ -1,0 +1,325 @@
+"""XenZoneBackend: the lifecycle's door to Xen (edera_oci.lifecycle.backend.ZoneBackend).
+
+create: disks from the bundle -> `xl create -p` -> XenStore keys for the zone -> the monitor
+(a child of the caller) -> the create hooks -> the monitor boots the zone and reports READY.
+Every failure tears down what was made, in reverse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edera_oci.errors import BackendUnavailable, Unsupported, ZoneError
+from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
+from edera_oci.state import ContainerState
+
+from ..xen import domain
+from ..xen.xenstore import XenStore, XenStoreError
+from . import control, disks
+from .image import find_zone_image
+from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
+from .protocol import PROTOCOL_VERSION
+from .records import MappingError, encode_spec
+
+DISK_ROOT = Path(os.environ.get("EDERA_OCI_DISK_DIR", "/var/lib/edera-oci/disks"))
+DEFAULT_MEMORY_MB = 256
+MEMORY_OVERHEAD_MB = 64  # the zone kernel and init, on top of the container's memory limit
+MIN_MEMORY_MB = 128
+ZONE_CMDLINE = "console=hvc0 quiet"
+BRIDGE = os.environ.get("EDERA_OCI_BRIDGE", "")
+
+
+def zone_size(spec) -> tuple[int, int]:
+    """(memory MiB, vCPUs) from linux.resources: limit + overhead, ceil(quota/period)."""
+    res = spec.linux.resources if spec.linux else None
+    memory = DEFAULT_MEMORY_MB
+    vcpus = 1
+    if res is not None:
+        mem = getattr(res, "memory", None)
+        limit = getattr(mem, "limit", None) if mem else None
+        if limit and limit > 0:
+            memory = max(MIN_MEMORY_MB, math.ceil(limit / (1 << 20)) + MEMORY_OVERHEAD_MB)
+        cpu = getattr(res, "cpu", None)
+        quota = getattr(cpu, "quota", None) if cpu else None
+        period = getattr(cpu, "period", None) if cpu else None
+        if quota and quota > 0:
+            vcpus = max(1, math.ceil(quota / (period or 100000)))
+    vcpus = min(vcpus, os.cpu_count() or 1)
+    return memory, vcpus
+
+
+def domain_name(container_id: str) -> str:
+    return f"edera-{container_id}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+class XenZoneBackend:
+    def check_available(self) -> None:
+        if not domain.is_dom0():
+            raise BackendUnavailable(
+                "this host is not a Xen dom0 (/proc/xen/capabilities has no control_d): "
+                "zones need Xen; on a machine without Xen use the project's lab (./lab/run)")
+        try:
+            XenStore().close()
+        except OSError as e:
+            raise BackendUnavailable(f"Xen's toolstack is not running: {e}") from e
+
+    # -- create ---------------------------------------------------------------------------------
+    def create(self, req: CreateRequest,
+               run_hooks: Callable[[ContainerState], None]) -> dict[str, Any]:
+        spec = req.spec
+        state_dir = Path(req.state_dir)
+        image = find_zone_image()
+        memory_mb, vcpus = zone_size(spec)
+        disk_dir = DISK_ROOT / hashlib.sha256(str(state_dir).encode()).hexdigest()[:24]
+        zone: dict[str, Any] = {
+            "name": domain_name(req.id), "state_dir": str(state_dir),
+            "disk_dir": str(disk_dir), "memory_mb": memory_mb,
+            "vcpus": vcpus, "kernel_version": image.manifest.get("kernel_version"),
+        }
+        monitor: subprocess.Popen | None = None
+        try:
+            shutil.rmtree(disk_dir, ignore_errors=True)
+            disk_dir.mkdir(parents=True)
+            disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
+            disk_files = [disk_dir / disks.ROOT_DISK]
+            staging = disk_dir / "binds"
+            staging.mkdir()
+            bind_sources = disks.stage_binds(spec.mounts, staging)
+            if bind_sources:
+                disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
+                disk_files.append(disk_dir / disks.BINDS_DISK)
+            shutil.rmtree(staging)
+            try:
+                records = encode_spec(spec.raw, bind_sources, bool(bind_sources))
+            except MappingError as e:
+                raise ZoneError(str(e)) from None
+            (state_dir / "spec.bin").write_bytes(records)
+            cfg = domain.DomainConfig(
+                name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
+                cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
+                vifs=[f"bridge={BRIDGE}"] if BRIDGE else [],
+            )
+            (state_dir / "zone.cfg").write_text(cfg.render())
+            try:
+                zone["domid"] = domain.create_paused(state_dir / "zone.cfg", zone["name"])
+            except domain.DomainError as e:
+                raise ZoneError(f"building the zone failed: {e}") from None
+            self._publish(zone["domid"], req.id)
+            monitor, report_r, go_w = self._spawn_monitor(req, zone, state_dir)
+            zone["monitor_pid"] = monitor.pid
+            run_hooks(ContainerState(id=req.id, bundle=req.bundle, rootfs=spec.root.path,
+                                     created="", status="creating", pid=monitor.pid))
+            os.write(go_w, b"go\n")
+            os.close(go_w)
+            answer = self._await_report(report_r, monitor)
+            if answer != "ready":
+                raise ZoneError(answer.removeprefix("error ").strip() or "the zone failed to boot")
+            return zone
+        except BaseException:
+            if monitor is not None and monitor.poll() is None:
+                monitor.kill()
+                monitor.wait()
+            self._teardown(zone)
+            raise
+
+    def _publish(self, domid: int, container_id: str) -> None:
+        """The zone's own XenStore directory, writable by the zone and nobody else."""
+        with XenStore() as xs:
+            base = f"/local/domain/{domid}/edera"
+            xs.write(f"{base}/version", str(PROTOCOL_VERSION))
+            xs.write(f"{base}/container-id", container_id)
+            for path in (base, f"{base}/version", f"{base}/container-id"):
+                xs.set_perms(path, [f"n{domid}"])
+
+    def _spawn_monitor(self, req: CreateRequest, zone: dict, state_dir: Path):
+        report_r, report_w = os.pipe()
+        go_r, go_w = os.pipe()
+        listener = control.listen(state_dir)
+        tty_fd = -1
+        pass_fds = [report_w, go_r, listener.fileno()]
+        if req.spec.process.terminal:
+            master, slave = os.openpty()
+            if req.console_socket:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(req.console_socket)
+                    socket.send_fds(sock, [b"/dev/pts/edera"], [master])
+                except OSError as e:
+                    raise ZoneError(f"--console-socket {req.console_socket}: {e}") from None
+                finally:
+                    sock.close()
+            os.close(master)
+            tty_fd = slave
+            pass_fds.append(slave)
+        pass_fds += list(range(3, 3 + req.preserve_fds))
+        argv = [
+            sys.executable, "-m", "edera_oci.zone.monitor",
+            "--state-dir", str(state_dir), "--domid", str(zone["domid"]),
+            "--name", zone["name"], "--spec-file", str(state_dir / "spec.bin"),
+            "--ready-fd", str(report_w), "--go-fd", str(go_r),
+            "--control-fd", str(listener.fileno()), "--tty-fd", str(tty_fd),
+        ]
+        env = dict(os.environ)
+        pkg_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = pkg_root + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=env, close_fds=True)
+        os.close(report_w)
+        os.close(go_r)
+        listener.close()
+        if tty_fd >= 0:
+            os.close(tty_fd)
+        return monitor, report_r, go_w
+
+    def _await_report(self, report_r: int, monitor: subprocess.Popen) -> str:
+        deadline = time.monotonic() + BOOT_TIMEOUT + 30
+        data = b""
+        try:
+            while not data.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "error the zone did not become ready in time"
+                r, _, _ = select.select([report_r], [], [], min(left, 1.0))
+                if r:
+                    chunk = os.read(report_r, 4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        finally:
+            os.close(report_r)
+        return data.decode(errors="replace").strip() or \
+            f"error the monitor exited ({monitor.poll()}) before the zone was ready"
+
+    # -- teardown -------------------------------------------------------------------------------
+    def _teardown(self, zone: dict) -> None:
+        pid = zone.get("monitor_pid")
+        if pid and _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        name = zone.get("name")
+        try:
+            with XenStore() as xs:
+                domid = zone.get("domid")
+                if domid is not None and domain.is_alive(xs, domid, name):
+                    domain.destroy(domid)
+        except (OSError, domain.DomainError):
+            if name:
+                subprocess.run(["xl", "destroy", name], capture_output=True)
+        disk_dir = zone.get("disk_dir")
+        if disk_dir:
+            for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+                disks.detach_loops(Path(disk_dir) / img)
+            shutil.rmtree(disk_dir, ignore_errors=True)
+
+    def destroy(self, state: ContainerState) -> None:
+        self._teardown(state.zone)
+
+    # -- running zones --------------------------------------------------------------------------
+    def start(self, state: ContainerState) -> None:
+        self._request(state, "start")
+
+    def signal(self, state: ContainerState, signo: int, all_processes: bool) -> None:
+        try:
+            self._request(state, "signal", signo=signo, all=all_processes)
+        except ZoneError:
+            if signo != signal.SIGKILL:
+                raise
+            self._teardown(state.zone)
+
+    def status(self, state: ContainerState) -> str:
+        zone = state.zone
+        if not zone.get("monitor_pid") or not _pid_alive(zone["monitor_pid"]):
+            return "stopped"
+        try:
+            with XenStore() as xs:
+                if not domain.is_alive(xs, zone["domid"], zone["name"]):
+                    return "stopped"
+        except XenStoreError:
+            return "stopped"
+        return state.status if state.status in ("created", "running", "paused") else "stopped"
+
+    def pause(self, state: ContainerState) -> None:
+        try:
+            domain.pause(state.zone["domid"])
+        except domain.DomainError as e:
+            raise ZoneError(str(e)) from None
+
+    def resume(self, state: ContainerState) -> None:
+        try:
+            domain.unpause(state.zone["domid"])
+        except domain.DomainError as e:
+            raise ZoneError(str(e)) from None
+
+    def pids(self, state: ContainerState) -> list[int]:
+        pid = state.zone.get("monitor_pid")
+        return [pid] if pid and _pid_alive(pid) else []
+
+    def stats(self, state: ContainerState) -> dict[str, Any]:
+        raw = self._request(state, "stats").get("stats", {})
+        total = int(raw.get("mem_total_kb", 0)) * 1024
+        available = int(raw.get("mem_available_kb", 0)) * 1024
+        return {
+            "cpu": {"usage": {"total": int(raw.get("cpu_usage_ns", 0))}},
+            "memory": {"usage": {"usage": total - available, "limit": total}},
+            "pids": {"current": int(raw.get("pids", 0))},
+        }
+
+    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
+        zone = state.zone
+        mem = (resources.get("memory") or {}).get("limit")
+        cpu = resources.get("cpu") or {}
+        try:
+            if mem and mem > 0:
+                want = max(MIN_MEMORY_MB, math.ceil(mem / (1 << 20)) + MEMORY_OVERHEAD_MB)
+                if want > zone["memory_mb"]:
+                    raise ZoneError(f"memory.limit: the zone was booted with "
+                                    f"{zone['memory_mb']} MiB and cannot grow past it")
+                domain.set_memory(zone["domid"], want)
+            if cpu.get("quota") and cpu["quota"] > 0:
+                want_cpus = max(1, math.ceil(cpu["quota"] / (cpu.get("period") or 100000)))
+                if want_cpus > zone["vcpus"]:
+                    raise ZoneError(f"cpu.quota: the zone was booted with {zone['vcpus']} "
+                                    "vCPUs and cannot grow past them")
+                domain.set_vcpus(zone["domid"], want_cpus)
+        except domain.DomainError as e:
+            raise ZoneError(str(e)) from None
+
+    def exec(self, state: ContainerState, req: ExecRequest) -> int:
+        raise Unsupported("exec is not supported yet: running another process in a zone "
+                          "needs the exec channel (planned)")
+
+    def _request(self, state: ContainerState, op: str, **args) -> dict:
+        try:
+            return control.request(Path(state.zone["state_dir"]), op, **args)
+        except control.ControlError as e:
+            raise ZoneError(str(e)) from None
+
+    @staticmethod
+    def exit_status(state: ContainerState) -> int | None:
+        try:
+            return int((Path(state.zone["state_dir"]) / EXIT_STATUS_FILE).read_text())
+        except (OSError, KeyError, ValueError):
+            return None
