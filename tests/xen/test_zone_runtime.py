@@ -1,0 +1,224 @@
+"""edera-oci against real Xen: bundles run in zones booted from the zone image.
+
+Each zone boot costs ~15 s under the lab's emulation, so each test checks as much as one zone
+can show. Every test ends by checking that nothing is left in dom0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .bundles import make_bundle
+
+pytestmark = pytest.mark.xen
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def oci(root: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["edera-oci", "--root", str(root), *args], capture_output=True,
+                          text=True, **kw)
+
+
+def new_id() -> str:
+    return "t-" + uuid.uuid4().hex[:10]
+
+
+def leftovers(root: Path) -> list[str]:
+    """Anything of edera-oci's still in dom0: domains, loop devices, disk images, state dirs."""
+    found = []
+    xl = subprocess.run(["xl", "list"], capture_output=True, text=True).stdout
+    found += [f"domain {ln.split()[0]}" for ln in xl.splitlines()[1:]
+              if ln.startswith("edera-")]
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    found += [f"loop {ln}" for ln in loops.splitlines() if "edera-oci" in ln]
+    disks = Path("/var/lib/edera-oci/disks")
+    if disks.exists():
+        found += [f"disk dir {p}" for p in disks.iterdir()]
+    if root.exists():
+        found += [f"state dir {p}" for p in root.iterdir()]
+    vifs = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [f"vif {ln.split(':')[1].strip()}" for ln in vifs.splitlines()
+              if ln.split(":")[1].strip().startswith("vif")]
+    return found
+
+
+@pytest.fixture
+def root(tmp_path):
+    r = tmp_path / "state"
+    yield r
+    if r.exists():
+        for d in r.iterdir():
+            oci(r, "delete", "--force", d.name)
+
+
+@pytest.fixture
+def bundle_dir(tmp_path):
+    return tmp_path / "bundle"
+
+
+def test_run_streams_apart_and_exit_code(root, bundle_dir):
+    make_bundle(bundle_dir, ["sh", "-c", "echo out; echo err >&2; echo out2; exit 3"])
+    cid = new_id()
+    res = oci(root, "run", "--bundle", str(bundle_dir), cid, timeout=300)
+    assert res.returncode == 3, res.stderr
+    assert res.stdout == "out\nout2\n"
+    assert res.stderr == "err\n"
+    assert oci(root, "delete", cid).returncode == 0
+    assert leftovers(root) == []
+
+
+def test_process_config_reaches_the_workload(root, bundle_dir):
+    script = (
+        "echo uid=$(id -u) gid=$(id -g) groups=$(id -G); echo cwd=$(pwd); echo env=$FOO;"
+        "echo nofile=$(ulimit -n); echo host=$(hostname); echo umask=$(umask);"
+        "grep -E '^Cap(Bnd|Eff)' /proc/self/status; cat /etc/zone-marker;"
+        "grep -E ' /proc | /dev | /dev/pts | /dev/shm | /sys | /work ' /proc/mounts | "
+        "awk '{print \"mnt \" $2 \" \" $3}'; echo ro=$(touch /rofile 2>&1 >/dev/null && echo no "
+        "|| echo yes); ls /proc/kcore >/dev/null 2>&1 && echo kcore=visible; exit 0"
+    )
+    make_bundle(
+        bundle_dir, ["sh", "-c", script],
+        **{
+            "process.env": ["PATH=/bin", "FOO=bar-baz"],
+            "process.cwd": "/work",
+            "process.user": {"uid": 1000, "gid": 1000, "additionalGids": [2000], "umask": 63},
+            "process.rlimits": [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}],
+            "process.capabilities": {
+                "bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
+                "permitted": ["CAP_KILL"], "inheritable": [], "ambient": []},
+            "hostname": "zone-host-test",
+            "root.readonly": True,
+        },
+    )
+    res = oci(root, "run", "--bundle", str(bundle_dir), new_id(), timeout=300)
+    out = res.stdout
+    assert res.returncode == 0, res.stderr + out
+    assert "uid=1000 gid=1000 groups=1000 2000" in out
+    assert "cwd=/work" in out
+    assert "env=bar-baz" in out
+    assert "nofile=321" in out
+    assert "host=zone-host-test" in out
+    assert "umask=0077" in out
+    # CAP_CHOWN (0) and CAP_KILL (5) bound; only CAP_KILL effective
+    assert "CapBnd:\t0000000000000021" in out
+    assert "CapEff:\t0000000000000020" in out
+    assert "rootfs-from-bundle" in out
+    assert "mnt /proc proc" in out
+    assert "mnt /dev tmpfs" in out
+    assert "mnt /dev/pts devpts" in out
+    assert "ro=yes" in out
+    assert "kcore=visible" not in out  # maskedPaths of the default spec
+
+
+def test_exit_codes_127_and_126(root, bundle_dir):
+    make_bundle(bundle_dir, ["no-such-command"])
+    res = oci(root, "run", "--bundle", str(bundle_dir), new_id(), timeout=300)
+    assert res.returncode == 127, res.stderr
+    assert "no-such-command" in res.stderr
+    make_bundle(bundle_dir, ["/bin/not-executable"])
+    res = oci(root, "run", "--bundle", str(bundle_dir), new_id(), timeout=300)
+    assert res.returncode == 126, res.stderr
+
+
+def test_engine_style_create_start_kill(root, bundle_dir, tmp_path):
+    """Play the engine: be a subreaper, create with pipes and a pid file, reap the pid."""
+    make_bundle(bundle_dir, ["sh", "-c",
+                             "trap 'echo trapped-term; exit 0' TERM; echo started; "
+                             "echo to-stderr >&2; while :; do sleep 0.2; done"])
+    cid = new_id()
+    pid_file = tmp_path / "init.pid"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        create = subprocess.run(
+            ["edera-oci", "--root", str(root), "create", "--bundle", str(bundle_dir),
+             "--pid-file", str(pid_file), cid],
+            stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, timeout=300,
+        )
+        os.close(out_w)
+        os.close(err_w)
+        assert create.returncode == 0, os.read(err_r, 65536).decode()
+        pid = int(pid_file.read_text())
+        state = json.loads(oci(root, "state", cid).stdout)
+        assert state["status"] == "created" and state["pid"] == pid
+        assert oci(root, "start", cid).returncode == 0
+        assert json.loads(oci(root, "state", cid).stdout)["status"] == "running"
+        assert oci(root, "start", cid).returncode != 0  # start twice fails
+        refused = oci(root, "delete", cid)
+        assert refused.returncode != 0  # a running container is not deleted
+        time.sleep(2)
+        assert oci(root, "kill", cid, "TERM").returncode == 0
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        out = os.read(out_r, 65536).decode()
+        err = os.read(err_r, 65536).decode()
+        assert out == "started\ntrapped-term\n"
+        assert err == "to-stderr\n"
+        assert json.loads(oci(root, "state", cid).stdout)["status"] == "stopped"
+        assert oci(root, "start", cid).returncode != 0  # a stopped one does not start
+        assert oci(root, "delete", cid).returncode == 0
+        gone = oci(root, "state", cid)
+        assert gone.returncode != 0 and "does not exist" in gone.stderr
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0)
+        os.close(out_r)
+        os.close(err_r)
+    assert leftovers(root) == []
+
+
+def test_sigterm_without_trap_is_143_and_sigkill_137(root, bundle_dir):
+    make_bundle(bundle_dir, ["sleep", "600"])
+    for signame, expected in (("TERM", 143), ("KILL", 137)):
+        cid = new_id()
+        proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
+                                 str(bundle_dir), cid], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            st = oci(root, "state", cid)
+            if st.returncode == 0 and json.loads(st.stdout)["status"] == "running":
+                break
+            time.sleep(0.5)
+        time.sleep(1)
+        assert oci(root, "kill", cid, signame).returncode == 0
+        assert proc.wait(timeout=120) == expected, proc.stderr.read()
+        assert oci(root, "delete", cid).returncode == 0
+    assert leftovers(root) == []
+
+
+def test_delete_force_of_running_and_created(root, bundle_dir):
+    make_bundle(bundle_dir, ["sleep", "600"])
+    created = new_id()
+    assert oci(root, "create", "--bundle", str(bundle_dir), created,
+               stdin=subprocess.DEVNULL, timeout=300).returncode == 0
+    assert oci(root, "delete", created).returncode != 0  # created is not stopped
+    assert oci(root, "delete", "--force", created).returncode == 0
+    assert leftovers(root) == []
+
+
+def test_twenty_cycles_leave_nothing(root, bundle_dir):
+    make_bundle(bundle_dir, ["sleep", "600"])
+    for i in range(int(os.environ.get("EDERA_CYCLES", "20"))):
+        cid = f"cycle-{i}"
+        res = oci(root, "create", "--bundle", str(bundle_dir), cid,
+                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert oci(root, "start", cid).returncode == 0
+        assert oci(root, "kill", cid, "KILL").returncode == 0
+        deadline = time.monotonic() + 60
+        while json.loads(oci(root, "state", cid).stdout)["status"] != "stopped":
+            assert time.monotonic() < deadline, "container did not stop after SIGKILL"
+            time.sleep(0.3)
+        assert oci(root, "delete", cid).returncode == 0
+    assert leftovers(root) == []
