@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edera_oci.errors import BackendUnavailable, Unsupported, ZoneError
+from edera_oci.errors import BackendUnavailable, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
 from edera_oci.state import ContainerState
 
@@ -31,8 +31,8 @@ from ..xen.xenstore import XenStore, XenStoreError
 from . import control, disks
 from .image import find_zone_image
 from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
-from .protocol import PROTOCOL_VERSION
-from .records import MappingError, encode_spec
+from .protocol import PROTOCOL_VERSION, encode_records
+from .records import MappingError, encode_spec, process_records
 
 DISK_ROOT = Path(os.environ.get("EDERA_OCI_DISK_DIR", "/var/lib/edera-oci/disks"))
 DEFAULT_MEMORY_MB = 256
@@ -63,6 +63,14 @@ def zone_size(spec) -> tuple[int, int]:
 
 def domain_name(container_id: str) -> str:
     return f"edera-{container_id}"
+
+
+def _monitor_env() -> dict[str, str]:
+    """The monitor imports this very package, wherever it was imported from."""
+    env = dict(os.environ)
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = pkg_root + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 def _pid_alive(pid: int) -> bool:
@@ -156,22 +164,10 @@ class XenZoneBackend:
         report_r, report_w = os.pipe()
         go_r, go_w = os.pipe()
         listener = control.listen(state_dir)
-        tty_fd = -1
         pass_fds = [report_w, go_r, listener.fileno()]
-        if req.spec.process.terminal:
-            master, slave = os.openpty()
-            if req.console_socket:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    sock.connect(req.console_socket)
-                    socket.send_fds(sock, [b"/dev/pts/edera"], [master])
-                except OSError as e:
-                    raise ZoneError(f"--console-socket {req.console_socket}: {e}") from None
-                finally:
-                    sock.close()
-            os.close(master)
-            tty_fd = slave
-            pass_fds.append(slave)
+        tty_fd = self._terminal(req.spec.process.terminal, req.console_socket)
+        if tty_fd >= 0:
+            pass_fds.append(tty_fd)
         pass_fds += list(range(3, 3 + req.preserve_fds))
         argv = [
             sys.executable, "-m", "edera_oci.zone.monitor",
@@ -180,10 +176,7 @@ class XenZoneBackend:
             "--ready-fd", str(report_w), "--go-fd", str(go_r),
             "--control-fd", str(listener.fileno()), "--tty-fd", str(tty_fd),
         ]
-        env = dict(os.environ)
-        pkg_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = pkg_root + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=env, close_fds=True)
+        monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=_monitor_env(), close_fds=True)
         os.close(report_w)
         os.close(go_r)
         listener.close()
@@ -308,8 +301,63 @@ class XenZoneBackend:
             raise ZoneError(str(e)) from None
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
-        raise Unsupported("exec is not supported yet: running another process in a zone "
-                          "needs the exec channel (planned)")
+        """Another process in the zone, behind its own monitor (a child of the caller)."""
+        zone = state.zone
+        state_dir = Path(zone["state_dir"])
+        try:
+            records = encode_records(process_records(req.process.raw))
+        except MappingError as e:
+            raise ZoneError(str(e)) from None
+        exec_file = state_dir / f"exec-{os.getpid()}-{time.monotonic_ns()}.bin"
+        exec_file.write_bytes(records)
+        report_r, report_w = os.pipe()
+        pass_fds = [report_w]
+        tty_fd = self._terminal(req.process.terminal, req.console_socket)
+        if tty_fd >= 0:
+            pass_fds.append(tty_fd)
+        pass_fds += list(range(3, 3 + req.preserve_fds))
+        argv = [
+            sys.executable, "-m", "edera_oci.zone.monitor", "--state-dir", str(state_dir),
+            "--domid", str(zone["domid"]), "--name", zone["name"],
+            "--exec-file", str(exec_file), "--ready-fd", str(report_w), "--tty-fd", str(tty_fd),
+        ]
+        monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=_monitor_env(), close_fds=True)
+        os.close(report_w)
+        if tty_fd >= 0:
+            os.close(tty_fd)
+        answer = self._await_report(report_r, monitor)
+        exec_file.unlink(missing_ok=True)
+        if not answer.startswith("ready"):
+            if monitor.poll() is None:
+                monitor.kill()
+            monitor.wait()
+            raise ZoneError(answer.removeprefix("error ").strip() or "exec failed")
+        if req.detach:
+            return monitor.pid
+        return monitor.wait()
+
+    def _terminal(self, terminal: bool, console_socket: str | None) -> int:
+        """With a terminal: a pty whose master goes to the console socket; the slave is kept."""
+        if not terminal:
+            return -1
+        master, slave = os.openpty()
+        try:
+            if console_socket:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(console_socket)
+                    socket.send_fds(sock, [b"/dev/pts/edera"], [master])
+                except OSError as e:
+                    os.close(slave)
+                    raise ZoneError(f"--console-socket {console_socket}: {e}") from None
+                finally:
+                    sock.close()
+            elif os.isatty(0):
+                os.close(slave)
+                return os.dup(0)
+        finally:
+            os.close(master)
+        return slave
 
     def _request(self, state: ContainerState, op: str, **args) -> dict:
         try:

@@ -60,10 +60,12 @@ class Monitor:
         self.state_dir = Path(args.state_dir)
         self.domid: int = args.domid
         self.name: str = args.name
-        self.spec = Path(args.spec_file).read_bytes()
+        self.spec = Path(args.spec_file).read_bytes() if args.spec_file else b""
+        self.exec_records = Path(args.exec_file).read_bytes() if args.exec_file else None
         self.report_fd: int = args.ready_fd
         self.go_fd: int = args.go_fd
-        self.control = socket.socket(fileno=args.control_fd)
+        self.control = socket.socket(fileno=args.control_fd) if args.control_fd >= 0 else None
+        self.next_port = INIT_PORT + 1
         self.tty_fd: int | None = args.tty_fd if args.tty_fd >= 0 else None
         self.log = open(self.state_dir / "monitor.log", "a", buffering=1)  # noqa: SIM115
         self.xs = XenStore()
@@ -98,16 +100,8 @@ class Monitor:
         domain.unpause(self.domid)
         path = vchan_path(self.domid, INIT_PORT)
         deadline = t0 + BOOT_TIMEOUT
-        while self.xs.try_read(f"{path}/event-channel") is None:
-            if not domain.is_alive(self.xs, self.domid, self.name):
-                raise BootFailed("the zone died while booting (see the zone console log "
-                                 f"/var/log/xen/console/guest-{self.name}.log)")
-            if time.monotonic() > deadline:
-                raise BootFailed(f"the zone did not open its channel within {BOOT_TIMEOUT:.0f} s")
-            with contextlib.suppress(TimeoutError):
-                self.xs.wait_for(f"{path}/event-channel", lambda v: v is not None, 1.0)
+        self.connect(path, deadline)
         self.say(f"zone channel up after {time.monotonic() - t0:.2f} s")
-        self.chan = VchanClient(self.domid, path)
         self.send(p.Msg.SPEC, self.spec)
         while True:
             frame = self.next_frame(deadline)
@@ -119,6 +113,39 @@ class Monitor:
             if frame.type == p.Msg.EXIT:
                 status = p.exit_status(frame.payload)
                 raise BootFailed(f"the zone init exited during setup ({status})")
+
+    def connect(self, path: str, deadline: float) -> None:
+        """Wait for the zone's vchan server at path, then connect to it."""
+        while self.xs.try_read(f"{path}/event-channel") is None:
+            if not domain.is_alive(self.xs, self.domid, self.name):
+                raise BootFailed("the zone died (see its console log "
+                                 f"/var/log/xen/console/guest-{self.name}.log)")
+            if time.monotonic() > deadline:
+                raise BootFailed(f"no zone channel at {path} in time")
+            with contextlib.suppress(TimeoutError):
+                self.xs.wait_for(f"{path}/event-channel", lambda v: v is not None, 1.0)
+        self.chan = VchanClient(self.domid, path)
+
+    def boot_exec(self) -> int:
+        """exec: have the container's monitor ask the zone for a channel, wait for STARTED."""
+        from . import control
+
+        try:
+            port = control.request(self.state_dir, "exec",
+                                   records=self.exec_records.hex())["port"]
+        except control.ControlError as e:
+            raise BootFailed(str(e)) from None
+        deadline = time.monotonic() + 120
+        self.connect(vchan_path(self.domid, port), deadline)
+        while True:
+            frame = self.next_frame(deadline)
+            if frame.type == p.Msg.STARTED:
+                self.handle_started(frame, None)
+                return p.started_pid(frame.payload)
+            if frame.type == p.Msg.ERROR:
+                raise BootFailed("exec failed: " + frame.payload.decode(errors="replace"))
+            if frame.type == p.Msg.EXIT:
+                raise BootFailed(f"exec ended before it started ({p.exit_status(frame.payload)})")
 
     def next_frame(self, deadline: float) -> p.Frame:
         pending: list[p.Frame] = []
@@ -159,13 +186,16 @@ class Monitor:
             tty.setraw(self.tty_fd, termios.TCSANOW)
         poller = select.poll()
         poller.register(self.chan.fileno(), select.POLLIN)
-        poller.register(self.control.fileno(), select.POLLIN)
+        if self.control is not None:
+            poller.register(self.control.fileno(), select.POLLIN)
         poller.register(wake_r.fileno(), select.POLLIN)
+        if self.input_fd is not None:
+            poller.register(self.input_fd, select.POLLIN)
         while self.exit_status is None:
             for fd, _ev in poller.poll(500):
                 if fd == self.chan.fileno():
                     self.chan.ack_event()
-                elif fd == self.control.fileno():
+                elif self.control is not None and fd == self.control.fileno():
                     conn, _ = self.control.accept()
                     self.clients[conn.fileno()] = (conn, bytearray())
                     poller.register(conn.fileno(), select.POLLIN)
@@ -202,12 +232,7 @@ class Monitor:
         elif frame.type == p.Msg.STDERR:
             _write_all(2, frame.payload)
         elif frame.type == p.Msg.STARTED:
-            self.started = True
-            pid = p.started_pid(frame.payload)
-            self.say(f"workload started, zone pid {pid}")
-            self.input_fd = self.tty_fd if self.tty_fd is not None else 0
-            os.set_blocking(self.input_fd, False)
-            poller.register(self.input_fd, select.POLLIN)
+            pid = self.handle_started(frame, poller)
             for conn in self.start_waiters:
                 self.answer(conn, {"ok": True, "pid": pid}, poller)
             self.start_waiters.clear()
@@ -231,7 +256,19 @@ class Monitor:
             for conn in self.start_waiters:
                 self.answer(conn, {"ok": True, "pid": 0, "exited": self.exit_status}, poller)
 
+    def handle_started(self, frame: p.Frame, poller: select.poll | None) -> int:
+        self.started = True
+        pid = p.started_pid(frame.payload)
+        self.say(f"process started, zone pid {pid}")
+        self.input_fd = self.tty_fd if self.tty_fd is not None else 0
+        os.set_blocking(self.input_fd, False)
+        if poller is not None:
+            poller.register(self.input_fd, select.POLLIN)
+        return pid
+
     def record_exit(self) -> None:
+        if self.exec_records is not None:
+            return  # an exec's status is its monitor's exit status; the container's is apart
         write_atomic(self.state_dir / EXIT_STATUS_FILE, f"{self.exit_status}\n")
 
     def pump_input(self, poller: select.poll) -> None:
@@ -292,6 +329,11 @@ class Monitor:
             if signo:
                 self.send(p.Msg.SIGNAL, p.signal_payload(signo, bool(req.get("all"))))
             self.answer(conn, {"ok": True}, poller)
+        elif op == "exec":
+            port = self.next_port
+            self.next_port += 1
+            self.send(p.Msg.EXEC, p.exec_payload(port, bytes.fromhex(req["records"])))
+            self.answer(conn, {"ok": True, "port": port}, poller)
         elif op == "stats":
             self.stats_waiters.append(conn)
             self.send(p.Msg.STATS_REQ)
@@ -338,21 +380,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state-dir", required=True)
     ap.add_argument("--domid", type=int, required=True)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--spec-file", required=True)
+    ap.add_argument("--spec-file")
+    ap.add_argument("--exec-file", help="an exec: the process records to run in the zone")
     ap.add_argument("--ready-fd", type=int, required=True)
-    ap.add_argument("--go-fd", type=int, required=True)
-    ap.add_argument("--control-fd", type=int, required=True)
+    ap.add_argument("--go-fd", type=int, default=-1)
+    ap.add_argument("--control-fd", type=int, default=-1)
     ap.add_argument("--tty-fd", type=int, default=-1)
     args = ap.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     mon = Monitor(args)
     try:
-        mon.boot()
-    except Exception as e:  # report any boot failure to create, which cleans up
+        if args.exec_file:
+            pid = mon.boot_exec()
+            mon.report(f"ready {pid}")
+        else:
+            mon.boot()
+            mon.report("ready")
+    except Exception as e:  # report any boot failure to the caller, which cleans up
         mon.say("boot failed: " + "".join(traceback.format_exception(e)))
         mon.report(f"error {e}")
         return 1
-    mon.report("ready")
     try:
         status = mon.run()
     except Exception as e:
