@@ -1,0 +1,123 @@
+"""The OCI config -> zone records mapping and the channel codec (pure logic, no Xen)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edera_oci.zone import protocol as p
+from edera_oci.zone.records import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_RDONLY,
+    MS_REC,
+    MappingError,
+    container_records,
+    mount_flags,
+    process_records,
+)
+
+
+def fields(value: bytes) -> list[str]:
+    return value.decode().split("\0")
+
+
+def by_tag(records, tag):
+    return [v for t, v in p.decode_records(p.encode_records(records)) if t == tag]
+
+
+def test_frames_round_trip_in_pieces():
+    data = p.encode_frame(p.Msg.STDOUT, b"out") + p.encode_frame(p.Msg.EXIT, b"\x03\0\0\0")
+    reader = p.FrameReader()
+    got = []
+    for i in range(len(data)):  # one byte at a time: frames split anywhere still parse
+        got += list(reader.feed(data[i:i + 1]))
+    assert [(f.type, f.payload) for f in got] == [(p.Msg.STDOUT, b"out"), (p.Msg.EXIT, b"\3\0\0\0")]
+    assert p.exit_status(got[1].payload) == 3
+
+
+def test_oversized_frame_is_a_protocol_error():
+    reader = p.FrameReader()
+    with pytest.raises(p.ProtocolError):
+        list(reader.feed(p.FRAME_HEADER.pack(p.Msg.STDOUT, p.MAX_PAYLOAD + 1)))
+
+
+def test_truncated_record_is_rejected():
+    raw = p.encode_records([(p.Tag.ARG, "sh")])
+    with pytest.raises(p.ProtocolError):
+        p.decode_records(raw[:-1])
+
+
+def test_mount_options_become_flags_and_data():
+    flags, data = mount_flags(["nosuid", "noexec", "nodev", "mode=755", "size=65536k"])
+    assert flags == MS_NOSUID | MS_NOEXEC | MS_NODEV
+    assert data == "mode=755,size=65536k"
+    flags, _ = mount_flags(["rbind", "ro", "rw"])
+    assert flags == MS_BIND | MS_REC  # the later rw clears ro
+
+
+def test_process_records_carry_user_rlimits_and_caps():
+    recs = process_records({
+        "args": ["sh", "-c", "true"], "env": ["A=1"], "cwd": "/w",
+        "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6], "umask": 18},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}],
+        "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"]},
+        "noNewPrivileges": True, "oomScoreAdj": -100,
+    })
+    assert by_tag(recs, p.Tag.ARG) == [b"sh", b"-c", b"true"]
+    assert by_tag(recs, p.Tag.CWD) == [b"/w"]
+    assert by_tag(recs, p.Tag.ADDITIONAL_GID) == [b"5", b"6"]
+    assert by_tag(recs, p.Tag.UMASK) == [b"18"]
+    assert [fields(v) for v in by_tag(recs, p.Tag.RLIMIT)] == [["7", "10", "20"]]
+    # CAP_CHOWN is bit 0, CAP_KILL bit 5
+    assert fields(by_tag(recs, p.Tag.CAPS)[0]) == ["21", "20", "0", "0", "0"]
+    assert by_tag(recs, p.Tag.NO_NEW_PRIVS) == [b""]
+    assert by_tag(recs, p.Tag.OOM_SCORE_ADJ) == [b"-100"]
+
+
+def test_unknown_capability_and_rlimit_name_the_field():
+    with pytest.raises(MappingError, match=r"process.capabilities.bounding: unknown capability"):
+        process_records({"args": ["x"], "capabilities": {"bounding": ["CAP_FLY"]}})
+    with pytest.raises(MappingError, match=r"process.rlimits\[0\].type"):
+        process_records({"args": ["x"], "rlimits": [{"type": "RLIMIT_X", "soft": 1, "hard": 1}]})
+    with pytest.raises(MappingError, match="process.args"):
+        process_records({"args": []})
+
+
+def test_container_records_map_mounts_and_binds():
+    config = {
+        "process": {"args": ["true"]},
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "h",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["ro", "nosuid"]},
+            {"destination": "/etc/hosts", "type": "bind", "source": "/var/x/hosts",
+             "options": ["rbind", "ro"]},
+        ],
+        "linux": {"sysctl": {"net.ipv4.ip_forward": "1"}, "maskedPaths": ["/proc/kcore"],
+                  "readonlyPaths": ["/proc/sys"]},
+    }
+    recs = container_records(config, {2: "/run/edera/binds/2"}, True)
+    mounts = [fields(v) for v in by_tag(recs, p.Tag.MOUNT)]
+    assert mounts[0] == ["/proc", "proc", "proc", "0", ""]
+    assert mounts[1] == ["/sys/fs/cgroup", "cgroup2", "cgroup", str(MS_RDONLY | MS_NOSUID), ""]
+    assert mounts[2] == ["/etc/hosts", "bind", "/run/edera/binds/2",
+                         str(MS_BIND | MS_REC | MS_RDONLY), ""]
+    assert by_tag(recs, p.Tag.BINDS_DISK) == [b"xvdb"]
+    assert by_tag(recs, p.Tag.HOSTNAME) == [b"h"]
+    assert [fields(v) for v in by_tag(recs, p.Tag.SYSCTL)] == [["net.ipv4.ip_forward", "1"]]
+    assert by_tag(recs, p.Tag.MASKED_PATH) == [b"/proc/kcore"]
+    assert by_tag(recs, p.Tag.ROOT_READONLY) == [b""]
+
+
+def test_bind_without_a_zone_source_and_foreign_fs_are_refused():
+    config = {"process": {"args": ["true"]},
+              "mounts": [{"destination": "/x", "type": "bind", "source": "/y"}]}
+    with pytest.raises(MappingError, match=r"mounts\[0\]"):
+        container_records(config, {}, False)
+    config["mounts"] = [{"destination": "/x", "type": "nfs", "source": "srv:/"}]
+    with pytest.raises(MappingError, match=r"mounts\[0\].type"):
+        container_records(config, {}, False)
