@@ -15,7 +15,6 @@ Kept free of heavy imports: ``state`` loads this module on its fast path.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -56,8 +55,10 @@ class Logger:
 
     def close(self) -> None:
         if self._fd is not None:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 - contextlib costs start-up time on the state fast path
                 os.close(self._fd)
+            except OSError:
+                pass
         self._fd = None
 
     def _file_fd(self) -> int | None:
@@ -85,7 +86,8 @@ class Logger:
     def format_entry(self, level: str, msg: str) -> str:
         when = _rfc3339_now()
         if self.format == "json":
-            return json.dumps({"level": level, "msg": msg, "time": when}, ensure_ascii=False)
+            entry = {"level": level, "msg": msg, "time": when}
+            return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         return f'time="{when}" level={level} msg={_quote(msg)}'
 
     def log(self, level: str, msg: str) -> None:
@@ -96,8 +98,10 @@ class Logger:
         fd = self._file_fd()
         if fd is not None:
             data = (self.format_entry(level, msg) + "\n").encode("utf-8", "replace")
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 - see above
                 os.write(fd, data)
+            except OSError:
+                pass
         if level == "error":
             self._stderr(msg)
         elif fd is None:

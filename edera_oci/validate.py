@@ -126,16 +126,17 @@ def _raise(errors: list[str], what: str) -> None:
     raise ConfigError(f"invalid {what}: " + "; ".join(shown) + tail)
 
 
-def check_oci_version(version: Any) -> None:
+def check_oci_version(version: Any, source: str = "config.json") -> None:
     """Accept any 1.x.y (with pre-release/build suffixes); refuse 0.x, 2.x and garbage."""
+    where = f"invalid {source}: ociVersion"
     if not isinstance(version, str):
-        raise ConfigError(f"ociVersion: {json.dumps(version)} is not of type 'string'")
+        raise ConfigError(f"{where}: {json.dumps(version)} is not of type 'string'")
     m = OCI_VERSION_RE.match(version)
     supported = f"supported: 1.0.0 to 1.x, implemented: {schema_version()}"
     if not m:
-        raise ConfigError(f"ociVersion: {version!r} is not a version ({supported})")
+        raise ConfigError(f"{where}: {version!r} is not a version ({supported})")
     if int(m.group(1)) != 1:
-        raise ConfigError(f"ociVersion: {version!r} is not supported ({supported})")
+        raise ConfigError(f"{where}: {version!r} is not supported ({supported})")
 
 
 def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
@@ -204,7 +205,7 @@ def validate_config(cfg: Any, *, for_create: bool = True, source: str = "config.
         raise ConfigError(f"invalid {source}: the document must be a JSON object")
     if "ociVersion" not in cfg:
         raise ConfigError(f"invalid {source}: 'ociVersion' is a required property")
-    check_oci_version(cfg["ociVersion"])
+    check_oci_version(cfg["ociVersion"], source)
     _raise(schema_errors(cfg, "config-schema.json"), source)
     _raise(semantic_errors(cfg, for_create=for_create), source)
 

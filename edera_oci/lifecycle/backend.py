@@ -22,6 +22,12 @@ Contract details the lifecycle relies on:
 * ``destroy`` is idempotent and leaves no domain, disk image, loop device, vif or XenStore
   subtree; it is called for stopped containers too (``delete``) and must not fail if the
   zone is already gone.
+* Optional, for speed: ``state`` is polled once a second and must answer in a few tens of
+  milliseconds, less than importing this backend takes. If a module
+  ``edera_oci.zone.status`` exists with a function ``status(raw: dict) -> str | None``,
+  ``state`` calls it (with the raw ``state.json`` dict, monitor known to be alive) instead
+  of loading the full backend; it must import only cheap stdlib modules and answer like
+  ``ZoneBackend.status``, or None to defer to the full backend.
 * Errors are ``edera_oci.errors.ZoneError`` (or another ``EderaError``) with a message fit
   for the user.
 """

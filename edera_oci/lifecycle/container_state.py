@@ -25,6 +25,22 @@ def quick_status(root: str, raw: dict, *, locked: bool = False) -> str | None:
     return None
 
 
+LIGHT_STATUS_MODULE = "edera_oci.zone.status"
+BACKEND_STATUSES = ("created", "running", "paused", "stopped")
+
+
+def light_status(raw: dict) -> str | None:
+    """Ask the backend's optional cheap status module (see ``lifecycle/backend.py``)."""
+    try:
+        from importlib import import_module
+
+        module = import_module(LIGHT_STATUS_MODULE)
+    except ImportError:
+        return None
+    status = module.status(raw)
+    return status if status in BACKEND_STATUSES else None
+
+
 def container_state(root: str, container_id: str, rt: object | None = None) -> dict:
     """State JSON of ``container_id``; NotFound if there is no such container."""
     validate_id(container_id)
@@ -32,6 +48,8 @@ def container_state(root: str, container_id: str, rt: object | None = None) -> d
     if raw is None:
         raise NotFound(container_id)
     status = quick_status(root, raw)
+    if status is None and rt is None:
+        status = light_status(raw)
     if status is None:
         from edera_oci.lifecycle.common import Runtime, current_status
         from edera_oci.state import ContainerState
