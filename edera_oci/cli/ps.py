@@ -25,11 +25,15 @@ def table(pids: list[int]) -> str:
     )
 
 
-@click.command("ps", context_settings=CONTEXT_SETTINGS)
+@click.command(
+    "ps",
+    context_settings=dict(CONTEXT_SETTINGS, allow_interspersed_args=False,
+                          ignore_unknown_options=True),
+)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="output format")
 @container_id_argument
-@click.argument("ps_args", nargs=-1, metavar="[PS_ARGS]...")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED, metavar="[PS_ARGS]...")
 @click.pass_obj
 def command(g, container_id, fmt, ps_args):
     """Show the host processes (monitors) of a container; its own processes are in the zone."""
