@@ -39,11 +39,13 @@ def exit_code(wait_status: int) -> int:
 def wait_for_monitor(rt: Runtime, st: ContainerState) -> int:
     """Wait for the monitor (our child), forwarding signals to the container meanwhile."""
     try:
-        os.waitpid(st.pid, os.WNOHANG)
+        reaped, status = os.waitpid(st.pid, os.WNOHANG)
     except ChildProcessError:
         raise ZoneError(
             f"the zone backend did not keep the monitor (pid {st.pid}) as a child of run"
         ) from None
+    if reaped:  # it had already exited: this call reaped it
+        return exit_code(status)
 
     def forward(signo: int, _frame: object) -> None:
         try:
