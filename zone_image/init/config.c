@@ -1,0 +1,410 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define PUSH(arr, n, item)                                                   \
+	do {                                                                 \
+		(arr) = xrealloc((arr), ((n) + 1) * sizeof(*(arr)));         \
+		(arr)[(n)++] = (item);                                       \
+	} while (0)
+
+int parse_u64(const char *s, int base, uint64_t *out)
+{
+	if (!*s || !isxdigit((unsigned char)*s))
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, base);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_i64(const char *s, int64_t *out)
+{
+	if (!*s)
+		return -1;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+const char *env_lookup(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+static const char *tag_name(uint16_t tag)
+{
+	static const char *const names[] = {
+		[TAG_ARG] = "ARG", [TAG_ENV] = "ENV", [TAG_CWD] = "CWD", [TAG_UID] = "UID",
+		[TAG_GID] = "GID", [TAG_ADDITIONAL_GID] = "ADDITIONAL_GID", [TAG_UMASK] = "UMASK",
+		[TAG_RLIMIT] = "RLIMIT", [TAG_CAPS] = "CAPS", [TAG_NO_NEW_PRIVS] = "NO_NEW_PRIVS",
+		[TAG_OOM_SCORE_ADJ] = "OOM_SCORE_ADJ", [TAG_TERMINAL] = "TERMINAL",
+		[TAG_TERM_SIZE] = "TERM_SIZE", [TAG_HOSTNAME] = "HOSTNAME",
+		[TAG_DOMAINNAME] = "DOMAINNAME", [TAG_SYSCTL] = "SYSCTL", [TAG_MOUNT] = "MOUNT",
+		[TAG_MASKED_PATH] = "MASKED_PATH", [TAG_READONLY_PATH] = "READONLY_PATH",
+		[TAG_ROOT_READONLY] = "ROOT_READONLY", [TAG_BINDS_DISK] = "BINDS_DISK",
+		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
+		[TAG_NET_ROUTE] = "NET_ROUTE",
+	};
+	if (tag < sizeof names / sizeof names[0] && names[tag])
+		return names[tag];
+	return "?";
+}
+
+/* Split a record value into exactly `want` NUL-separated fields, each copied as a C string. */
+static int fields(const struct record *r, char **out, int want, char err[ERR_MAX])
+{
+	int got = 0;
+	size_t start = 0;
+	for (size_t i = 0; i <= r->len; i++) {
+		if (i < r->len && r->value[i])
+			continue;
+		if (got == want)
+			return errf(err, "record %s: more than %d fields", tag_name(r->tag), want);
+		size_t n = i - start;
+		out[got] = memcpy(xrealloc(NULL, n + 1), r->value + start, n);
+		out[got][n] = 0;
+		got++;
+		start = i + 1;
+	}
+	if (got != want) {
+		for (int i = 0; i < got; i++)
+			free(out[i]);
+		return errf(err, "record %s: %d fields, expected %d", tag_name(r->tag), got, want);
+	}
+	return 0;
+}
+
+static int text(const struct record *r, char **out, char err[ERR_MAX])
+{
+	return fields(r, out, 1, err);
+}
+
+static int number_u(const struct record *r, uint64_t max, uint64_t *v, char err[ERR_MAX])
+{
+	char *s;
+	if (text(r, &s, err))
+		return -1;
+	int bad = parse_u64(s, 10, v) || *v > max;
+	if (bad)
+		errf(err, "record %s: bad number \"%s\"", tag_name(r->tag), s);
+	free(s);
+	return bad ? -1 : 0;
+}
+
+static int parse_proc_record(const struct record *r, struct proc_cfg *p, char err[ERR_MAX])
+{
+	char *f[5];
+	uint64_t v;
+	switch (r->tag) {
+	case TAG_ARG:
+		if (text(r, f, err))
+			return -1;
+		PUSH(p->argv, p->argc, f[0]);
+		return 0;
+	case TAG_ENV:
+		if (text(r, f, err))
+			return -1;
+		if (!strchr(f[0], '=')) {
+			errf(err, "record ENV: \"%s\" is not KEY=VALUE", f[0]);
+			free(f[0]);
+			return -1;
+		}
+		PUSH(p->envp, p->envc, f[0]);
+		return 0;
+	case TAG_CWD:
+		if (text(r, f, err))
+			return -1;
+		if (f[0][0] != '/') {
+			errf(err, "record CWD: \"%s\" is not absolute", f[0]);
+			free(f[0]);
+			return -1;
+		}
+		free(p->cwd);
+		p->cwd = f[0];
+		return 0;
+	case TAG_UID:
+		if (number_u(r, UINT32_MAX - 1, &v, err))
+			return -1;
+		p->has_uid = true;
+		p->uid = v;
+		return 0;
+	case TAG_GID:
+		if (number_u(r, UINT32_MAX - 1, &v, err))
+			return -1;
+		p->has_gid = true;
+		p->gid = v;
+		return 0;
+	case TAG_ADDITIONAL_GID:
+		if (number_u(r, UINT32_MAX - 1, &v, err))
+			return -1;
+		PUSH(p->groups, p->ngroups, (gid_t)v);
+		return 0;
+	case TAG_UMASK:
+		if (number_u(r, 0777, &v, err))
+			return -1;
+		p->has_umask = true;
+		p->umask = v;
+		return 0;
+	case TAG_RLIMIT: {
+		if (fields(r, f, 3, err))
+			return -1;
+		struct rlimit_cfg rl;
+		uint64_t res = 0;
+		int bad = parse_u64(f[0], 10, &res) || res > 64 || parse_u64(f[1], 10, &rl.soft) ||
+			  parse_u64(f[2], 10, &rl.hard);
+		if (bad)
+			errf(err, "record RLIMIT: bad value \"%s %s %s\"", f[0], f[1], f[2]);
+		free(f[0]), free(f[1]), free(f[2]);
+		if (bad)
+			return -1;
+		rl.resource = (int)res;
+		PUSH(p->rlimits, p->nrlimits, rl);
+		return 0;
+	}
+	case TAG_CAPS: {
+		if (fields(r, f, CAP_SETS, err))
+			return -1;
+		int bad = 0;
+		for (int i = 0; i < CAP_SETS; i++) {
+			if (!bad && parse_u64(f[i], 16, &p->caps[i]))
+				bad = errf(err, "record CAPS: bad mask \"%s\"", f[i]);
+			free(f[i]);
+		}
+		if (bad)
+			return -1;
+		p->has_caps = true;
+		return 0;
+	}
+	case TAG_NO_NEW_PRIVS:
+		p->no_new_privs = true;
+		return 0;
+	case TAG_OOM_SCORE_ADJ: {
+		int64_t adj;
+		if (text(r, f, err))
+			return -1;
+		int bad = parse_i64(f[0], &adj) || adj < -1000 || adj > 1000;
+		if (bad)
+			errf(err, "record OOM_SCORE_ADJ: bad value \"%s\"", f[0]);
+		free(f[0]);
+		if (bad)
+			return -1;
+		p->has_oom = true;
+		p->oom_score_adj = (int)adj;
+		return 0;
+	}
+	case TAG_TERMINAL:
+		p->terminal = true;
+		return 0;
+	case TAG_TERM_SIZE: {
+		uint64_t rows, cols;
+		if (fields(r, f, 2, err))
+			return -1;
+		int bad = parse_u64(f[0], 10, &rows) || parse_u64(f[1], 10, &cols) ||
+			  rows > 65535 || cols > 65535;
+		if (bad)
+			errf(err, "record TERM_SIZE: bad value \"%s %s\"", f[0], f[1]);
+		free(f[0]), free(f[1]);
+		if (bad)
+			return -1;
+		p->rows = rows;
+		p->cols = cols;
+		return 0;
+	}
+	}
+	return 1; /* not a process record */
+}
+
+static int parse_container_record(const struct record *r, struct container_cfg *c,
+				  char err[ERR_MAX])
+{
+	char *f[5];
+	switch (r->tag) {
+	case TAG_HOSTNAME:
+		if (text(r, f, err))
+			return -1;
+		free(c->hostname);
+		c->hostname = f[0];
+		return 0;
+	case TAG_DOMAINNAME:
+		if (text(r, f, err))
+			return -1;
+		free(c->domainname);
+		c->domainname = f[0];
+		return 0;
+	case TAG_SYSCTL:
+		if (fields(r, f, 2, err))
+			return -1;
+		PUSH(c->sysctls, c->nsysctls, ((struct kv){f[0], f[1]}));
+		return 0;
+	case TAG_MOUNT: {
+		if (fields(r, f, 5, err))
+			return -1;
+		uint64_t flags;
+		if (parse_u64(f[3], 10, &flags) || f[0][0] != '/') {
+			errf(err, "record MOUNT: bad destination or flags \"%s\" \"%s\"", f[0], f[3]);
+			for (int i = 0; i < 5; i++)
+				free(f[i]);
+			return -1;
+		}
+		free(f[3]);
+		PUSH(c->mounts, c->nmounts,
+		     ((struct mount_cfg){.dest = f[0], .type = f[1], .source = f[2], .data = f[4],
+					 .flags = flags}));
+		return 0;
+	}
+	case TAG_MASKED_PATH:
+		if (text(r, f, err))
+			return -1;
+		PUSH(c->masked, c->nmasked, f[0]);
+		return 0;
+	case TAG_READONLY_PATH:
+		if (text(r, f, err))
+			return -1;
+		PUSH(c->readonly, c->nreadonly, f[0]);
+		return 0;
+	case TAG_ROOT_READONLY:
+		c->root_readonly = true;
+		return 0;
+	case TAG_BINDS_DISK:
+		if (text(r, f, err))
+			return -1;
+		free(c->binds_disk);
+		c->binds_disk = f[0];
+		return 0;
+	case TAG_ROOT_DISK:
+		if (fields(r, f, 2, err))
+			return -1;
+		free(c->root_dev), free(c->root_fstype);
+		c->root_dev = f[0];
+		c->root_fstype = f[1];
+		return 0;
+	case TAG_NET_IF: {
+		if (fields(r, f, 3, err))
+			return -1;
+		uint64_t mtu = 0;
+		if (f[2][0] && (parse_u64(f[2], 10, &mtu) || mtu > 65535)) {
+			errf(err, "record NET_IF: bad mtu \"%s\"", f[2]);
+			free(f[0]), free(f[1]), free(f[2]);
+			return -1;
+		}
+		free(f[2]);
+		PUSH(c->ifs, c->nifs, ((struct net_if_cfg){f[0], f[1], (unsigned)mtu}));
+		return 0;
+	}
+	case TAG_NET_ADDR:
+		if (fields(r, f, 2, err))
+			return -1;
+		PUSH(c->addrs, c->naddrs, ((struct net_addr_cfg){f[0], f[1]}));
+		return 0;
+	case TAG_NET_ROUTE:
+		if (fields(r, f, 3, err))
+			return -1;
+		PUSH(c->routes, c->nroutes, ((struct net_route_cfg){f[0], f[1], f[2]}));
+		return 0;
+	}
+	return 1;
+}
+
+int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct container_cfg *ctr,
+		 char err[ERR_MAX])
+{
+	struct record_iter it;
+	struct record r;
+	int rc;
+	record_iter_init(&it, p, n);
+	while ((rc = record_next(&it, &r)) == 1) {
+		int done = parse_proc_record(&r, proc, err);
+		if (done < 0)
+			return -1;
+		if (done == 0)
+			continue;
+		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_NET_ROUTE) {
+			if (!ctr)
+				return errf(err, "record %s is not allowed in EXEC", tag_name(r.tag));
+			if (parse_container_record(&r, ctr, err) < 0)
+				return -1;
+			ctr->nrecords++;
+		}
+		/* Unknown tags are skipped: a newer host may send records this init predates. */
+	}
+	if (rc < 0)
+		return errf(err, "truncated record list");
+	if (!proc->argc)
+		return errf(err, "no ARG record: the process has no command");
+	/* NULL-terminate argv and envp for execve. */
+	proc->argv = xrealloc(proc->argv, (proc->argc + 1) * sizeof(char *));
+	proc->argv[proc->argc] = NULL;
+	proc->envp = xrealloc(proc->envp, (proc->envc + 1) * sizeof(char *));
+	proc->envp[proc->envc] = NULL;
+	if (!proc->cwd)
+		proc->cwd = xstrdup("/");
+	if (ctr && !ctr->root_dev) {
+		ctr->root_dev = xstrdup("xvda");
+		ctr->root_fstype = xstrdup("ext4");
+	}
+	return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void proc_cfg_free(struct proc_cfg *p)
+{
+	free_strv(p->argv, p->argc);
+	free_strv(p->envp, p->envc);
+	free(p->cwd);
+	free(p->groups);
+	free(p->rlimits);
+	memset(p, 0, sizeof *p);
+}
+
+void container_cfg_free(struct container_cfg *c)
+{
+	free(c->hostname);
+	free(c->domainname);
+	for (size_t i = 0; i < c->nsysctls; i++)
+		free(c->sysctls[i].key), free(c->sysctls[i].value);
+	free(c->sysctls);
+	for (size_t i = 0; i < c->nmounts; i++) {
+		struct mount_cfg *m = &c->mounts[i];
+		free(m->dest), free(m->type), free(m->source), free(m->data);
+	}
+	free(c->mounts);
+	free_strv(c->masked, c->nmasked);
+	free_strv(c->readonly, c->nreadonly);
+	free(c->binds_disk);
+	free(c->root_dev);
+	free(c->root_fstype);
+	for (size_t i = 0; i < c->nifs; i++)
+		free(c->ifs[i].name), free(c->ifs[i].mac);
+	free(c->ifs);
+	for (size_t i = 0; i < c->naddrs; i++)
+		free(c->addrs[i].ifname), free(c->addrs[i].addr);
+	free(c->addrs);
+	for (size_t i = 0; i < c->nroutes; i++)
+		free(c->routes[i].ifname), free(c->routes[i].dst), free(c->routes[i].gw);
+	free(c->routes);
+	memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,105 @@
+/* Record lists (SPEC, EXEC) turned into plain C structs. */
+#ifndef EDERA_CONFIG_H
+#define EDERA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+enum { CAP_BOUNDING, CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE, CAP_AMBIENT, CAP_SETS };
+
+struct rlimit_cfg {
+	int resource;
+	uint64_t soft, hard;
+};
+
+/* The process records: the container's init (SPEC) or an exec'd process (EXEC). */
+struct proc_cfg {
+	char **argv; /* NULL-terminated */
+	size_t argc;
+	char **envp; /* NULL-terminated */
+	size_t envc;
+	char *cwd;
+	bool has_uid, has_gid;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	bool has_umask;
+	mode_t umask;
+	struct rlimit_cfg *rlimits;
+	size_t nrlimits;
+	bool has_caps;
+	uint64_t caps[CAP_SETS];
+	bool no_new_privs;
+	bool has_oom;
+	int oom_score_adj;
+	bool terminal;
+	unsigned rows, cols; /* 0 = not given */
+};
+
+struct kv {
+	char *key, *value;
+};
+
+struct mount_cfg {
+	char *dest, *type, *source, *data;
+	unsigned long flags;
+};
+
+struct net_if_cfg {
+	char *name, *mac;
+	unsigned mtu; /* 0 = leave */
+};
+
+struct net_addr_cfg {
+	char *ifname, *addr; /* addr is "address/prefix" */
+};
+
+struct net_route_cfg {
+	char *ifname, *dst, *gw; /* gw may be "" */
+};
+
+/* The container records (SPEC only). */
+struct container_cfg {
+	char *hostname, *domainname;
+	struct kv *sysctls;
+	size_t nsysctls;
+	struct mount_cfg *mounts;
+	size_t nmounts;
+	char **masked;
+	size_t nmasked;
+	char **readonly;
+	size_t nreadonly;
+	bool root_readonly;
+	char *binds_disk;
+	char *root_dev, *root_fstype;
+	struct net_if_cfg *ifs;
+	size_t nifs;
+	struct net_addr_cfg *addrs;
+	size_t naddrs;
+	struct net_route_cfg *routes;
+	size_t nroutes;
+	size_t nrecords; /* container records seen, for "skipped" diagnostics */
+};
+
+/* Parse a record list. ctr == NULL means an EXEC: container records are then an error.
+ * Returns 0, or -1 with err set; the structs may be partly filled either way (free them). */
+int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct container_cfg *ctr,
+		 char err[ERR_MAX]);
+void proc_cfg_free(struct proc_cfg *p);
+void container_cfg_free(struct container_cfg *c);
+
+/* The value of NAME in a NULL-terminated KEY=VALUE list, or NULL. */
+const char *env_lookup(char *const *envp, const char *name);
+
+/* Strict number parsing (whole string, no sign for unsigned). 0 on success. */
+int parse_u64(const char *s, int base, uint64_t *out);
+int parse_i64(const char *s, int64_t *out);
+
+#endif

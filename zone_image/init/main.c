@@ -1,0 +1,549 @@
+/* edera-init: PID 1 of a zone. Boots the initramfs, serves the host's channel (PROTOCOL.md),
+ * sets up the container from the SPEC, runs its process at START and exec'd processes on their
+ * own channels, relays their stdio, signals and exit status, and powers the zone off at the end.
+ *
+ * One poll loop serves every channel. Each channel (session) carries one process: port 1 the
+ * container's init process, ports >= 2 the exec'd ones. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "config.h"
+#include "launch.h"
+#include "log.h"
+#include "platform.h"
+#include "setup.h"
+#include "stats.h"
+
+#define MAX_SESSIONS 64
+#define OUT_HIGH (256 * 1024)  /* stop reading a process's output above this much queued */
+#define STDIN_HIGH (1u << 20)  /* stop taking STDIN frames above this much unwritten */
+#define DRAIN_MS 200           /* after death, how long a grandchild may hold the pipes */
+#define ACK_MS 5000            /* how long to wait for EXIT_ACK */
+
+enum phase {
+	P_SPEC,    /* port 1: waiting for SPEC */
+	P_READY,   /* port 1: set up, waiting for START */
+	P_CONNECT, /* exec port: waiting for the host to connect */
+	P_RUNNING, /* the process runs (or died and its pipes are draining) */
+	P_EXITED,  /* EXIT sent, waiting for EXIT_ACK */
+};
+
+struct proc {
+	pid_t pid; /* 0 = not started */
+	bool reaped;
+	int status; /* mapped exit status */
+	uint64_t died_ms;
+	int in_fd, out_fd, err_fd;
+	bool terminal;
+	struct buf stdin_buf;
+	bool stdin_eof; /* close stdin once stdin_buf is written */
+};
+
+struct session {
+	bool used;
+	struct channel ch;
+	enum phase phase;
+	struct proc_cfg cfg;
+	char *pending_error; /* an EXEC that cannot run: reported once the host connects */
+	struct proc proc;
+	uint64_t ack_deadline;
+};
+
+static struct {
+	struct platform pl;
+	struct session s[MAX_SESSIONS]; /* s[0] is port 1 */
+	struct container_cfg ctr;
+	int sigfd;
+} g;
+
+static struct session *const init_session = &g.s[0];
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void session_free(struct session *s)
+{
+	chan_close(&s->ch);
+	proc_cfg_free(&s->cfg);
+	free(s->pending_error);
+	close_fd(&s->proc.in_fd);
+	close_fd(&s->proc.out_fd);
+	close_fd(&s->proc.err_fd);
+	buf_free(&s->proc.stdin_buf);
+	memset(s, 0, sizeof *s);
+}
+
+static void session_init(struct session *s, int port, struct transport *t, enum phase phase)
+{
+	memset(s, 0, sizeof *s);
+	s->used = true;
+	s->ch.port = port;
+	s->ch.tr = t;
+	s->phase = phase;
+	s->proc.in_fd = s->proc.out_fd = s->proc.err_fd = -1;
+}
+
+static void send_exit(struct session *s, int status)
+{
+	if (s == init_session) {
+		/* The durable copy first: the host may read it if the EXIT frame is lost. */
+		platform_exit_status(status);
+		platform_state("exited");
+	}
+	chan_send_u32(&s->ch, MSG_EXIT, (uint32_t)status);
+	s->phase = P_EXITED;
+	s->ack_deadline = now_ms() + ACK_MS;
+}
+
+static void send_error_exit(struct session *s, const char *msg, int status)
+{
+	log_msg("port %d: %s", s->ch.port, msg);
+	chan_send(&s->ch, MSG_ERROR, msg, strlen(msg));
+	send_exit(s, status);
+}
+
+static void start_process(struct session *s)
+{
+	char err[ERR_MAX];
+	struct launch_io io;
+	pid_t pid = launch(&s->cfg, g.pl.root, &io, err);
+	if (pid < 0) {
+		send_error_exit(s, err, 1);
+		return;
+	}
+	s->proc.pid = pid;
+	s->proc.in_fd = io.stdin_w;
+	s->proc.out_fd = io.stdout_r;
+	s->proc.err_fd = io.stderr_r;
+	s->proc.terminal = s->cfg.terminal;
+	s->phase = P_RUNNING;
+	chan_send_u32(&s->ch, MSG_STARTED, (uint32_t)pid);
+	if (s == init_session)
+		platform_state("running");
+	log_msg("port %d: started %s as pid %d", s->ch.port, s->cfg.argv[0], pid);
+}
+
+static void handle_spec(struct session *s, const uint8_t *p, uint32_t len)
+{
+	char err[ERR_MAX], msg[ERR_MAX + 16];
+	if (config_parse(p, len, &s->cfg, &g.ctr, err) < 0) {
+		snprintf(msg, sizeof msg, "spec: %s", err);
+		send_error_exit(s, msg, 1);
+		return;
+	}
+	if (g.pl.apply_setup) {
+		if (container_setup(&g.ctr, g.pl.root, g.pl.zone, err) < 0) {
+			send_error_exit(s, err, 1);
+			return;
+		}
+	} else if (g.ctr.nrecords) {
+		log_msg("host test without EDERA_INIT_ROOT: %zu container records not applied",
+			g.ctr.nrecords);
+	}
+	chan_send(&s->ch, MSG_READY, NULL, 0);
+	platform_state("ready");
+	s->phase = P_READY;
+}
+
+static void handle_exec(const uint8_t *p, uint32_t len)
+{
+	if (len < 4) {
+		log_msg("EXEC frame of %u bytes has no port; ignored", len);
+		return;
+	}
+	uint32_t port = get_u32(p);
+	struct session *s = NULL;
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		if (g.s[i].used && (uint32_t)g.s[i].ch.port == port) {
+			log_msg("EXEC: port %u is in use; ignored", port);
+			return;
+		}
+		if (!g.s[i].used && !s)
+			s = &g.s[i];
+	}
+	if (port < 2 || port > 65535 || !s) {
+		log_msg("EXEC: port %u is invalid or too many channels are open; ignored", port);
+		return;
+	}
+	char err[ERR_MAX];
+	struct transport *t = tr_listen((int)port, err);
+	if (!t) {
+		log_msg("EXEC: %s", err);
+		return;
+	}
+	session_init(s, (int)port, t, P_CONNECT);
+	if (config_parse(p + 4, len - 4, &s->cfg, NULL, err) < 0) {
+		char msg[ERR_MAX + 16];
+		snprintf(msg, sizeof msg, "exec: %s", err);
+		s->pending_error = xstrdup(msg);
+	} else if (init_session->phase != P_READY && init_session->phase != P_RUNNING) {
+		s->pending_error = xstrdup("exec: the container is not running");
+	}
+}
+
+/* Does this signal end a process that does not handle it? */
+static bool fatal_by_default(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+	case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+		return false;
+	}
+	return true;
+}
+
+static void handle_signal(struct session *s, const uint8_t *p, uint32_t len)
+{
+	if (len < 8) {
+		log_msg("port %d: SIGNAL frame of %u bytes; ignored", s->ch.port, len);
+		return;
+	}
+	uint32_t sig = get_u32(p), flags = get_u32(p + 4);
+	if (sig == 0 || sig >= (uint32_t)NSIG) {
+		log_msg("port %d: signal %u is out of range; ignored", s->ch.port, sig);
+		return;
+	}
+	if (flags & 1)
+		platform_kill_all((int)sig);
+	if (s == init_session && s->phase == P_READY) {
+		/* Killing a created container that never started ends it as if it had been
+		 * killed (runc's waiting init would die the same way). */
+		if (fatal_by_default((int)sig)) {
+			log_msg("signal %u before START: the container ends", sig);
+			send_exit(s, 128 + (int)sig);
+		}
+		return;
+	}
+	if (!(flags & 1) && s->proc.pid && !s->proc.reaped)
+		kill(s->proc.pid, (int)sig);
+}
+
+static void handle_resize(struct session *s, const uint8_t *p, uint32_t len)
+{
+	if (len < 4)
+		return;
+	struct winsize ws = {.ws_row = get_u16(p), .ws_col = get_u16(p + 2)};
+	if (!s->proc.pid) {
+		s->cfg.rows = ws.ws_row; /* applied when the terminal is made */
+		s->cfg.cols = ws.ws_col;
+	} else if (s->proc.terminal && s->proc.out_fd >= 0) {
+		ioctl(s->proc.out_fd, TIOCSWINSZ, &ws);
+	}
+}
+
+/* Returns false when the frame must wait (its process's stdin is backed up). */
+static bool handle_frame(struct session *s, uint32_t type, const uint8_t *p, uint32_t len)
+{
+	struct proc *pr = &s->proc;
+	switch (type) {
+	case MSG_SPEC:
+		if (s == init_session && s->phase == P_SPEC)
+			handle_spec(s, p, len);
+		else
+			log_msg("port %d: unexpected SPEC; ignored", s->ch.port);
+		break;
+	case MSG_START:
+		if (s == init_session && s->phase == P_READY)
+			start_process(s);
+		else
+			log_msg("port %d: unexpected START; ignored", s->ch.port);
+		break;
+	case MSG_STDIN:
+		/* Before the process starts, keep everything: START may be queued behind it. */
+		if (pr->pid && pr->stdin_buf.len >= STDIN_HIGH)
+			return false;
+		if (!pr->stdin_eof && (!pr->pid || pr->in_fd >= 0))
+			buf_append(&pr->stdin_buf, p, len);
+		break;
+	case MSG_STDIN_EOF:
+		pr->stdin_eof = true;
+		break;
+	case MSG_SIGNAL:
+		handle_signal(s, p, len);
+		break;
+	case MSG_RESIZE:
+		handle_resize(s, p, len);
+		break;
+	case MSG_EXEC:
+		if (s == init_session)
+			handle_exec(p, len);
+		else
+			log_msg("port %d: EXEC is only taken on port 1; ignored", s->ch.port);
+		break;
+	case MSG_EXIT_ACK:
+		if (s->phase == P_EXITED) {
+			if (s == init_session)
+				platform_poweroff(0);
+			session_free(s);
+			return false;
+		}
+		break;
+	case MSG_STATS_REQ: {
+		char text[512];
+		size_t n = stats_collect(text, sizeof text);
+		chan_send(&s->ch, MSG_STATS, text, n);
+		break;
+	}
+	default:
+		break; /* unknown types are ignored (forward compatibility) */
+	}
+	return true;
+}
+
+static void dispatch(struct session *s)
+{
+	for (;;) {
+		uint32_t type, len;
+		const uint8_t *payload;
+		size_t total;
+		if (chan_next(&s->ch, &type, &payload, &len, &total) != 1)
+			return;
+		if (!handle_frame(s, type, payload, len))
+			return; /* backed up, or the session is gone */
+		if (!s->used)
+			return;
+		buf_consume(&s->ch.in, total);
+	}
+}
+
+static void relay(struct session *s, int *fd, uint32_t type)
+{
+	static char buf[65536];
+	while (*fd >= 0 && s->ch.out.len < OUT_HIGH) {
+		ssize_t n = read(*fd, buf, sizeof buf);
+		if (n > 0) {
+			chan_send(&s->ch, type, buf, n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EOF; or EIO from a pty master once no one holds the terminal. */
+		close_fd(fd);
+	}
+}
+
+static void feed_stdin(struct proc *p)
+{
+	while (p->in_fd >= 0 && p->stdin_buf.len) {
+		ssize_t n = write(p->in_fd, buf_head(&p->stdin_buf), p->stdin_buf.len);
+		if (n > 0) {
+			buf_consume(&p->stdin_buf, n);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* The reader is gone (EPIPE): nothing more can be delivered. */
+		buf_consume(&p->stdin_buf, p->stdin_buf.len);
+		close_fd(&p->in_fd);
+	}
+	/* A terminal has no half-close (as with runc, stdin EOF leaves it open). */
+	if (p->in_fd >= 0 && p->stdin_eof && !p->stdin_buf.len && !p->terminal)
+		close_fd(&p->in_fd);
+}
+
+static void check_exit(struct session *s)
+{
+	struct proc *p = &s->proc;
+	if (s->phase != P_RUNNING || !p->reaped)
+		return;
+	if ((p->out_fd >= 0 || p->err_fd >= 0) && now_ms() < p->died_ms + DRAIN_MS)
+		return;
+	close_fd(&p->out_fd);
+	close_fd(&p->err_fd);
+	close_fd(&p->in_fd);
+	buf_free(&p->stdin_buf);
+	log_msg("port %d: pid %d exited with status %d", s->ch.port, p->pid, p->status);
+	send_exit(s, p->status);
+}
+
+/* The host closed the channel (or broke the protocol). */
+static void channel_gone(struct session *s)
+{
+	if (s == init_session) {
+		if (s->phase != P_EXITED)
+			log_msg("the host closed the container's channel; stopping the zone");
+		platform_poweroff(s->phase == P_EXITED ? 0 : 1);
+	}
+	/* An exec whose client went away: its process keeps running, unheard (as when a
+	 * `runc exec` client dies); its pipes close so it sees EPIPE/EOF. */
+	if (s->proc.pid && !s->proc.reaped) {
+		log_msg("port %d: the host closed the channel; pid %d continues detached",
+			s->ch.port, s->proc.pid);
+		close_fd(&s->proc.in_fd);
+		close_fd(&s->proc.out_fd);
+		close_fd(&s->proc.err_fd);
+		buf_free(&s->proc.stdin_buf);
+		chan_close(&s->ch);
+		return;
+	}
+	session_free(s);
+}
+
+static void service(struct session *s)
+{
+	struct proc *p = &s->proc;
+	if (s->ch.tr) {
+		chan_flush(&s->ch);
+		/* Read and handle until the transport is empty or a frame must wait. */
+		do
+			dispatch(s);
+		while (s->used && s->ch.tr && chan_fill(&s->ch));
+		if (!s->used)
+			return;
+		if (s->ch.tr && s->phase == P_CONNECT && tr_state(s->ch.tr) == TR_OPEN) {
+			if (s->pending_error)
+				send_error_exit(s, s->pending_error, 1);
+			else
+				start_process(s);
+		}
+	}
+	if (!s->ch.tr) {
+		/* Detached exec: forget it once its process is reaped. */
+		if (p->reaped || !p->pid)
+			session_free(s);
+		return;
+	}
+	relay(s, &p->out_fd, MSG_STDOUT);
+	relay(s, &p->err_fd, MSG_STDERR);
+	feed_stdin(p);
+	check_exit(s);
+	if (s->phase == P_EXITED && now_ms() >= s->ack_deadline) {
+		if (s == init_session) {
+			log_msg("no EXIT_ACK within %d ms", ACK_MS);
+			chan_flush(&s->ch);
+			platform_poweroff(0);
+		}
+		session_free(s);
+		return;
+	}
+	chan_flush(&s->ch);
+	if (s->ch.gone)
+		channel_gone(s);
+}
+
+static void reap(void)
+{
+	struct signalfd_siginfo si;
+	while (read(g.sigfd, &si, sizeof si) == sizeof si)
+		;
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < MAX_SESSIONS; i++) {
+			struct session *s = &g.s[i];
+			if (!s->used || s->proc.pid != pid)
+				continue;
+			s->proc.reaped = true;
+			s->proc.status = map_status(st);
+			s->proc.died_ms = now_ms();
+			/* When the container's init dies, so does the container (as in a pid
+			 * namespace): the rest are killed, which also lets their pipes reach EOF. */
+			if (s == init_session)
+				platform_kill_all(SIGKILL);
+		}
+	}
+}
+
+static int add_poll(struct pollfd *fds, int *n, int fd, short events)
+{
+	fds[*n] = (struct pollfd){.fd = fd, .events = events};
+	return (*n)++;
+}
+
+static void loop(void)
+{
+	/* Per session: transport, stdout, stderr, stdin; plus the signalfd. */
+	static struct pollfd fds[MAX_SESSIONS * 4 + 1];
+	int tr_index[MAX_SESSIONS];
+	for (;;) {
+		for (int i = 0; i < MAX_SESSIONS; i++)
+			if (g.s[i].used)
+				service(&g.s[i]);
+
+		int n = 0;
+		int timeout = -1;
+		uint64_t now = now_ms();
+		add_poll(fds, &n, g.sigfd, POLLIN);
+		for (int i = 0; i < MAX_SESSIONS; i++) {
+			struct session *s = &g.s[i];
+			struct proc *p = &s->proc;
+			tr_index[i] = -1;
+			if (!s->used)
+				continue;
+			if (s->ch.tr)
+				tr_index[i] = add_poll(fds, &n, tr_fd(s->ch.tr),
+						       tr_poll_events(s->ch.tr, s->ch.out.len > 0));
+			if (s->ch.out.len < OUT_HIGH) {
+				if (p->out_fd >= 0)
+					add_poll(fds, &n, p->out_fd, POLLIN);
+				if (p->err_fd >= 0)
+					add_poll(fds, &n, p->err_fd, POLLIN);
+			}
+			if (p->in_fd >= 0 && p->stdin_buf.len)
+				add_poll(fds, &n, p->in_fd, POLLOUT);
+			uint64_t deadline = 0;
+			if (s->phase == P_RUNNING && p->reaped)
+				deadline = p->died_ms + DRAIN_MS;
+			else if (s->phase == P_EXITED)
+				deadline = s->ack_deadline;
+			if (deadline) {
+				int ms = deadline > now ? (int)(deadline - now) : 0;
+				if (timeout < 0 || ms < timeout)
+					timeout = ms;
+			}
+		}
+		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+			log_msg("poll: %s", strerror(errno));
+			usleep(100000);
+			continue;
+		}
+		if (fds[0].revents)
+			reap();
+		for (int i = 0; i < MAX_SESSIONS; i++)
+			if (tr_index[i] >= 0 && fds[tr_index[i]].revents && g.s[i].ch.tr)
+				tr_event(g.s[i].ch.tr, fds[tr_index[i]].revents);
+	}
+}
+
+int main(void)
+{
+	platform_init(&g.pl);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	g.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+	if (g.sigfd < 0) {
+		log_msg("signalfd: %s", strerror(errno));
+		platform_poweroff(1);
+	}
+
+	char err[ERR_MAX];
+	struct transport *t = tr_listen(1, err);
+	if (!t) {
+		log_msg("cannot open the host channel: %s", err);
+		platform_poweroff(1);
+	}
+	session_init(init_session, 1, t, P_SPEC);
+	platform_state("listening");
+	loop();
+	return 0;
+}

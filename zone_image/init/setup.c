@@ -1,0 +1,324 @@
+#include "setup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "net.h"
+
+#define PROPAGATION (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+
+static int boot_mount(const char *src, const char *dst, const char *type, unsigned long flags,
+		      const char *data)
+{
+	if (mkdir_p(dst, 0755) < 0 || mount(src, dst, type, flags, data) < 0) {
+		int e = errno;
+		log_msg("mount %s on %s: %s", type, dst, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* The kernel opens /dev/console for init only if the initramfs has the node; make sure 0-2 are
+ * open so no later descriptor (a vchan, a pipe) lands on them by accident. */
+static void console_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int c = open("/dev/console", O_RDWR | O_NOCTTY);
+		if (c < 0)
+			c = open("/dev/null", O_RDWR);
+		if (c >= 0 && c != fd) {
+			dup2(c, fd);
+			close(c);
+		}
+	}
+}
+
+static void load_modules(void)
+{
+	FILE *f = fopen(MODULE_LIST, "re");
+	if (!f) {
+		log_msg("open %s: %s (no modules loaded)", MODULE_LIST, strerror(errno));
+		return;
+	}
+	char line[PATH_MAX];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		if (!line[0] || line[0] == '#')
+			continue;
+		int fd = open(line, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			log_msg("module %s: %s", line, strerror(errno));
+			continue;
+		}
+		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+			log_msg("load module %s: %s", line, strerror(errno));
+		close(fd);
+	}
+	fclose(f);
+}
+
+int boot_setup(void)
+{
+	int rc = 0;
+	/* /dev first: the console lives there, and every later message goes to it. */
+	if (boot_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0 &&
+	    errno != EBUSY)
+		rc = -1;
+	console_fds();
+	if (boot_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	    boot_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		rc = -1;
+	/* Terminals for TERMINAL processes come from here when the container has no devpts. */
+	boot_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
+	load_modules();
+	return rc;
+}
+
+int wait_for_path(const char *path, int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	struct stat st;
+	while (stat(path, &st) < 0) {
+		if (now_ms() >= end) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		usleep(20000);
+	}
+	return 0;
+}
+
+static int mount_disk(const char *dev, const char *fstype, const char *dst, char err[ERR_MAX])
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/%s", dev);
+	if (strchr(dev, '/') || wait_for_path(path, 10000) < 0)
+		return errf(err, "disk %s did not appear within 10 s", path);
+	if (mkdir_p(dst, 0755) < 0)
+		return errf(err, "mkdir %s: %s", dst, strerror(errno));
+	if (mount(path, dst, fstype, 0, NULL) < 0)
+		return errf(err, "mount %s (%s) on %s: %s", path, fstype, dst, strerror(errno));
+	return 0;
+}
+
+/* Flags a remount must keep: without them a bind remount in a user namespace gets EPERM, and
+ * elsewhere it would silently drop e.g. nosuid from a proc or sysfs mount. */
+static unsigned long kept_flags(const char *path)
+{
+	struct statvfs sv;
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	unsigned long f = 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	return f;
+}
+
+static int apply_mount(const char *root, const struct mount_cfg *m, char err[ERR_MAX])
+{
+	unsigned long prop = m->flags & PROPAGATION;
+	unsigned long flags = m->flags & ~PROPAGATION;
+	bool bind = flags & MS_BIND;
+	bool file = false;
+	struct stat st;
+	char dest[PATH_MAX];
+
+	if (bind) {
+		if (stat(m->source, &st) < 0)
+			return errf(err, "bind mount source %s (for %s): %s", m->source, m->dest,
+				    strerror(errno));
+		file = !S_ISDIR(st.st_mode);
+	}
+	if (ensure_path(root, m->dest, file, dest, sizeof dest) < 0)
+		return errf(err, "create mount point %s in the container: %s", m->dest,
+			    strerror(errno));
+	if (bind) {
+		if (mount(m->source, dest, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+			return errf(err, "bind mount %s on %s: %s", m->source, dest, strerror(errno));
+		/* Per-mount flags on a bind only take effect through a remount. */
+		unsigned long extra = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+		if (extra && mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | extra | kept_flags(dest),
+				   NULL) < 0)
+			return errf(err, "remount %s with flags 0x%lx: %s", dest, extra,
+				    strerror(errno));
+	} else {
+		const char *src = m->source[0] ? m->source : m->type;
+		if (mount(src, dest, m->type, flags, m->data[0] ? m->data : NULL) < 0)
+			return errf(err, "mount %s on %s: %s", m->type, dest, strerror(errno));
+	}
+	if (prop && mount(NULL, dest, NULL, prop | (flags & MS_REC), NULL) < 0)
+		return errf(err, "set propagation 0x%lx on %s: %s", prop, dest, strerror(errno));
+	return 0;
+}
+
+static bool dev_is_tmpfs(const struct container_cfg *c)
+{
+	for (size_t i = 0; i < c->nmounts; i++) {
+		const char *d = c->mounts[i].dest;
+		size_t n = strlen(d);
+		while (n > 1 && d[n - 1] == '/')
+			n--;
+		if (n == 4 && !strncmp(d, "/dev", 4) && !strcmp(c->mounts[i].type, "tmpfs"))
+			return true;
+	}
+	return false;
+}
+
+/* The devices and links runc creates in a tmpfs /dev. */
+static int make_devices(const char *root, char err[ERR_MAX])
+{
+	static const struct { const char *name; unsigned maj, min; } nodes[] = {
+		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+		{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+	};
+	static const struct { const char *name, *target; } links[] = {
+		{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
+		{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+		{"core", "/proc/kcore"}, {"ptmx", "pts/ptmx"},
+	};
+	char dev[PATH_MAX], path[PATH_MAX + 16];
+	struct stat st;
+	if (resolve_in_root(root, "/dev", dev, sizeof dev) < 0)
+		return errf(err, "resolve /dev in the container: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dev, nodes[i].name);
+		if (lstat(path, &st) == 0)
+			continue;
+		if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) == 0) {
+			chmod(path, 0666);
+			continue;
+		}
+		/* No mknod (a user namespace in host tests): bind the zone's own node instead. */
+		char src[64];
+		snprintf(src, sizeof src, "/dev/%s", nodes[i].name);
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			close(fd);
+		if (fd < 0 || mount(src, path, NULL, MS_BIND, NULL) < 0)
+			return errf(err, "create device %s: %s", path, strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dev, links[i].name);
+		if (symlink(links[i].target, path) < 0 && errno != EEXIST)
+			return errf(err, "symlink %s -> %s: %s", path, links[i].target,
+				    strerror(errno));
+	}
+	return 0;
+}
+
+static int apply_sysctl(const struct kv *s, char err[ERR_MAX])
+{
+	char path[PATH_MAX];
+	if (strstr(s->key, "..") || s->key[0] == '/' || s->key[0] == '.')
+		return errf(err, "sysctl %s: bad key", s->key);
+	int n = snprintf(path, sizeof path, "/proc/sys/%s", s->key);
+	for (char *p = path + 10; p < path + n; p++)
+		if (*p == '.')
+			*p = '/';
+	if (write_file(path, s->value) < 0)
+		return errf(err, "sysctl %s=%s (%s): %s", s->key, s->value, path, strerror(errno));
+	return 0;
+}
+
+static int mask_path(const char *root, const char *p, char err[ERR_MAX])
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (resolve_in_root(root, p, path, sizeof path) < 0 || stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return errf(err, "masked path %s: %s", p, strerror(errno));
+	}
+	int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
+				     : mount("/dev/null", path, NULL, MS_BIND, NULL);
+	if (rc < 0)
+		return errf(err, "mask %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int readonly_path(const char *root, const char *p, char err[ERR_MAX])
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (resolve_in_root(root, p, path, sizeof path) < 0 || stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return errf(err, "read-only path %s: %s", p, strerror(errno));
+	}
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | kept_flags(path),
+		  NULL) < 0)
+		return errf(err, "make %s read-only: %s", path, strerror(errno));
+	return 0;
+}
+
+int container_setup(const struct container_cfg *c, const char *root, bool zone,
+		    char err[ERR_MAX])
+{
+	if (zone) {
+		if (mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
+			return -1;
+		if (c->binds_disk && mount_disk(c->binds_disk, "ext4", ZONE_BINDS, err) < 0)
+			return -1;
+	} else {
+		log_msg("host test: root disk %s and binds disk %s not mounted; root is %s",
+			c->root_dev, c->binds_disk ? c->binds_disk : "-", root);
+		/* Make the root a mount point of its own so ROOT_READONLY can remount it. */
+		if (c->root_readonly && mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return errf(err, "bind mount %s on itself: %s", root, strerror(errno));
+	}
+	for (size_t i = 0; i < c->nmounts; i++)
+		if (apply_mount(root, &c->mounts[i], err) < 0)
+			return -1;
+	if (dev_is_tmpfs(c) && make_devices(root, err) < 0)
+		return -1;
+	if (zone) {
+		if (net_setup(c, err) < 0)
+			return -1;
+		for (size_t i = 0; i < c->nsysctls; i++)
+			if (apply_sysctl(&c->sysctls[i], err) < 0)
+				return -1;
+		if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
+			return errf(err, "sethostname %s: %s", c->hostname, strerror(errno));
+		if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
+			return errf(err, "setdomainname %s: %s", c->domainname, strerror(errno));
+	} else if (c->nsysctls || c->hostname || c->domainname || c->nifs || c->naddrs ||
+		   c->nroutes) {
+		log_msg("host test: sysctl, hostname, domainname and network records skipped");
+	}
+	for (size_t i = 0; i < c->nmasked; i++)
+		if (mask_path(root, c->masked[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < c->nreadonly; i++)
+		if (readonly_path(root, c->readonly[i], err) < 0)
+			return -1;
+	if (c->root_readonly &&
+	    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(root), NULL) < 0)
+		return errf(err, "remount the container root %s read-only: %s", root,
+			    strerror(errno));
+	return 0;
+}
