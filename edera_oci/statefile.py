@@ -14,7 +14,7 @@ import os
 import time
 
 from edera_oci import OCI_VERSION
-from edera_oci.errors import UsageError
+from edera_oci.errors import EderaError, UsageError
 
 DEFAULT_ROOT = "/run/edera-oci"
 STATE_FILE = "state.json"
@@ -81,11 +81,21 @@ def process_alive(pid: int, start_time: int | None) -> bool:
 
 def read_state_file(root: str, container_id: str) -> dict | None:
     """The raw state.json of a container, or None if it has none (no lock taken)."""
+    path = os.path.join(root, container_id, STATE_FILE)
     try:
-        with open(os.path.join(root, container_id, STATE_FILE), "rb") as f:
-            return json.loads(f.read())
+        with open(path, "rb") as f:
+            data = f.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("id") != container_id:
+            raise ValueError("not the state of this container")
+    except ValueError as e:
+        raise EderaError(
+            f"state file {path} is corrupt ({e}); remove {os.path.dirname(path)} by hand"
+        ) from None
+    return raw
 
 
 def lock_busy(root: str, container_id: str) -> bool:

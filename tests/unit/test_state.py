@@ -136,3 +136,14 @@ def test_process_liveness_and_start_time():
     assert not process_alive(pid, None)
     child.wait()
     assert process_start_time(pid) is None
+
+
+@pytest.mark.parametrize("content", [b"{trunc", b"[]", b'{"id": "other"}'])
+def test_corrupt_state_file_is_reported_not_crashed_on(tmp_path, content):
+    from edera_oci.errors import EderaError
+    from edera_oci.lifecycle.container_state import container_state
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "state.json").write_bytes(content)
+    with pytest.raises(EderaError, match="is corrupt"):
+        container_state(str(tmp_path), "c")
