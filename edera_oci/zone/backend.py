@@ -27,7 +27,7 @@ from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
 from edera_oci.state import ContainerState
 
 from ..xen import domain
-from ..xen.xenstore import XenStore, XenStoreError
+from ..xen.xenstore import XenStore
 from . import control, disks
 from .image import find_zone_image
 from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
@@ -243,16 +243,11 @@ class XenZoneBackend:
             self._teardown(state.zone)
 
     def status(self, state: ContainerState) -> str:
-        zone = state.zone
-        if not zone.get("monitor_pid") or not _pid_alive(zone["monitor_pid"]):
+        from .status import status as zone_status
+
+        if not state.zone.get("monitor_pid") or not _pid_alive(state.zone["monitor_pid"]):
             return "stopped"
-        try:
-            with XenStore() as xs:
-                if not domain.is_alive(xs, zone["domid"], zone["name"]):
-                    return "stopped"
-        except XenStoreError:
-            return "stopped"
-        return state.status if state.status in ("created", "running", "paused") else "stopped"
+        return zone_status(state.to_dict()) or "stopped"
 
     def pause(self, state: ContainerState) -> None:
         try:

@@ -1,0 +1,1 @@
+"""Everything that speaks to Xen: XenStore, libxenvchan and domains (through xl)."""
