@@ -20,6 +20,7 @@
 #include "config.h"
 #include "launch.h"
 #include "log.h"
+#include "net.h"
 #include "platform.h"
 #include "setup.h"
 #include "stats.h"
@@ -153,6 +154,10 @@ static void handle_spec(struct session *s, const uint8_t *p, uint32_t len)
 	} else if (g.ctr.nrecords) {
 		log_msg("host test without EDERA_INIT_ROOT: %zu container records not applied",
 			g.ctr.nrecords);
+	}
+	if (!g.pl.zone && g.pl.host_net && net_setup(&g.ctr, err) < 0) {
+		send_error_exit(s, err, 1);
+		return;
 	}
 	chan_send(&s->ch, MSG_READY, NULL, 0);
 	platform_state("ready");

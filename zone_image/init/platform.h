@@ -13,6 +13,7 @@ struct platform {
 	bool zone;        /* a real zone: mount disks, sysctl, hostname, network */
 	const char *root; /* the container root children chroot into; "" = none (host test) */
 	bool apply_setup; /* apply the SPEC's container records under root */
+	bool host_net;    /* host test: apply network records anyway (in a network namespace) */
 };
 
 /* Zone: refuse unless PID 1, then boot setup. Host test: read the environment. Exits the

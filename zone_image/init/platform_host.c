@@ -1,6 +1,11 @@
 /* The host-test platform: the same init, minus Xen. The host end of port 1 is a socket passed as
  * fd EDERA_INIT_FD (default 3); exec ports are Unix sockets EDERA_INIT_EXEC_DIR/<port> that the
- * test connects to, like a vchan client. Nothing here mounts, loads modules or powers off. */
+ * test connects to, like a vchan client. Nothing here mounts, loads modules or powers off.
+ *
+ * Environment: EDERA_INIT_HOST_TEST=1 (required), EDERA_INIT_FD (default 3),
+ * EDERA_INIT_EXEC_DIR (exec ports), EDERA_INIT_ROOT (apply mounts etc. under this root and
+ * chroot the processes into it: run in a mount namespace), EDERA_INIT_NET=1 (apply the network
+ * records: run in a network namespace). */
 #include "platform.h"
 
 #include <ctype.h>
@@ -30,6 +35,8 @@ void platform_init(struct platform *pl)
 	pl->zone = false;
 	pl->root = root ? root : "";
 	pl->apply_setup = root && root[0];
+	const char *net = getenv("EDERA_INIT_NET");
+	pl->host_net = net && !strcmp(net, "1");
 	/* Orphans re-parent to us, as they would to PID 1, so we reap them and can signal them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	log_msg("host test: pid %d, root %s", getpid(), pl->root[0] ? pl->root : "(none)");
@@ -113,8 +120,15 @@ void platform_poweroff(int code)
 {
 	log_msg("power off (host test: exit %d)", code);
 	platform_kill_all(SIGKILL);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* Reap what was killed (for up to a second) rather than leave zombies to our parent. */
+	uint64_t end = now_ms() + 1000;
+	while (now_ms() < end) {
+		pid_t pid = waitpid(-1, NULL, WNOHANG);
+		if (pid < 0)
+			break; /* no children left */
+		if (pid == 0)
+			usleep(10000);
+	}
 	exit(code);
 }
 

@@ -1,1 +1,422 @@
-int main(void) { return 0; }
+/* Unit tests of the zone init's pure parts; run on the host by `make test` (no root needed). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "fsutil.h"
+#include "launch.h"
+#include "net.h"
+#include "proto.h"
+#include "stats.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                   \
+	do {                                                                          \
+		if (cond) {                                                           \
+			passed++;                                                     \
+		} else {                                                              \
+			failed++;                                                     \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+		}                                                                     \
+	} while (0)
+static bool str_eq(const char *a, const char *b) { return a && !strcmp(a, b); }
+#define CHECK_STR(a, b) CHECK(str_eq((a), (b)))
+
+/* Build a record list in a static buffer. */
+static uint8_t list[8192];
+static size_t list_len;
+static void rec(uint16_t tag, const char *v, size_t len)
+{
+	list_len += record_encode(list + list_len, tag, v, (uint32_t)len);
+}
+#define REC(tag, lit) rec(tag, lit, sizeof(lit) - 1)
+
+static void test_frames(void)
+{
+	uint8_t f[FRAME_HDR + 3];
+	frame_header(f, MSG_STDOUT, 3);
+	memcpy(f + FRAME_HDR, "abc", 3);
+	uint32_t type, len;
+	const uint8_t *payload;
+	size_t total;
+	CHECK(frame_parse(f, 4, &type, &payload, &len, &total) == 0);
+	CHECK(frame_parse(f, FRAME_HDR + 2, &type, &payload, &len, &total) == 0);
+	CHECK(frame_parse(f, sizeof f, &type, &payload, &len, &total) == 1);
+	CHECK(type == MSG_STDOUT && len == 3 && total == sizeof f && !memcmp(payload, "abc", 3));
+	/* Little-endian on the wire. */
+	CHECK(f[0] == 35 && f[1] == 0 && f[4] == 3);
+	frame_header(f, MSG_SPEC, MAX_PAYLOAD);
+	CHECK(frame_parse(f, FRAME_HDR, &type, &payload, &len, &total) == 0);
+	frame_header(f, MSG_SPEC, MAX_PAYLOAD + 1);
+	CHECK(frame_parse(f, FRAME_HDR, &type, &payload, &len, &total) == -1);
+	frame_header(f, MSG_START, 0);
+	CHECK(frame_parse(f, FRAME_HDR, &type, &payload, &len, &total) == 1 && len == 0 &&
+	      total == FRAME_HDR);
+}
+
+static void test_records(void)
+{
+	list_len = 0;
+	REC(TAG_ARG, "sh");
+	REC(TAG_TERMINAL, "");
+	struct record_iter it;
+	struct record r;
+	record_iter_init(&it, list, list_len);
+	CHECK(record_next(&it, &r) == 1 && r.tag == TAG_ARG && r.len == 2 &&
+	      !memcmp(r.value, "sh", 2));
+	CHECK(record_next(&it, &r) == 1 && r.tag == TAG_TERMINAL && r.len == 0);
+	CHECK(record_next(&it, &r) == 0);
+	record_iter_init(&it, list, list_len - 1); /* value runs past the end */
+	CHECK(record_next(&it, &r) == 1);
+	record_iter_init(&it, list, 3); /* truncated header */
+	CHECK(record_next(&it, &r) == -1);
+	uint8_t bad[RECORD_HDR] = {1, 0, 9, 0, 0, 0};
+	record_iter_init(&it, bad, sizeof bad);
+	CHECK(record_next(&it, &r) == -1);
+}
+
+static void test_buf(void)
+{
+	struct buf b = {0};
+	char chunk[1000];
+	memset(chunk, 'x', sizeof chunk);
+	for (int i = 0; i < 100; i++)
+		buf_append(&b, chunk, sizeof chunk);
+	CHECK(b.len == 100000);
+	buf_consume(&b, 99990);
+	buf_append(&b, "end", 3);
+	CHECK(b.len == 13 && !memcmp(buf_head(&b) + 10, "end", 3));
+	buf_consume(&b, 100);
+	CHECK(b.len == 0);
+	buf_free(&b);
+}
+
+static void test_spec(void)
+{
+	list_len = 0;
+	REC(TAG_ARG, "/bin/echo");
+	REC(TAG_ARG, "hello world");
+	REC(TAG_ENV, "PATH=/bin");
+	REC(TAG_ENV, "A=b=c");
+	REC(TAG_CWD, "/work");
+	REC(TAG_UID, "1000");
+	REC(TAG_GID, "100");
+	REC(TAG_ADDITIONAL_GID, "5");
+	REC(TAG_ADDITIONAL_GID, "6");
+	REC(TAG_UMASK, "18");
+	REC(TAG_RLIMIT, "7\0001024\00018446744073709551615");
+	REC(TAG_CAPS, "a80425fb\0a80425fb\0a80425fb\0" "0\0" "0");
+	REC(TAG_NO_NEW_PRIVS, "");
+	REC(TAG_OOM_SCORE_ADJ, "-500");
+	REC(TAG_TERMINAL, "");
+	REC(TAG_TERM_SIZE, "24\00080");
+	REC(TAG_HOSTNAME, "box");
+	REC(TAG_DOMAINNAME, "example");
+	REC(TAG_SYSCTL, "net.ipv4.ip_forward\0001");
+	REC(TAG_MOUNT, "/proc\0proc\0proc\00014\0");
+	REC(TAG_MOUNT, "/data\0bind\0/run/edera/binds/0\00020481\0");
+	REC(TAG_MASKED_PATH, "/proc/kcore");
+	REC(TAG_READONLY_PATH, "/proc/sys");
+	REC(TAG_ROOT_READONLY, "");
+	REC(TAG_BINDS_DISK, "xvdb");
+	REC(TAG_NET_IF, "eth0\00000:16:3e:00:00:01\0001500");
+	REC(TAG_NET_ADDR, "eth0\00010.0.0.2/24");
+	REC(TAG_NET_ROUTE, "eth0\0000.0.0.0/0\00010.0.0.1");
+	REC(999, "from a newer host");
+	struct proc_cfg p = {0};
+	struct container_cfg c = {0};
+	char err[ERR_MAX] = "";
+	if (config_parse(list, list_len, &p, &c, err) < 0) {
+		failed++;
+		fprintf(stderr, "FAIL full spec: %s\n", err);
+		return;
+	}
+	CHECK(p.argc == 2 && !strcmp(p.argv[1], "hello world") && p.argv[2] == NULL);
+	CHECK(p.envc == 2 && p.envp[2] == NULL);
+	CHECK_STR(env_lookup(p.envp, "A"), "b=c");
+	CHECK_STR(env_lookup(p.envp, "PATH"), "/bin");
+	CHECK(env_lookup(p.envp, "PAT") == NULL);
+	CHECK_STR(p.cwd, "/work");
+	CHECK(p.has_uid && p.uid == 1000 && p.has_gid && p.gid == 100);
+	CHECK(p.ngroups == 2 && p.groups[0] == 5 && p.groups[1] == 6);
+	CHECK(p.has_umask && p.umask == 022);
+	CHECK(p.nrlimits == 1 && p.rlimits[0].resource == 7 && p.rlimits[0].soft == 1024 &&
+	      p.rlimits[0].hard == UINT64_MAX);
+	CHECK(p.has_caps && p.caps[CAP_BOUNDING] == 0xa80425fb && p.caps[CAP_INHERITABLE] == 0 &&
+	      p.caps[CAP_AMBIENT] == 0);
+	CHECK(p.no_new_privs && p.has_oom && p.oom_score_adj == -500);
+	CHECK(p.terminal && p.rows == 24 && p.cols == 80);
+	CHECK_STR(c.hostname, "box");
+	CHECK_STR(c.domainname, "example");
+	CHECK(c.nsysctls == 1 && !strcmp(c.sysctls[0].key, "net.ipv4.ip_forward") &&
+	      !strcmp(c.sysctls[0].value, "1"));
+	CHECK(c.nmounts == 2 && !strcmp(c.mounts[0].type, "proc") && c.mounts[0].flags == 14 &&
+	      !strcmp(c.mounts[0].data, ""));
+	CHECK(!strcmp(c.mounts[1].source, "/run/edera/binds/0") && c.mounts[1].flags == 20481);
+	CHECK(c.nmasked == 1 && c.nreadonly == 1 && c.root_readonly);
+	CHECK_STR(c.binds_disk, "xvdb");
+	CHECK_STR(c.root_dev, "xvda");
+	CHECK_STR(c.root_fstype, "ext4");
+	CHECK(c.nifs == 1 && c.ifs[0].mtu == 1500 && !strcmp(c.ifs[0].mac, "00:16:3e:00:00:01"));
+	CHECK(c.naddrs == 1 && !strcmp(c.addrs[0].addr, "10.0.0.2/24"));
+	CHECK(c.nroutes == 1 && !strcmp(c.routes[0].gw, "10.0.0.1"));
+	CHECK(c.nrecords == 12);
+	proc_cfg_free(&p);
+	container_cfg_free(&c);
+
+	/* Defaults. */
+	list_len = 0;
+	REC(TAG_ARG, "true");
+	REC(TAG_ROOT_DISK, "xvdc\0xfs");
+	CHECK(config_parse(list, list_len, &p, &c, err) == 0);
+	CHECK_STR(p.cwd, "/");
+	CHECK(p.envc == 0 && p.envp && p.envp[0] == NULL);
+	CHECK(!p.has_uid && !p.has_caps && !p.terminal);
+	CHECK_STR(c.root_dev, "xvdc");
+	CHECK_STR(c.root_fstype, "xfs");
+	proc_cfg_free(&p);
+	container_cfg_free(&c);
+}
+
+/* Each malformed list must be refused with a message naming the problem. */
+static void expect_error(const char *what, const char *needle, bool exec)
+{
+	struct proc_cfg p = {0};
+	struct container_cfg c = {0};
+	char err[ERR_MAX] = "";
+	int rc = config_parse(list, list_len, &p, exec ? NULL : &c, err);
+	if (rc != -1 || !strstr(err, needle)) {
+		failed++;
+		fprintf(stderr, "FAIL %s: rc %d, err \"%s\" (expected \"%s\")\n", what, rc, err,
+			needle);
+	} else {
+		passed++;
+	}
+	proc_cfg_free(&p);
+	container_cfg_free(&c);
+}
+
+static void test_spec_errors(void)
+{
+	list_len = 0;
+	REC(TAG_ENV, "A=1");
+	expect_error("no ARG", "no ARG", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_UID, "12a");
+	expect_error("bad uid", "UID", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_UID, "-1");
+	expect_error("negative uid", "UID", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_ENV, "NOEQUALS");
+	expect_error("env", "KEY=VALUE", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_CWD, "relative");
+	expect_error("cwd", "not absolute", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_MOUNT, "/a\0tmpfs\0tmpfs\0");
+	expect_error("mount fields", "4 fields, expected 5", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_RLIMIT, "7\0001\0002\0003");
+	expect_error("rlimit fields", "more than 3", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_CAPS, "zz\0\0\0\0");
+	expect_error("caps", "CAPS", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "a\0b");
+	expect_error("NUL in ARG", "ARG", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_OOM_SCORE_ADJ, "5000");
+	expect_error("oom", "OOM_SCORE_ADJ", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_HOSTNAME, "h");
+	expect_error("container record in EXEC", "not allowed in EXEC", true);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	list_len += 3; /* a partial record header */
+	expect_error("truncated", "truncated", false);
+}
+
+static void test_numbers(void)
+{
+	uint64_t u;
+	int64_t i;
+	CHECK(parse_u64("18446744073709551615", 10, &u) == 0 && u == UINT64_MAX);
+	CHECK(parse_u64("18446744073709551616", 10, &u) == -1);
+	CHECK(parse_u64("", 10, &u) == -1);
+	CHECK(parse_u64(" 1", 10, &u) == -1);
+	CHECK(parse_u64("+1", 10, &u) == -1);
+	CHECK(parse_u64("ff", 16, &u) == 0 && u == 255);
+	CHECK(parse_i64("-17", &i) == 0 && i == -17);
+	CHECK(parse_i64("1x", &i) == -1);
+}
+
+static char tmp[PATH_MAX];
+
+static void touch(const char *rel)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof p, "%s/%s", tmp, rel);
+	FILE *f = fopen(p, "w");
+	if (f)
+		fclose(f);
+}
+
+static void link_at(const char *target, const char *rel)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof p, "%s/%s", tmp, rel);
+	if (symlink(target, p) < 0)
+		perror("symlink");
+}
+
+static bool resolves(const char *path, const char *want_rel)
+{
+	char out[PATH_MAX], want[PATH_MAX + 64];
+	snprintf(want, sizeof want, "%s%s", tmp, want_rel);
+	if (resolve_in_root(tmp, path, out, sizeof out) < 0) {
+		fprintf(stderr, "  resolve %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	if (strcmp(out, want))
+		fprintf(stderr, "  resolve %s: got %s, want %s\n", path, out, want);
+	return !strcmp(out, want);
+}
+
+static void test_resolve(void)
+{
+	snprintf(tmp, sizeof tmp, "/tmp/edera-init-test.XXXXXX");
+	if (!mkdtemp(tmp)) {
+		failed++;
+		perror("mkdtemp");
+		return;
+	}
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof p, "%s/run", tmp);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/var", tmp);
+	mkdir(p, 0755);
+	touch("run/file");
+	link_at("/run", "var/run");         /* absolute: must stay inside the root */
+	link_at("../run", "var/rel");       /* relative */
+	link_at("../../../../etc", "escape"); /* .. past the root is clamped */
+	link_at("loop", "loop");
+
+	CHECK(resolves("/var/run/file", "/run/file"));
+	CHECK(resolves("/var/rel/file", "/run/file"));
+	CHECK(resolves("/var/run/missing/deeper", "/run/missing/deeper"));
+	CHECK(resolves("/escape/passwd", "/etc/passwd"));
+	CHECK(resolves("/../../etc", "/etc"));
+	CHECK(resolves("//run/./file/", "/run/file"));
+	CHECK(resolves("/", ""));
+	char out[PATH_MAX];
+	errno = 0;
+	CHECK(resolve_in_root(tmp, "/loop/x", out, sizeof out) == -1 && errno == ELOOP);
+	/* No root: a plain path. */
+	CHECK(resolve_in_root("", "/tmp/../tmp", out, sizeof out) == 0 && !strcmp(out, "/tmp"));
+	CHECK(resolve_in_root("/", "/", out, sizeof out) == 0 && !strcmp(out, "/"));
+
+	/* ensure_path creates through the symlink, inside the root. */
+	struct stat st;
+	CHECK(ensure_path(tmp, "/var/run/made/dir", false, out, sizeof out) == 0);
+	snprintf(p, sizeof p, "%s/run/made/dir", tmp);
+	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK(ensure_path(tmp, "/var/run/a/b/file", true, out, sizeof out) == 0);
+	snprintf(p, sizeof p, "%s/run/a/b/file", tmp);
+	CHECK(stat(p, &st) == 0 && S_ISREG(st.st_mode));
+
+	snprintf(p, sizeof p, "rm -rf '%s'", tmp);
+	if (system(p) != 0)
+		fprintf(stderr, "  cleanup of %s failed\n", tmp);
+}
+
+static void test_net_parse(void)
+{
+	unsigned char a[16], mac[6];
+	int prefix;
+	CHECK(parse_cidr("10.1.2.3/24", a, &prefix) == AF_INET && prefix == 24 && a[0] == 10 &&
+	      a[3] == 3);
+	CHECK(parse_cidr("0.0.0.0/0", a, &prefix) == AF_INET && prefix == 0);
+	CHECK(parse_cidr("10.1.2.3", a, &prefix) == AF_INET && prefix == 32);
+	CHECK(parse_cidr("fd00::1/64", a, &prefix) == AF_INET6 && prefix == 64 && a[0] == 0xfd &&
+	      a[15] == 1);
+	CHECK(parse_cidr("10.1.2.3/33", a, &prefix) == -1);
+	CHECK(parse_cidr("10.1.2.3/", a, &prefix) == -1);
+	CHECK(parse_cidr("nonsense/8", a, &prefix) == -1);
+	CHECK(parse_mac("00:16:3e:0a:0B:ff", mac) == 0 && mac[2] == 0x3e && mac[4] == 0x0b &&
+	      mac[5] == 0xff);
+	CHECK(parse_mac("00:16:3e:0a:0b", mac) == -1);
+	CHECK(parse_mac("00:16:3e:0a:0b:ff:00", mac) == -1);
+}
+
+static void test_status(void)
+{
+	CHECK(map_status(3 << 8) == 3);
+	CHECK(map_status(0) == 0);
+	CHECK(map_status(SIGKILL) == 137);
+	CHECK(map_status(SIGTERM) == 143);
+	CHECK(exec_failure_status(ENOENT) == 127);
+	CHECK(exec_failure_status(EACCES) == 126);
+	CHECK(exec_failure_status(ENOEXEC) == 126);
+}
+
+static void test_stats(void)
+{
+	const char *meminfo = "MemTotal:        2000000 kB\nMemFree:  100 kB\n"
+			      "MemAvailable:    1500000 kB\n";
+	const char *stat = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+	CHECK(meminfo_kb(meminfo, "MemTotal") == 2000000);
+	CHECK(meminfo_kb(meminfo, "MemAvailable") == 1500000);
+	CHECK(meminfo_kb(meminfo, "Mem") == -1);
+	CHECK(cpu_busy_ticks(stat) == 161);
+	char out[256];
+	stats_format(out, sizeof out, meminfo, stat, 4, 100);
+	CHECK_STR(out, "mem_total_kb 2000000\nmem_available_kb 1500000\npids 4\n"
+		       "cpu_usage_ns 1610000000\n");
+	CHECK(stats_collect(out, sizeof out) > 0 && strstr(out, "mem_total_kb "));
+}
+
+int main(void)
+{
+	test_frames();
+	test_records();
+	test_buf();
+	test_spec();
+	test_spec_errors();
+	test_numbers();
+	test_resolve();
+	test_net_parse();
+	test_status();
+	test_stats();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

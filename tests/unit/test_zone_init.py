@@ -1,0 +1,675 @@
+"""The zone init (zone_image/init): its C unit tests, and its host-test build driven through the
+real protocol codec over a socket (the vchan replaced by a socketpair, exec ports by Unix sockets).
+
+These need gcc and Debian's libxen-dev; when either is missing the tests fail (never skip).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edera_oci.zone.protocol import (
+    FrameReader,
+    Msg,
+    Tag,
+    encode_frame,
+    encode_records,
+    exec_payload,
+    exit_status,
+    resize_payload,
+    signal_payload,
+    started_pid,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+INIT_DIR = REPO / "zone_image" / "init"
+HOST_INIT = INIT_DIR / "build" / "edera-init-host"
+ZONE_INIT = INIT_DIR / "build" / "edera-init"
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _need_toolchain() -> None:
+    if shutil.which("gcc") is None or shutil.which("make") is None:
+        pytest.fail("gcc/make missing: install build-essential to build the zone init",
+                    pytrace=False)
+    if not Path("/usr/include/libxenvchan.h").exists() or not list(
+            Path("/usr/lib").glob("*/libxenvchan.a")):
+        pytest.fail("libxen-dev missing (libxenvchan.h / libxenvchan.a): apt-get install "
+                    "libxen-dev", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def unit_run() -> subprocess.CompletedProcess[str]:
+    """`make test` once: builds the unit tests and edera-init-host, runs the unit tests."""
+    _need_toolchain()
+    return subprocess.run(["make", "-s", "-j1", "-C", str(INIT_DIR), "test"],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def host_init(unit_run: subprocess.CompletedProcess[str]) -> Path:
+    if not HOST_INIT.exists():
+        pytest.fail(f"{HOST_INIT} was not built:\n{unit_run.stdout}\n{unit_run.stderr}",
+                    pytrace=False)
+    return HOST_INIT
+
+
+def test_c_unit_tests_pass(unit_run: subprocess.CompletedProcess[str]) -> None:
+    out = unit_run.stdout + unit_run.stderr
+    assert unit_run.returncode == 0, out
+    m = re.search(r"(\d+) passed, (\d+) failed", out)
+    assert m, out
+    assert int(m.group(1)) > 50 and m.group(2) == "0", out
+
+
+def test_zone_binary_is_static() -> None:
+    _need_toolchain()
+    r = subprocess.run(["make", "-s", "-j1", "-C", str(INIT_DIR), "all"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
+    data = ZONE_INIT.read_bytes()
+    assert data[:4] == b"\x7fELF"
+    # A static executable has no PT_INTERP (program interpreter) program header.
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    types = [struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum)]
+    assert 3 not in types, "edera-init has a program interpreter: it is not static"
+
+
+class Zone:
+    """One edera-init-host process and the host end of its channels."""
+
+    def __init__(self, binary: Path, tmp: Path, env: dict[str, str] | None = None,
+                 wrapper: list[str] | None = None) -> None:
+        self.tmp = tmp
+        self.sock, child = socket.socketpair()
+        self.log_path = tmp / "init.log"
+        full_env = {"PATH": os.environ["PATH"], "EDERA_INIT_HOST_TEST": "1",
+                    "EDERA_INIT_FD": str(child.fileno()), "EDERA_INIT_EXEC_DIR": str(tmp)}
+        full_env.update(env or {})
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([*(wrapper or []), str(binary)], env=full_env,
+                                         pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+        child.close()
+        self.reader = FrameReader()
+        self.pending: list = []
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def send(self, msg: int, payload: bytes = b"", sock: socket.socket | None = None) -> None:
+        (sock or self.sock).sendall(encode_frame(msg, payload))
+
+    def read_until(self, until: int, timeout: float = 10.0, sock: socket.socket | None = None,
+                   reader: FrameReader | None = None, pending: list | None = None) -> list:
+        """Frames up to and including the first of type `until`."""
+        sock = sock or self.sock
+        reader = reader or self.reader
+        pending = self.pending if pending is None else pending
+        got: list = []
+        deadline = time.monotonic() + timeout
+        while True:
+            while pending:
+                f = pending.pop(0)
+                got.append(f)
+                if f.type == until:
+                    return got
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"no frame {until} within {timeout} s; got {got}\n"
+                            f"init log:\n{self.log()}")
+            ready, _, _ = select.select([sock], [], [], left)
+            if not ready:
+                continue
+            data = sock.recv(1 << 16)
+            if not data:
+                pytest.fail(f"channel closed before frame {until}; got {got}\n"
+                            f"init log:\n{self.log()}")
+            pending.extend(reader.feed(data))
+
+    def create(self, records: list) -> None:
+        self.send(Msg.SPEC, encode_records(records))
+        frames = self.read_until(Msg.READY)
+        assert [f.type for f in frames] == [Msg.READY], frames
+
+    def start(self) -> int:
+        self.send(Msg.START)
+        frames = self.read_until(Msg.STARTED)
+        assert [f.type for f in frames] == [Msg.STARTED], frames
+        return started_pid(frames[-1].payload)
+
+    def wait_exit(self, timeout: float = 10.0) -> dict:
+        return summarize(self.read_until(Msg.EXIT, timeout))
+
+    def wait_output(self, text: bytes, timeout: float = 10.0) -> None:
+        """Read until STDOUT has carried `text`; other frames stay queued for read_until."""
+        seen = b"".join(f.payload for f in self.pending if f.type == Msg.STDOUT)
+        self.pending = [f for f in self.pending if f.type != Msg.STDOUT]
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            ready, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                pytest.fail(f"no {text!r} on stdout within {timeout} s (saw {seen!r})\n{self.log()}")
+            data = self.sock.recv(1 << 16)
+            assert data, self.log()
+            for f in self.reader.feed(data):
+                if f.type == Msg.STDOUT:
+                    seen += f.payload
+                else:
+                    self.pending.append(f)
+
+    def finish(self) -> int:
+        """Acknowledge the exit; the init then 'powers off' (exits 0 on a host)."""
+        self.send(Msg.EXIT_ACK)
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"init did not exit after EXIT_ACK\n{self.log()}")
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def summarize(frames: list) -> dict:
+    out = {"stdout": b"", "stderr": b"", "error": None, "status": None,
+           "types": [f.type for f in frames]}
+    for f in frames:
+        if f.type == Msg.STDOUT:
+            out["stdout"] += f.payload
+        elif f.type == Msg.STDERR:
+            out["stderr"] += f.payload
+        elif f.type == Msg.ERROR:
+            out["error"] = f.payload.decode()
+        elif f.type == Msg.EXIT:
+            out["status"] = exit_status(f.payload)
+    return out
+
+
+@pytest.fixture
+def zone(host_init: Path, tmp_path: Path):
+    zones: list[Zone] = []
+
+    def make(**kw) -> Zone:
+        z = Zone(host_init, tmp_path, **kw)
+        zones.append(z)
+        return z
+
+    yield make
+    for z in zones:
+        z.close()
+
+
+def sh(script: str, *extra: tuple) -> list:
+    return [(Tag.ARG, "sh"), (Tag.ARG, "-c"), (Tag.ARG, script), (Tag.ENV, PATH_ENV), *extra]
+
+
+def run(z: Zone, records: list) -> dict:
+    z.create(records)
+    z.start()
+    return z.wait_exit()
+
+
+def test_stdout_stderr_are_separate_frames_and_exit_code(zone) -> None:
+    z = zone()
+    res = run(z, sh("echo out; echo err >&2; exit 3"))
+    assert res["stdout"] == b"out\n"
+    assert res["stderr"] == b"err\n"
+    assert res["status"] == 3
+    assert res["types"][-1] == Msg.EXIT
+    assert z.finish() == 0
+    assert "exit-status=3" in z.log()
+
+
+def test_missing_command_is_127(zone) -> None:
+    z = zone()
+    res = run(z, [(Tag.ARG, "no-such-command-edera"), (Tag.ENV, PATH_ENV)])
+    assert res["status"] == 127
+    assert b'exec: "no-such-command-edera": executable file not found in $PATH' in res["stderr"]
+
+
+def test_missing_absolute_path_is_127(zone) -> None:
+    res = run(zone(), [(Tag.ARG, "/nonexistent/bin/x")])
+    assert res["status"] == 127
+
+
+def test_not_executable_is_126(zone, tmp_path: Path) -> None:
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    res = run(zone(), [(Tag.ARG, str(script)), (Tag.ENV, PATH_ENV)])
+    assert res["status"] == 126
+    assert b"ermission denied" in res["stderr"]
+
+
+def test_path_lookup_uses_the_process_env(zone, tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "edera-tool"
+    tool.write_text("#!/bin/sh\necho from-tool \"$@\"\n")
+    tool.chmod(0o755)
+    res = run(zone(), [(Tag.ARG, "edera-tool"), (Tag.ARG, "a b"),
+                       (Tag.ENV, f"PATH=/nonexistent:{bindir}:/usr/bin:/bin")])
+    assert res["status"] == 0, res
+    assert res["stdout"] == b"from-tool a b\n"
+
+
+def test_sigterm_runs_the_trap(zone) -> None:
+    z = zone()
+    z.create(sh('trap "echo trapped; exit 0" TERM; echo ready; '
+                'while :; do sleep 0.1; done'))
+    z.start()
+    z.wait_output(b"ready\n")
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGTERM))
+    res = z.wait_exit()
+    assert b"trapped\n" in res["stdout"]
+    assert res["status"] == 0
+
+
+def test_sigkill_is_137(zone) -> None:
+    z = zone()
+    z.create(sh("echo ready; while :; do sleep 0.1; done"))
+    z.start()
+    z.wait_output(b"ready\n")
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+
+
+def test_env_and_cwd_reach_the_process(zone, tmp_path: Path) -> None:
+    res = run(zone(), sh('echo "$FOO|$BAR"; pwd; umask',
+                         (Tag.ENV, "FOO=hello world"), (Tag.ENV, "BAR=x=y"),
+                         (Tag.CWD, str(tmp_path)), (Tag.UMASK, "63")))
+    assert res["status"] == 0, res
+    assert res["stdout"] == f"hello world|x=y\n{tmp_path}\n0077\n".encode()
+
+
+def test_rlimit_and_oom_score_adj(zone) -> None:
+    res = run(zone(), sh("ulimit -n; cat /proc/self/oom_score_adj",
+                         (Tag.RLIMIT, ("7", "123", "456")), (Tag.OOM_SCORE_ADJ, "250")))
+    assert res["status"] == 0, res
+    assert res["stdout"] == b"123\n250\n"
+
+
+def test_stdin_frames_reach_cat(zone) -> None:
+    z = zone()
+    z.create([(Tag.ARG, "cat"), (Tag.ENV, PATH_ENV)])
+    z.start()
+    z.send(Msg.STDIN, b"hello\n")
+    z.send(Msg.STDIN, b"world\n")
+    z.send(Msg.STDIN_EOF)
+    res = z.wait_exit()
+    assert res["stdout"] == b"hello\nworld\n"
+    assert res["status"] == 0
+
+
+def test_large_stdin_and_stdout_stream_through(zone) -> None:
+    """More than the pipe and channel buffers hold, both ways at once (back-pressure)."""
+    z = zone()
+    z.create([(Tag.ARG, "cat"), (Tag.ENV, PATH_ENV)])
+    z.start()
+    blob = bytes(range(256)) * 16384  # 4 MiB
+
+    def feed() -> None:
+        for off in range(0, len(blob), 65536):
+            z.send(Msg.STDIN, blob[off:off + 65536])
+        z.send(Msg.STDIN_EOF)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    res = z.wait_exit(timeout=60)
+    writer.join(10)
+    assert len(res["stdout"]) == len(blob)
+    assert res["stdout"] == blob
+    assert res["status"] == 0
+
+
+def test_workload_does_not_run_before_start(zone, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    z = zone()
+    z.create(sh(f"touch {marker}"))
+    time.sleep(0.5)
+    assert not marker.exists(), "the workload ran before START"
+    z.start()
+    assert z.wait_exit()["status"] == 0
+    assert marker.exists()
+
+
+def test_stdin_sent_before_start_is_kept(zone) -> None:
+    z = zone()
+    z.create([(Tag.ARG, "cat"), (Tag.ENV, PATH_ENV)])
+    z.send(Msg.STDIN, b"early\n")
+    z.send(Msg.STDIN_EOF)
+    z.start()
+    assert z.wait_exit()["stdout"] == b"early\n"
+
+
+def test_bad_spec_is_error_then_exit_1(zone) -> None:
+    z = zone()
+    z.send(Msg.SPEC, encode_records([(Tag.ENV, "A=1")]))
+    res = summarize(z.read_until(Msg.EXIT))
+    assert res["types"] == [Msg.ERROR, Msg.EXIT]
+    assert "no ARG" in res["error"]
+    assert res["status"] == 1
+    assert z.finish() == 0
+
+
+def test_unknown_frames_and_records_are_ignored(zone) -> None:
+    z = zone()
+    z.send(200, b"from the future")
+    res = run(z, sh("echo ok", (999, "new record")))
+    assert res["stdout"] == b"ok\n" and res["status"] == 0
+
+
+def test_signal_before_start_ends_the_container(zone, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    z = zone()
+    z.create(sh(f"touch {marker}"))
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGWINCH))  # ignored by default: no effect
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGTERM))
+    res = z.wait_exit()
+    assert res["status"] == 128 + signal.SIGTERM
+    assert not marker.exists()
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, state) of the processes whose parent is pid."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append((int(d.name), fields[0]))
+    return out
+
+
+def test_orphans_are_reaped(zone) -> None:
+    z = zone()
+    # The inner shell exits at once; its background sleep is orphaned onto the init.
+    z.create(sh('sh -c "sleep 0.2 &"; echo spawned; sleep 1.5; echo done'))
+    z.start()
+    z.wait_output(b"spawned\n")
+    time.sleep(0.8)
+    zombies = [p for p, state in _children(z.proc.pid) if state == "Z"]
+    assert zombies == [], f"zombies left under the init: {zombies}"
+    assert z.wait_exit()["status"] == 0
+
+
+def test_signal_all_reaches_every_process(zone) -> None:
+    z = zone()
+    z.create(sh("sleep 100 & sleep 100 & echo started; wait"))
+    pid = z.start()
+    z.wait_output(b"started\n")
+    sleeps = [p for p, _ in _children(pid)]
+    assert len(sleeps) == 2, sleeps
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL, all_processes=True))
+    assert z.wait_exit()["status"] == 137
+    for p in sleeps:
+        assert not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text()
+
+
+def test_host_closing_the_channel_stops_the_zone(zone) -> None:
+    """The host closing port 1 mid-run ends the zone (and its processes)."""
+    z = zone()
+    z.create(sh("echo ready; sleep 100"))
+    pid = z.start()
+    z.wait_output(b"ready\n")
+    z.sock.close()
+    assert z.proc.wait(10) != 0
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or ") Z " in stat.read_text(), "the workload outlived the zone"
+
+
+def test_stats(zone) -> None:
+    z = zone()
+    z.create(sh("echo ready; sleep 100"))
+    z.start()
+    z.wait_output(b"ready\n")
+    z.send(Msg.STATS_REQ)
+    stats = z.read_until(Msg.STATS)[-1].payload.decode()
+    keys = dict(line.split() for line in stats.splitlines())
+    assert set(keys) == {"mem_total_kb", "mem_available_kb", "pids", "cpu_usage_ns"}
+    assert int(keys["mem_total_kb"]) > 0 and int(keys["cpu_usage_ns"]) > 0
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+
+
+def test_terminal_and_resize(zone) -> None:
+    z = zone()
+    z.create(sh('stty size; test -t 0 && test -t 2 && echo is-a-tty; read x; stty size',
+                (Tag.TERMINAL, ""), (Tag.TERM_SIZE, ("24", "80"))))
+    z.start()
+    z.wait_output(b"is-a-tty")
+    z.send(Msg.RESIZE, resize_payload(30, 100))
+    z.send(Msg.STDIN, b"go\n")
+    res = z.wait_exit()
+    assert res["status"] == 0
+    assert res["stderr"] == b"", "a terminal has no separate stderr"
+    assert b"30 100" in res["stdout"], res
+
+
+def test_terminal_output_reaches_host_before_exit(zone) -> None:
+    res = run(zone(), sh("echo via-pty; exit 4", (Tag.TERMINAL, "")))
+    assert res["stdout"].replace(b"\r", b"") == b"via-pty\n"
+    assert res["status"] == 4
+
+
+class ExecChannel:
+    def __init__(self, z: Zone, port: int) -> None:
+        path = z.tmp / str(port)
+        deadline = time.monotonic() + 10
+        while not path.exists():
+            if time.monotonic() > deadline:
+                pytest.fail(f"exec port {port} never listened\n{z.log()}")
+            time.sleep(0.01)
+        self.z = z
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.reader = FrameReader()
+        self.pending: list = []
+
+    def read_until(self, until: int) -> list:
+        return self.z.read_until(until, sock=self.sock, reader=self.reader,
+                                 pending=self.pending)
+
+    def send(self, msg: int, payload: bytes = b"") -> None:
+        self.z.send(msg, payload, sock=self.sock)
+
+
+def test_exec_runs_on_its_own_channel(zone, tmp_path: Path) -> None:
+    z = zone()
+    z.create(sh("echo init-ready; while :; do sleep 0.1; done", (Tag.ENV, "FROM=init")))
+    z.start()
+    z.wait_output(b"init-ready\n")
+    records = encode_records(sh('echo "exec $FROM"; pwd; echo exec-err >&2; exit 5',
+                                (Tag.ENV, "FROM=exec"), (Tag.CWD, str(tmp_path))))
+    z.send(Msg.EXEC, exec_payload(2, records))
+    ex = ExecChannel(z, 2)
+    res = summarize(ex.read_until(Msg.EXIT))
+    assert res["types"][0] == Msg.STARTED
+    assert res["stdout"] == f"exec exec\n{tmp_path}\n".encode()
+    assert res["stderr"] == b"exec-err\n"
+    assert res["status"] == 5
+    ex.send(Msg.EXIT_ACK)
+    # A second exec with stdin and a signal, while the init keeps running.
+    z.send(Msg.EXEC, exec_payload(3, encode_records([(Tag.ARG, "cat"), (Tag.ENV, PATH_ENV)])))
+    ex3 = ExecChannel(z, 3)
+    ex3.read_until(Msg.STARTED)
+    ex3.send(Msg.STDIN, b"to-exec\n")
+    ex3.send(Msg.STDIN_EOF)
+    res3 = summarize(ex3.read_until(Msg.EXIT))
+    assert res3["stdout"] == b"to-exec\n" and res3["status"] == 0
+    ex3.send(Msg.EXIT_ACK)
+    z.send(Msg.EXEC, exec_payload(4, encode_records(sh("echo r; sleep 100"))))
+    ex4 = ExecChannel(z, 4)
+    ex4.read_until(Msg.STARTED)
+    ex4.send(Msg.SIGNAL, signal_payload(signal.SIGTERM))
+    assert summarize(ex4.read_until(Msg.EXIT))["status"] == 143
+    # The container's init was untouched by all of that.
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+    assert z.finish() == 0
+
+
+def test_exec_failures_are_reported_on_the_exec_channel(zone) -> None:
+    z = zone()
+    z.create(sh("echo ready; sleep 100"))
+    z.start()
+    z.wait_output(b"ready\n")
+    z.send(Msg.EXEC, exec_payload(2, encode_records([(Tag.ARG, "no-such-cmd-edera"),
+                                                     (Tag.ENV, PATH_ENV)])))
+    res = summarize(ExecChannel(z, 2).read_until(Msg.EXIT))
+    assert res["status"] == 127
+    assert b"executable file not found" in res["stderr"]
+    z.send(Msg.EXEC, exec_payload(3, encode_records([(Tag.ARG, "true"),
+                                                     (Tag.HOSTNAME, "nope")])))
+    res = summarize(ExecChannel(z, 3).read_until(Msg.EXIT))
+    assert res["types"] == [Msg.ERROR, Msg.EXIT]
+    assert "not allowed in EXEC" in res["error"] and res["status"] == 1
+
+
+def test_exec_processes_die_with_the_container_init(zone) -> None:
+    z = zone()
+    z.create(sh("echo ready; read x"))
+    z.start()
+    z.wait_output(b"ready\n")
+    z.send(Msg.EXEC, exec_payload(2, encode_records(sh("sleep 100"))))
+    ex = ExecChannel(z, 2)
+    ex.read_until(Msg.STARTED)
+    z.send(Msg.STDIN, b"\n")  # the init process exits 0
+    assert z.wait_exit()["status"] == 0
+    assert summarize(ex.read_until(Msg.EXIT))["status"] == 137
+
+
+def _unshare(*flags: str) -> list[str]:
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare (util-linux) is missing", pytrace=False)
+    probe = subprocess.run(["unshare", *flags, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail(f"this test needs user namespaces (unshare {' '.join(flags)}): "
+                    f"{probe.stderr.strip()}", pytrace=False)
+    return ["unshare", *flags]
+
+
+def test_container_setup_in_a_user_and_mount_namespace(zone, tmp_path: Path) -> None:
+    """EDERA_INIT_ROOT: the SPEC's mounts, /dev, masked and read-only paths, a read-only root
+    and the chroot, applied for real (in namespaces, so the host is untouched)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("bin", "lib", "lib64", "sbin"):
+        (root / name).symlink_to(f"usr/{name}")
+    (root / "etc").mkdir()
+    (root / "etc" / "passwd").write_text("root:x:0:0::/:/bin/sh\n")
+    (root / "var").mkdir()
+    (root / "var" / "run").symlink_to("/run")  # absolute: must resolve inside the root
+    binds = tmp_path / "binds"
+    binds.mkdir()
+    (binds / "data.txt").write_text("from the binds disk\n")
+    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = (
+        1, 2, 4, 8, 4096, 16384, 1 << 18)
+    mounts = [
+        ("/usr", "bind", "/usr", MS_BIND | MS_REC | MS_RDONLY, ""),
+        ("/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""),
+        ("/dev", "tmpfs", "tmpfs", MS_NOSUID, "mode=755,size=65536k"),
+        ("/dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+         "newinstance,ptmxmode=0666,mode=0620"),
+        ("/tmp", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_PRIVATE, ""),
+        ("/var/run/edera", "tmpfs", "tmpfs", 0, ""),
+        ("/data/file.txt", "bind", str(binds / "data.txt"), MS_BIND | MS_RDONLY, ""),
+    ]
+    records = [(Tag.MOUNT, (d, t, s, str(f), o)) for d, t, s, f, o in mounts]
+    (root / "secret").mkdir()
+    (root / "secret" / "key").write_text("hidden\n")
+    records += [(Tag.MASKED_PATH, "/proc/version"), (Tag.MASKED_PATH, "/secret"),
+                (Tag.MASKED_PATH, "/proc/nonexistent"),
+                (Tag.READONLY_PATH, "/proc/sys"), (Tag.ROOT_READONLY, "")]
+    script = ("cat /data/file.txt; ls /dev | tr '\\n' ' '; echo; "
+              "test -c /dev/null && echo null-ok; readlink /dev/ptmx; "
+              "test -d /run/edera && echo run-inside-root; "
+              "echo masked-file=$(wc -c < /proc/version); "
+              "echo masked-dir=$(ls -A /secret | wc -l); "
+              "touch /x 2>/dev/null || echo root-ro; "
+              "(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo sys-ro; "
+              "touch /tmp/ok && echo tmp-rw; "
+              "echo hi > /dev/null && echo devnull-ok; "
+              "echo pty; test -t 0 && echo is-tty")
+    z = zone(env={"EDERA_INIT_ROOT": str(root)},
+             wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
+                              "--mount-proc"))
+    res = run(z, [(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"), (Tag.ARG, script),
+                  (Tag.ENV, PATH_ENV), (Tag.TERMINAL, ""), *records])
+    out = res["stdout"].replace(b"\r", b"").decode()
+    assert res["status"] == 0, (out, z.log())
+    lines = out.splitlines()
+    assert lines[0] == "from the binds disk"
+    devs = set(lines[1].split())
+    assert {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "fd", "stdin",
+            "stdout", "stderr", "core"} <= devs, lines[1]
+    for expected in ("null-ok", "pts/ptmx", "run-inside-root", "masked-file=0",
+                     "masked-dir=0", "root-ro", "sys-ro",
+                     "tmp-rw", "devnull-ok", "is-tty"):
+        assert expected in lines, (expected, out)
+    assert not (root / "x").exists()
+    # /var/run -> /run resolved inside the root: the mount point was made there.
+    assert (root / "run" / "edera").is_dir()
+
+
+def test_setup_failure_names_what_failed(zone, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    z = zone(env={"EDERA_INIT_ROOT": str(root)},
+             wrapper=_unshare("--user", "--map-root-user", "--mount"))
+    z.send(Msg.SPEC, encode_records(sh("true", (Tag.MOUNT, ("/x", "nosuchfs", "none", "0",
+                                                           "")))))
+    res = summarize(z.read_until(Msg.EXIT))
+    assert res["types"] == [Msg.ERROR, Msg.EXIT] and res["status"] == 1
+    assert res["error"].startswith(f"mount nosuchfs on {root}/x: No such device"), res
+
+
+def test_network_records_in_a_network_namespace(zone) -> None:
+    """EDERA_INIT_NET=1: lo comes up, addresses and routes are added over rtnetlink."""
+    z = zone(env={"EDERA_INIT_NET": "1"},
+             wrapper=_unshare("--user", "--map-root-user", "--net"))
+    res = run(z, sh("ip -o link show lo; ip -o addr show dev lo; ip route show; "
+                    "ip -6 route show",
+                    (Tag.NET_ADDR, ("lo", "10.200.0.1/24")),
+                    (Tag.NET_ADDR, ("lo", "fd00:e::1/128")),
+                    (Tag.NET_ROUTE, ("lo", "10.201.0.0/16", "")),
+                    (Tag.NET_ROUTE, ("lo", "10.202.0.0/16", "10.200.0.2"))))
+    out = res["stdout"].decode()
+    assert res["status"] == 0, (out, z.log())
+    assert "UP" in out.splitlines()[0]
+    assert "10.200.0.1/24" in out and "fd00:e::1/128" in out
+    assert "10.201.0.0/16 dev lo" in out
+    assert "10.202.0.0/16 via 10.200.0.2 dev lo" in out
+
+
+def test_bad_network_record_is_an_error(zone) -> None:
+    z = zone(env={"EDERA_INIT_NET": "1"},
+             wrapper=_unshare("--user", "--map-root-user", "--net"))
+    z.send(Msg.SPEC, encode_records(sh("true", (Tag.NET_ADDR, ("nosuchif0", "10.0.0.1/8")))))
+    res = summarize(z.read_until(Msg.EXIT))
+    assert res["types"] == [Msg.ERROR, Msg.EXIT] and res["status"] == 1
+    assert "no interface nosuchif0" in res["error"]
