@@ -549,6 +549,7 @@ int main(void)
 	}
 	session_init(init_session, 1, t, P_SPEC);
 	platform_state("listening");
+	log_msg("protocol %d: waiting for the host on port 1", PROTOCOL_VERSION);
 	loop();
 	return 0;
 }

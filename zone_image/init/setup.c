@@ -18,13 +18,12 @@
 
 #define PROPAGATION (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
+/* EBUSY means it is mounted already (e.g. a devtmpfs the kernel mounted itself): fine. */
 static int boot_mount(const char *src, const char *dst, const char *type, unsigned long flags,
 		      const char *data)
 {
-	if (mkdir_p(dst, 0755) < 0 || mount(src, dst, type, flags, data) < 0) {
-		int e = errno;
-		log_msg("mount %s on %s: %s", type, dst, strerror(e));
-		errno = e;
+	if (mkdir_p(dst, 0755) < 0 || (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)) {
+		log_msg("mount %s on %s: %s", type, dst, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -73,15 +72,13 @@ static void load_modules(void)
 
 int boot_setup(void)
 {
-	int rc = 0;
-	/* /dev first: the console lives there, and every later message goes to it. */
-	if (boot_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0 &&
-	    errno != EBUSY)
-		rc = -1;
+	/* /dev first: the console lives there, and every later message goes to it. Without it
+	 * there is no console and no vchan device: nothing useful can follow. */
+	int rc = boot_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	console_fds();
-	if (boot_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-	    boot_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		rc = -1;
+	/* The rest only degrades things (stats, network lookup), so it is logged, not fatal. */
+	boot_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	boot_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	/* Terminals for TERMINAL processes come from here when the container has no devpts. */
 	boot_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
 	load_modules();
@@ -142,7 +139,7 @@ static int apply_mount(const char *root, const struct mount_cfg *m, char err[ERR
 {
 	unsigned long prop = m->flags & PROPAGATION;
 	unsigned long flags = m->flags & ~PROPAGATION;
-	bool bind = flags & MS_BIND;
+	bool bind = (flags & MS_BIND) || !strcmp(m->type, "bind");
 	bool file = false;
 	struct stat st;
 	char dest[PATH_MAX];
