@@ -161,9 +161,11 @@ class Zone:
         self.pending = [f for f in self.pending if f.type != Msg.STDOUT]
         deadline = time.monotonic() + timeout
         while text not in seen:
-            ready, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            left = max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.sock], [], [], left)
             if not ready:
-                pytest.fail(f"no {text!r} on stdout within {timeout} s (saw {seen!r})\n{self.log()}")
+                pytest.fail(f"no {text!r} on stdout within {timeout} s (saw {seen!r})\n"
+                            f"{self.log()}")
             data = self.sock.recv(1 << 16)
             assert data, self.log()
             for f in self.reader.feed(data):
@@ -645,7 +647,7 @@ def test_setup_failure_names_what_failed(zone, tmp_path: Path) -> None:
                                                            "")))))
     res = summarize(z.read_until(Msg.EXIT))
     assert res["types"] == [Msg.ERROR, Msg.EXIT] and res["status"] == 1
-    assert res["error"].startswith(f"mount nosuchfs on {root}/x: No such device"), res
+    assert res["error"] == f"mount /x (nosuchfs) on {root}/x: No such device", res
 
 
 def test_network_records_in_a_network_namespace(zone) -> None:

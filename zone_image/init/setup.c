@@ -165,7 +165,8 @@ static int apply_mount(const char *root, const struct mount_cfg *m, char err[ERR
 	} else {
 		const char *src = m->source[0] ? m->source : m->type;
 		if (mount(src, dest, m->type, flags, m->data[0] ? m->data : NULL) < 0)
-			return errf(err, "mount %s on %s: %s", m->type, dest, strerror(errno));
+			return errf(err, "mount %s (%s) on %s: %s", m->dest, m->type, dest,
+				    strerror(errno));
 	}
 	if (prop && mount(NULL, dest, NULL, prop | (flags & MS_REC), NULL) < 0)
 		return errf(err, "set propagation 0x%lx on %s: %s", prop, dest, strerror(errno));
