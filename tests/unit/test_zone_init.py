@@ -675,3 +675,36 @@ def test_bad_network_record_is_an_error(zone) -> None:
     res = summarize(z.read_until(Msg.EXIT))
     assert res["types"] == [Msg.ERROR, Msg.EXIT] and res["status"] == 1
     assert "no interface nosuchif0" in res["error"]
+
+
+def test_concurrent_exec_channels(zone) -> None:
+    """Several channels live in one poll loop: two execs interleaved with the init process."""
+    z = zone()
+    z.create(sh("echo ready; cat"))
+    z.start()
+    z.wait_output(b"ready\n")
+    cat = encode_records([(Tag.ARG, "cat"), (Tag.ENV, PATH_ENV)])
+    z.send(Msg.EXEC, exec_payload(5, cat))
+    z.send(Msg.EXEC, exec_payload(6, cat))
+    a, b = ExecChannel(z, 5), ExecChannel(z, 6)
+    a.read_until(Msg.STARTED)
+    b.read_until(Msg.STARTED)
+    for i in range(20):
+        a.send(Msg.STDIN, f"a{i}\n".encode())
+        b.send(Msg.STDIN, f"b{i}\n".encode())
+        z.send(Msg.STDIN, f"z{i}\n".encode())
+    for ch in (a, b, z):
+        ch.send(Msg.STDIN_EOF)
+    ra, rb = summarize(a.read_until(Msg.EXIT)), summarize(b.read_until(Msg.EXIT))
+    rz = z.wait_exit()
+    assert ra["stdout"] == "".join(f"a{i}\n" for i in range(20)).encode()
+    assert rb["stdout"] == "".join(f"b{i}\n" for i in range(20)).encode()
+    assert rz["stdout"] == "".join(f"z{i}\n" for i in range(20)).encode()
+    assert ra["status"] == rb["status"] == rz["status"] == 0
+
+
+def test_oversized_frame_closes_the_channel(zone) -> None:
+    z = zone()
+    z.sock.sendall(struct.pack("<II", Msg.SPEC, (1 << 20) + 1))
+    assert z.proc.wait(10) == 1
+    assert "over the limit" in z.log()
