@@ -2,7 +2,7 @@
 PYTHON ?= python3
 LAB_TIMEOUT ?= 3600
 APT_PACKAGES = qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio gzip xz-utils \
-	file gcc make libc6-dev libxen-dev ca-certificates python3-pip
+	file gcc make libc6-dev libxen-dev ca-certificates python3-pip kmod
 
 .PHONY: all deps lab zone-image demo test test-unit test-xen lint bench clean
 
