@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -708,3 +709,18 @@ def test_oversized_frame_closes_the_channel(zone) -> None:
     z.sock.sendall(struct.pack("<II", Msg.SPEC, (1 << 20) + 1))
     assert z.proc.wait(10) == 1
     assert "over the limit" in z.log()
+
+
+def test_output_is_not_lost_when_the_host_reads_slowly(zone) -> None:
+    """The 200 ms drain limit is for pipes a grandchild holds, not for a slow host."""
+    # A 1 MiB pipe lets the process write everything and exit before the host reads a byte.
+    writer = ("import fcntl, os, sys; fcntl.fcntl(1, 1031, 1 << 20); "  # F_SETPIPE_SZ
+              "os.write(1, b'x' * (1 << 20)); sys.exit(2)")
+    z = zone()
+    z.create([(Tag.ARG, sys.executable), (Tag.ARG, "-c"), (Tag.ARG, writer),
+              (Tag.ENV, PATH_ENV)])
+    z.start()
+    time.sleep(1.5)  # long past the 200 ms drain limit; the output waits in pipe and buffers
+    res = z.wait_exit(timeout=60)
+    assert len(res["stdout"]) == 1 << 20
+    assert res["status"] == 2

@@ -367,7 +367,10 @@ static void check_exit(struct session *s)
 	struct proc *p = &s->proc;
 	if (s->phase != P_RUNNING || !p->reaped)
 		return;
-	if ((p->out_fd >= 0 || p->err_fd >= 0) && now_ms() < p->died_ms + DRAIN_MS)
+	/* Pipes still open after DRAIN_MS are held by a grandchild; but while the host is slow to
+	 * read (output backed up) they are simply unread, so keep waiting for it. */
+	if ((p->out_fd >= 0 || p->err_fd >= 0) &&
+	    (now_ms() < p->died_ms + DRAIN_MS || s->ch.out.len >= OUT_HIGH))
 		return;
 	close_fd(&p->out_fd);
 	close_fd(&p->err_fd);
@@ -503,7 +506,7 @@ static void loop(void)
 			if (p->in_fd >= 0 && p->stdin_buf.len)
 				add_poll(fds, &n, p->in_fd, POLLOUT);
 			uint64_t deadline = 0;
-			if (s->phase == P_RUNNING && p->reaped)
+			if (s->phase == P_RUNNING && p->reaped && s->ch.out.len < OUT_HIGH)
 				deadline = p->died_ms + DRAIN_MS;
 			else if (s->phase == P_EXITED)
 				deadline = s->ack_deadline;
