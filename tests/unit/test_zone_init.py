@@ -694,12 +694,14 @@ def test_concurrent_exec_channels(zone) -> None:
         a.send(Msg.STDIN, f"a{i}\n".encode())
         b.send(Msg.STDIN, f"b{i}\n".encode())
         z.send(Msg.STDIN, f"z{i}\n".encode())
-    for ch in (a, b, z):
-        ch.send(Msg.STDIN_EOF)
+    a.send(Msg.STDIN_EOF)
+    b.send(Msg.STDIN_EOF)
     ra, rb = summarize(a.read_until(Msg.EXIT)), summarize(b.read_until(Msg.EXIT))
+    # Only now end the container's init: its death takes every exec'd process with it.
+    z.send(Msg.STDIN_EOF)
     rz = z.wait_exit()
-    assert ra["stdout"] == "".join(f"a{i}\n" for i in range(20)).encode()
-    assert rb["stdout"] == "".join(f"b{i}\n" for i in range(20)).encode()
+    assert ra["stdout"] == "".join(f"a{i}\n" for i in range(20)).encode(), z.log()
+    assert rb["stdout"] == "".join(f"b{i}\n" for i in range(20)).encode(), z.log()
     assert rz["stdout"] == "".join(f"z{i}\n" for i in range(20)).encode()
     assert ra["status"] == rb["status"] == rz["status"] == 0
 

@@ -163,22 +163,26 @@ struct transport *tr_listen(int port, char err[ERR_MAX])
 	}
 	const char *dir = getenv("EDERA_INIT_EXEC_DIR");
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (!dir || snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%d", dir, port) >=
-			    (int)sizeof sa.sun_path) {
+	if (!dir || snprintf(t->path, sizeof t->path, "%s/%d", dir, port) >= (int)sizeof t->path ||
+	    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.%d.new", dir, port) >=
+		    (int)sizeof sa.sun_path) {
 		errf(err, "exec port %d: EDERA_INIT_EXEC_DIR unset or too long", port);
 		free(t);
 		return NULL;
 	}
+	/* The path appears only once it accepts connections (rename after listen), as the vchan
+	 * keys appear only once the server is ready. */
+	unlink(sa.sun_path);
 	t->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->listen_fd < 0 || bind(t->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    listen(t->listen_fd, 1) < 0) {
-		errf(err, "listen on %s: %s", sa.sun_path, strerror(errno));
+	    listen(t->listen_fd, 1) < 0 || rename(sa.sun_path, t->path) < 0) {
+		errf(err, "listen on %s: %s", t->path, strerror(errno));
 		if (t->listen_fd >= 0)
 			close(t->listen_fd);
+		unlink(sa.sun_path);
 		free(t);
 		return NULL;
 	}
-	strcpy(t->path, sa.sun_path);
 	return t;
 }
 
