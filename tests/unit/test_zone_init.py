@@ -726,3 +726,23 @@ def test_output_is_not_lost_when_the_host_reads_slowly(zone) -> None:
     res = z.wait_exit(timeout=60)
     assert len(res["stdout"]) == 1 << 20
     assert res["status"] == 2
+
+
+def test_net_if_is_found_by_mac_renamed_and_configured(zone) -> None:
+    """NET_IF: the NIC with the MAC (here a veth standing in for netfront's eth0) is renamed,
+    gets its MTU and comes up; then its address and a default route via a gateway."""
+    veth = ("ip link add vtest0 address 02:00:00:00:00:01 type veth peer name vtest1 "
+            "&& ip link add vtest2 type veth peer name vtest3 && exec \"$0\"")
+    z = zone(env={"EDERA_INIT_NET": "1"},
+             wrapper=[*_unshare("--user", "--map-root-user", "--net"), "sh", "-c", veth])
+    res = run(z, sh("ip -o link show edera0; ip -o addr show dev edera0; ip route show",
+                    (Tag.NET_IF, ("edera0", "02:00:00:00:00:01", "1400")),
+                    (Tag.NET_ADDR, ("edera0", "10.9.0.2/24")),
+                    (Tag.NET_ROUTE, ("edera0", "0.0.0.0/0", "10.9.0.1"))))
+    out = res["stdout"].decode()
+    assert res["status"] == 0, (out, z.log())
+    link = out.splitlines()[0]
+    assert "edera0" in link and "mtu 1400" in link and "UP" in link, link
+    assert "02:00:00:00:00:01" in link
+    assert "10.9.0.2/24" in out
+    assert "default via 10.9.0.1 dev edera0" in out

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
-
-#include <strings.h>
 
 int parse_mac(const char *s, unsigned char mac[6])
 {
@@ -129,27 +129,34 @@ static int link_set(int index, const char *name, const unsigned char *mac, unsig
 	return nl_talk(&r);
 }
 
+/* The interface's MAC through an ioctl (not /sys, which shows the mounter's namespace). */
+static bool has_mac(const char *ifname, const unsigned char mac[6])
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+	bool same = ioctl(fd, SIOCGIFHWADDR, &ifr) == 0 && !memcmp(ifr.ifr_hwaddr.sa_data, mac, 6);
+	close(fd);
+	return same;
+}
+
 /* The zone's NIC for the i-th NET_IF: the one that already has the MAC (set by the host in the
  * vif config), else eth<i>. netfront probes asynchronously, so wait for it a little. */
-static int find_if(const struct net_if_cfg *cfg, size_t i, char found[IF_NAMESIZE])
+static int find_if(const unsigned char *mac, size_t i, char found[IF_NAMESIZE], bool *by_mac)
 {
 	uint64_t end = now_ms() + 5000;
+	*by_mac = false;
 	do {
 		struct if_nameindex *ifs = if_nameindex();
-		for (struct if_nameindex *p = ifs; p && p->if_index; p++) {
-			char path[64 + IF_NAMESIZE], addr[64] = "";
-			snprintf(path, sizeof path, "/sys/class/net/%s/address", p->if_name);
-			FILE *f = fopen(path, "re");
-			if (f) {
-				if (!fgets(addr, sizeof addr, f))
-					addr[0] = 0;
-				fclose(f);
-			}
-			addr[strcspn(addr, "\n")] = 0;
-			if (cfg->mac[0] && !strcasecmp(addr, cfg->mac)) {
+		for (struct if_nameindex *p = ifs; mac && p && p->if_index; p++) {
+			if (has_mac(p->if_name, mac)) {
 				snprintf(found, IF_NAMESIZE, "%s", p->if_name);
+				*by_mac = true;
+				int index = (int)p->if_index;
 				if_freenameindex(ifs);
-				return (int)if_nametoindex(found);
+				return index;
 			}
 		}
 		if (ifs)
@@ -171,13 +178,15 @@ static int setup_if(const struct net_if_cfg *cfg, size_t i, char err[ERR_MAX])
 		return errf(err, "NET_IF %s: bad MAC %s", cfg->name, cfg->mac);
 	if (strlen(cfg->name) >= IF_NAMESIZE || !cfg->name[0])
 		return errf(err, "NET_IF: bad interface name \"%s\"", cfg->name);
-	int index = find_if(cfg, i, cur);
+	bool by_mac;
+	int index = find_if(cfg->mac[0] ? mac : NULL, i, cur, &by_mac);
 	if (!index)
 		return errf(err, "NET_IF %s: no interface with MAC %s and no eth%zu", cfg->name,
 			    cfg->mac[0] ? cfg->mac : "-", i);
-	/* Rename and MAC changes need the link down, so bring it up in a second request. */
+	/* Rename and MAC changes need the link down, so bring it up in a second request. The MAC
+	 * is only set when it differs: not every driver can change it. */
 	int rc = link_set(index, strcmp(cur, cfg->name) ? cfg->name : NULL,
-			  cfg->mac[0] ? mac : NULL, cfg->mtu, false);
+			  cfg->mac[0] && !by_mac ? mac : NULL, cfg->mtu, false);
 	if (!rc)
 		rc = link_set(index, NULL, NULL, 0, true);
 	if (rc)
