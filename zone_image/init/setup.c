@@ -82,6 +82,10 @@ int boot_setup(void)
 	/* Terminals for TERMINAL processes come from here when the container has no devpts. */
 	boot_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
 	load_modules();
+	/* Each vchan with 64 KiB rings grants 33 pages; gntalloc's default limit of 1024 grants
+	 * would cap a zone at ~30 channels, below the init's 64 sessions. */
+	if (write_file("/sys/module/xen_gntalloc/parameters/limit", "4096") < 0)
+		log_msg("raise the xen-gntalloc grant limit: %s", strerror(errno));
 	return rc;
 }
 
