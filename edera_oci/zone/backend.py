@@ -28,18 +28,17 @@ from edera_oci.state import ContainerState
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
-from . import control, disks
+from . import control, disks, network
 from .image import find_zone_image
 from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .protocol import PROTOCOL_VERSION, encode_records
-from .records import MappingError, encode_spec, process_records
+from .records import MappingError, encode_spec, net_records, process_records
 
 DISK_ROOT = Path(os.environ.get("EDERA_OCI_DISK_DIR", "/var/lib/edera-oci/disks"))
 DEFAULT_MEMORY_MB = 256
 MEMORY_OVERHEAD_MB = 64  # the zone kernel and init, on top of the container's memory limit
 MIN_MEMORY_MB = 128
 ZONE_CMDLINE = "console=hvc0 quiet"
-BRIDGE = os.environ.get("EDERA_OCI_BRIDGE", "")
 
 
 def zone_size(spec) -> tuple[int, int]:
@@ -122,11 +121,26 @@ class XenZoneBackend:
                 records = encode_spec(spec.raw, bind_sources, bool(bind_sources))
             except MappingError as e:
                 raise ZoneError(str(e)) from None
-            (state_dir / "spec.bin").write_bytes(records)
+            netns = spec.linux.namespace("network") if spec.linux else None
+            monitor, report_r, go_w = self._spawn_monitor(req, state_dir, netns)
+            zone["monitor_pid"] = monitor.pid
+            # The hooks come before the domain: docker's prestart hook configures the network
+            # namespace (found through the monitor's pid), and the zone's NIC mirrors it.
+            run_hooks(ContainerState(id=req.id, bundle=req.bundle, rootfs=spec.root.path,
+                                     created="", status="creating", pid=monitor.pid))
+            ns_path = f"/proc/{monitor.pid}/ns/net"
+            ifaces = network.read_interfaces(ns_path) if netns is not None else []
+            vifs = [
+                f"mac={iface.mac},vifname={network.vif_name(str(state_dir), n)},"
+                f"script={network.ensure_vif_script()}"
+                for n, iface in enumerate(ifaces)
+            ]
+            zone["interfaces"] = [iface.name for iface in ifaces]
+            (state_dir / "spec.bin").write_bytes(records + encode_records(net_records(ifaces)))
             cfg = domain.DomainConfig(
                 name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
                 cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
-                vifs=[f"bridge={BRIDGE}"] if BRIDGE else [],
+                vifs=vifs,
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
             try:
@@ -134,11 +148,12 @@ class XenZoneBackend:
             except domain.DomainError as e:
                 raise ZoneError(f"building the zone failed: {e}") from None
             self._publish(zone["domid"], req.id)
-            monitor, report_r, go_w = self._spawn_monitor(req, zone, state_dir)
-            zone["monitor_pid"] = monitor.pid
-            run_hooks(ContainerState(id=req.id, bundle=req.bundle, rootfs=spec.root.path,
-                                     created="", status="creating", pid=monitor.pid))
-            os.write(go_w, b"go\n")
+            for n, iface in enumerate(ifaces):
+                try:
+                    network.attach_vif(network.vif_name(str(state_dir), n), ns_path, iface)
+                except OSError as e:
+                    raise ZoneError(f"connecting the zone to {iface.name}: {e}") from None
+            os.write(go_w, f"go {zone['domid']}\n".encode())
             os.close(go_w)
             answer = self._await_report(report_r, monitor)
             if answer != "ready":
@@ -160,7 +175,8 @@ class XenZoneBackend:
             for path in (base, f"{base}/version", f"{base}/container-id"):
                 xs.set_perms(path, [f"n{domid}"])
 
-    def _spawn_monitor(self, req: CreateRequest, zone: dict, state_dir: Path):
+    def _spawn_monitor(self, req: CreateRequest, state_dir: Path, netns):
+        """The monitor, in the container's network namespace (joined, or a new one)."""
         report_r, report_w = os.pipe()
         go_r, go_w = os.pipe()
         listener = control.listen(state_dir)
@@ -171,12 +187,23 @@ class XenZoneBackend:
         pass_fds += list(range(3, 3 + req.preserve_fds))
         argv = [
             sys.executable, "-m", "edera_oci.zone.monitor",
-            "--state-dir", str(state_dir), "--domid", str(zone["domid"]),
-            "--name", zone["name"], "--spec-file", str(state_dir / "spec.bin"),
+            "--state-dir", str(state_dir),
+            "--name", domain_name(req.id), "--spec-file", str(state_dir / "spec.bin"),
             "--ready-fd", str(report_w), "--go-fd", str(go_r),
             "--control-fd", str(listener.fileno()), "--tty-fd", str(tty_fd),
         ]
-        monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=_monitor_env(), close_fds=True)
+        if netns is None:
+            enter_netns = None
+        elif netns.path:
+            def enter_netns():
+                network.join_netns(netns.path)
+        else:
+            enter_netns = network.unshare_netns
+        try:
+            monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=_monitor_env(),
+                                       close_fds=True, preexec_fn=enter_netns)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise ZoneError(f"starting the monitor in the network namespace failed: {e}") from None
         os.close(report_w)
         os.close(go_r)
         listener.close()

@@ -58,9 +58,9 @@ class BootFailed(Exception):
 class Monitor:
     def __init__(self, args: argparse.Namespace) -> None:
         self.state_dir = Path(args.state_dir)
-        self.domid: int = args.domid
+        self.domid: int = args.domid  # for create, it comes with create's go
         self.name: str = args.name
-        self.spec = Path(args.spec_file).read_bytes() if args.spec_file else b""
+        self.spec_file = Path(args.spec_file) if args.spec_file else None
         self.exec_records = Path(args.exec_file).read_bytes() if args.exec_file else None
         self.report_fd: int = args.ready_fd
         self.go_fd: int = args.go_fd
@@ -92,17 +92,19 @@ class Monitor:
 
     def boot(self) -> None:
         """Wait for create's go (hooks done), unpause, connect, send the spec, wait for READY."""
-        go = os.read(self.go_fd, 64)
+        go = os.read(self.go_fd, 64).split()
         os.close(self.go_fd)
-        if not go.startswith(b"go"):
+        if len(go) != 2 or go[0] != b"go":
             raise BootFailed("create was abandoned before the zone booted")
+        self.domid = int(go[1])
+        spec = self.spec_file.read_bytes()
         t0 = time.monotonic()
         domain.unpause(self.domid)
         path = vchan_path(self.domid, INIT_PORT)
         deadline = t0 + BOOT_TIMEOUT
         self.connect(path, deadline)
         self.say(f"zone channel up after {time.monotonic() - t0:.2f} s")
-        self.send(p.Msg.SPEC, self.spec)
+        self.send(p.Msg.SPEC, spec)
         while True:
             frame = self.next_frame(deadline)
             if frame.type == p.Msg.READY:
@@ -378,7 +380,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="edera-oci-monitor")
     ap.add_argument("--state-dir", required=True)
-    ap.add_argument("--domid", type=int, required=True)
+    ap.add_argument("--domid", type=int, default=-1)
     ap.add_argument("--name", required=True)
     ap.add_argument("--spec-file")
     ap.add_argument("--exec-file", help="an exec: the process records to run in the zone")

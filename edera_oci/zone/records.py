@@ -183,3 +183,13 @@ def container_records(config: dict[str, Any], bind_sources: dict[int, str],
 def encode_spec(config: dict[str, Any], bind_sources: dict[int, str], has_binds_disk: bool,
                 extra: list[tuple[int, Any]] = ()) -> bytes:
     return encode_records(container_records(config, bind_sources, has_binds_disk) + list(extra))
+
+
+def net_records(interfaces) -> list[tuple[int, Any]]:
+    """NET_* records: the zone's NICs mirror the container namespace's interfaces."""
+    recs: list[tuple[int, Any]] = []
+    for iface in interfaces:
+        recs.append((Tag.NET_IF, [iface.name, iface.mac, iface.mtu]))
+        recs += [(Tag.NET_ADDR, [iface.name, a]) for a in iface.addresses]
+        recs += [(Tag.NET_ROUTE, [iface.name, dst, gw]) for dst, gw in iface.routes]
+    return recs

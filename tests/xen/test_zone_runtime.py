@@ -224,6 +224,12 @@ def test_delete_force_of_running_and_created(root, bundle_dir):
     assert create(root, bundle_dir, created).returncode == 0
     assert oci(root, "delete", created).returncode != 0  # created is not stopped
     assert oci(root, "delete", "--force", created).returncode == 0
+    running = new_id()
+    assert create(root, bundle_dir, running).returncode == 0
+    assert oci(root, "start", running).returncode == 0
+    assert json.loads(oci(root, "state", running).stdout)["status"] == "running"
+    assert oci(root, "delete", "--force", running).returncode == 0
+    assert oci(root, "state", running).returncode != 0
     assert leftovers(root) == []
 
 

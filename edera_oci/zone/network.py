@@ -1,0 +1,156 @@
+"""The engine's network namespace, carried into the zone.
+
+Docker and podman set up a network namespace for the container (podman hands its path; docker
+has the runtime create one and configures it from a prestart hook). A zone has its own kernel, so
+the namespace's interfaces cannot be used directly. Instead, as Kata does with tap devices, each
+interface gets a twin: a Xen vif whose zone side takes the interface's MAC, MTU, addresses and
+routes, and tc redirects join the two in the namespace (what arrives on the interface leaves
+through the vif into the zone, and back). The engine's bridge, NAT and published ports then
+reach the zone unchanged.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLONE_NEWNET = 0x40000000
+VIF_SCRIPT = Path("/var/lib/edera-oci/vif-hotplug")
+# libxl runs a vif's hotplug script and waits for hotplug-status; the runtime moves and wires the
+# vif itself, so the script only reports success (and brings the link up).
+VIF_SCRIPT_TEXT = """#!/bin/sh
+# edera-oci's vif hotplug script: the runtime moves the vif into the container's netns itself.
+case "$1" in
+    online|add) ip link set "$vif" up 2>/dev/null
+                xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
+    offline|remove) xenstore-rm "$XENBUS_PATH/hotplug-status" 2>/dev/null ;;
+esac
+exit 0
+"""
+
+_libc = None
+
+
+def _setns(fd: int) -> None:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+def unshare_netns() -> None:
+    """Give the calling process a new, empty network namespace (a monitor's preexec)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
+
+
+def join_netns(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _setns(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def in_netns(path: str):
+    """Run the block in the network namespace at path, then come back."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        join_netns(path)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(own)
+
+
+@dataclass
+class Interface:
+    """One interface of the container's namespace, as the zone must mirror it."""
+
+    name: str
+    index: int
+    mac: str
+    mtu: int
+    addresses: list[str] = field(default_factory=list)  # "10.88.0.5/16"
+    routes: list[tuple[str, str]] = field(default_factory=list)  # ("0.0.0.0/0", "10.88.0.1")
+
+
+def read_interfaces(ns_path: str) -> list[Interface]:
+    """The namespace's interfaces other than lo, with their addresses and gateway routes."""
+    from pyroute2 import IPRoute
+
+    found: list[Interface] = []
+    with in_netns(ns_path), IPRoute() as ipr:
+        for link in ipr.get_links():
+            name = link.get_attr("IFLA_IFNAME")
+            mac = link.get_attr("IFLA_ADDRESS")
+            if name == "lo" or not mac or mac == "00:00:00:00:00:00":
+                continue
+            iface = Interface(name=name, index=link["index"], mac=mac,
+                              mtu=link.get_attr("IFLA_MTU") or 1500)
+            for addr in ipr.get_addr(index=link["index"]):
+                ip = addr.get_attr("IFA_ADDRESS")
+                if ip and not ipaddress.ip_address(ip).is_link_local:
+                    iface.addresses.append(f"{ip}/{addr['prefixlen']}")
+            for family, anyaddr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+                for route in ipr.get_routes(family=family, table=254):
+                    gateway = route.get_attr("RTA_GATEWAY")
+                    if route.get_attr("RTA_OIF") != link["index"] or not gateway:
+                        continue
+                    dst = route.get_attr("RTA_DST") or anyaddr
+                    iface.routes.append((f"{dst}/{route['dst_len']}", gateway))
+            if iface.addresses:
+                found.append(iface)
+    return found
+
+
+def ensure_vif_script() -> Path:
+    if not VIF_SCRIPT.exists() or VIF_SCRIPT.read_text() != VIF_SCRIPT_TEXT:
+        VIF_SCRIPT.parent.mkdir(parents=True, exist_ok=True)
+        tmp = VIF_SCRIPT.with_suffix(f".{os.getpid()}")
+        tmp.write_text(VIF_SCRIPT_TEXT)
+        tmp.chmod(0o755)
+        os.rename(tmp, VIF_SCRIPT)
+    return VIF_SCRIPT
+
+
+def vif_name(state_dir: str, n: int) -> str:
+    """A dom0 name for the zone's n-th vif (IFNAMSIZ allows 15 characters)."""
+    import hashlib
+
+    return f"ev{hashlib.sha256(state_dir.encode()).hexdigest()[:10]}{n}"
+
+
+def attach_vif(vif: str, ns_path: str, iface: Interface) -> None:
+    """Move the zone's vif into the namespace and join it to iface with tc redirects."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=vif)
+        if not found:
+            raise OSError(f"the zone's vif {vif} did not appear in dom0")
+        fd = os.open(ns_path, os.O_RDONLY)
+        try:
+            ipr.link("set", index=found[0], net_ns_fd=fd)
+        finally:
+            os.close(fd)
+    with in_netns(ns_path), IPRoute() as ipr:
+        vidx = ipr.link_lookup(ifname=vif)[0]
+        ipr.link("set", index=vidx, mtu=iface.mtu, state="up")
+        for src, dst in ((iface.index, vidx), (vidx, iface.index)):
+            ipr.tc("add", "ingress", src, "ffff:")
+            ipr.tc("add-filter", "matchall", src, parent="ffff:",
+                   action={"kind": "mirred", "direction": "egress", "action": "redirect",
+                           "ifindex": dst})
