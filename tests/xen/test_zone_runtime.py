@@ -115,8 +115,10 @@ def test_process_config_reaches_the_workload(root, bundle_dir):
             "process.user": {"uid": 1000, "gid": 1000, "additionalGids": [2000], "umask": 63},
             "process.rlimits": [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}],
             "process.capabilities": {
+                # a non-root process keeps capabilities across execve only through the
+                # ambient set (as with runc)
                 "bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
-                "permitted": ["CAP_KILL"], "inheritable": [], "ambient": []},
+                "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]},
             "hostname": "zone-host-test",
             "root.readonly": True,
         },
