@@ -24,6 +24,7 @@ from typing import Any
 
 from edera_oci.errors import BackendUnavailable, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
+from edera_oci.logs import log
 from edera_oci.state import ContainerState
 
 from ..xen import domain
@@ -62,6 +63,22 @@ def zone_size(spec) -> tuple[int, int]:
 
 def domain_name(container_id: str) -> str:
     return f"edera-{container_id}"
+
+
+class _Phases:
+    """Wall time per phase of create, for --debug logs and the benchmarks."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.phases: list[tuple[str, float]] = []
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.phases.append((name, now - self.last))
+        self.last = now
+
+    def summary(self) -> str:
+        return " ".join(f"{name}={secs:.3f}" for name, secs in self.phases)
 
 
 def _monitor_env() -> dict[str, str]:
@@ -105,6 +122,7 @@ class XenZoneBackend:
             "vcpus": vcpus, "kernel_version": image.manifest.get("kernel_version"),
         }
         monitor: subprocess.Popen | None = None
+        clock = _Phases()
         try:
             shutil.rmtree(disk_dir, ignore_errors=True)
             disk_dir.mkdir(parents=True)
@@ -121,6 +139,7 @@ class XenZoneBackend:
                 records = encode_spec(spec.raw, bind_sources, bool(bind_sources))
             except MappingError as e:
                 raise ZoneError(str(e)) from None
+            clock.mark("disks")
             netns = spec.linux.namespace("network") if spec.linux else None
             monitor, report_r, go_w = self._spawn_monitor(req, state_dir, netns)
             zone["monitor_pid"] = monitor.pid
@@ -128,6 +147,7 @@ class XenZoneBackend:
             # namespace (found through the monitor's pid), and the zone's NIC mirrors it.
             run_hooks(ContainerState(id=req.id, bundle=req.bundle, rootfs=spec.root.path,
                                      created="", status="creating", pid=monitor.pid))
+            clock.mark("monitor+hooks")
             ns_path = f"/proc/{monitor.pid}/ns/net"
             ifaces = network.read_interfaces(ns_path) if netns is not None else []
             vifs = [
@@ -143,10 +163,12 @@ class XenZoneBackend:
                 vifs=vifs,
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
+            clock.mark("network")
             try:
                 zone["domid"] = domain.create_paused(state_dir / "zone.cfg", zone["name"])
             except domain.DomainError as e:
                 raise ZoneError(f"building the zone failed: {e}") from None
+            clock.mark("domain")
             self._publish(zone["domid"], req.id)
             for n, iface in enumerate(ifaces):
                 try:
@@ -158,6 +180,8 @@ class XenZoneBackend:
             answer = self._await_report(report_r, monitor)
             if answer != "ready":
                 raise ZoneError(answer.removeprefix("error ").strip() or "the zone failed to boot")
+            clock.mark("boot")
+            log.debug("create phases (s): " + clock.summary())
             return zone
         except BaseException:
             if monitor is not None and monitor.poll() is None:
@@ -255,7 +279,9 @@ class XenZoneBackend:
             shutil.rmtree(disk_dir, ignore_errors=True)
 
     def destroy(self, state: ContainerState) -> None:
+        t0 = time.monotonic()
         self._teardown(state.zone)
+        log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
 
     # -- running zones --------------------------------------------------------------------------
     def start(self, state: ContainerState) -> None:

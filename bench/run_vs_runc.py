@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""edera-oci against runc, measured in the same run.
+
+In the lab's dom0 (`python3 bench/run_vs_runc.py` boots the lab): `edera-oci run` and `runc run`
+of the same /bin/true busybox bundle, interleaved, N times each; edera-oci's time split into its
+phases (from its --debug log): disks from the rootfs, monitor + hooks, network, Xen domain build,
+zone boot, teardown, and the rest (CLI start, validation, start, the workload, exit). Then
+`state` of a created container, edera-oci against runc. On the host (--host): `state` of an
+unknown id for both (start-up cost: each verb imports only what it needs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(cmd: list[str], **kw) -> float:
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    return time.monotonic() - t0
+
+
+def med(values) -> float:
+    return statistics.median(list(values))
+
+
+def table(title: str, rows: list[tuple[str, float, float | None]]) -> None:
+    print(f"\n{title}")
+    print(f"{'measure':<32} | {'edera-oci (s)':>14} | {'runc (s)':>10} | {'ratio':>7}")
+    print(f"{'-' * 32}-+-{'-' * 14}-+-{'-' * 10}-+-{'-' * 7}")
+    for name, ours, theirs in rows:
+        ratio = f"{ours / theirs:7.1f}" if theirs else ""
+        theirs_s = f"{theirs:10.3f}" if theirs is not None else ""
+        print(f"{name:<32} | {ours:14.3f} | {theirs_s:>10} | {ratio:>7}")
+
+
+def state_times(cmd: list[str], n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.monotonic() - t0)
+    return med(times)
+
+
+def inside(runs: int) -> int:
+    sys.path.insert(0, str(REPO))
+    from tests.xen.bundles import make_bundle
+
+    tmp = Path(tempfile.mkdtemp())
+    bundle = make_bundle(tmp / "bundle", ["/bin/true"])
+    ours, theirs, phases = [], [], []
+    log = tmp / "edera.log"
+    for i in range(runs):
+        log.write_text("")
+        ours.append(timed(["edera-oci", "--debug", "--log", str(log), "--root",
+                           str(tmp / "edera"), "run", "--bundle", str(bundle), f"e{i}"]))
+        text = log.read_text()
+        parts = dict(re.findall(r"(\S+)=([\d.]+)", re.search(r"create phases.*", text).group(0)))
+        parts = {k: float(v) for k, v in parts.items()}
+        parts["teardown"] = float(re.search(r"teardown \(s\): ([\d.]+)", text).group(1))
+        phases.append(parts)
+        theirs.append(timed(["runc", "--root", str(tmp / "runc"), "run", "--bundle",
+                             str(bundle), f"r{i}"], stdin=subprocess.DEVNULL))
+    names = list(phases[0])
+    rows = [("run /bin/true (total)", med(ours), med(theirs))]
+    for name in names:
+        rows.append((f"  {name}", med(p[name] for p in phases), None))
+    rows.append(("  rest (CLI, start, wait, exit)",
+                 med(o - sum(p.values()) for o, p in zip(ours, phases, strict=True)), None))
+    table(f"run, median of {runs} (lab dom0, under emulation)", rows)
+    # state of a live, created container
+    subprocess.run(["edera-oci", "--root", str(tmp / "edera"), "create", "--bundle", str(bundle),
+                    "s1"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    subprocess.run(["runc", "--root", str(tmp / "runc"), "create", "--bundle", str(bundle),
+                    "s1"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    table("state of a created container, median of 15 (lab dom0)", [(
+        "state", state_times(["edera-oci", "--root", str(tmp / "edera"), "state", "s1"], 15),
+        state_times(["runc", "--root", str(tmp / "runc"), "state", "s1"], 15))])
+    subprocess.run(["edera-oci", "--root", str(tmp / "edera"), "delete", "--force", "s1"])
+    subprocess.run(["runc", "--root", str(tmp / "runc"), "delete", "--force", "s1"])
+    return 0
+
+
+def host(n: int) -> int:
+    runc = shutil.which("runc")
+    if not runc:
+        raise SystemExit("runc is not installed on this host (apt-get install runc)")
+    root = Path(tempfile.mkdtemp())
+    ours = state_times(["edera-oci", "--root", str(root), "state", "nosuch"], n)
+    theirs = state_times([runc, "--root", str(root), "state", "nosuch"], n)
+    bare = state_times([sys.executable, "-S", "-c", "pass"], n)
+    table(f"state of an unknown id, median of {n} (host)", [("state", ours, theirs),
+                                                          ("python3 -S -c pass", bare, None)])
+    print(json.dumps({"state_s": ours, "runc_state_s": theirs}))
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--host", action="store_true", help="only the host-side state benchmark")
+    ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.host:
+        return host(40)
+    if args.inside:
+        return inside(args.runs)
+    return subprocess.run([str(REPO / "lab/run"), "python3", "bench/run_vs_runc.py", "--inside",
+                           "--runs", str(args.runs)]).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
