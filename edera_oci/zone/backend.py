@@ -35,6 +35,12 @@ from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .protocol import PROTOCOL_VERSION, encode_records
 from .records import MappingError, encode_spec, net_records, process_records
 
+# Engines run the runtime with a minimal PATH (podman's cleanup: no /sbin); the tools a zone
+# needs (xl, mke2fs, losetup, ip) live in the sbin directories.
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin")
+os.environ["PATH"] = ":".join(dict.fromkeys(
+    [p for p in os.environ.get("PATH", "").split(":") if p] + list(_SBIN)))
+
 DISK_ROOT = Path(os.environ.get("EDERA_OCI_DISK_DIR", "/var/lib/edera-oci/disks"))
 DEFAULT_MEMORY_MB = 256
 MEMORY_OVERHEAD_MB = 64  # the zone kernel and init, on top of the container's memory limit
@@ -151,8 +157,7 @@ class XenZoneBackend:
             ns_path = f"/proc/{monitor.pid}/ns/net"
             ifaces = network.read_interfaces(ns_path) if netns is not None else []
             vifs = [
-                f"mac={iface.mac},vifname={network.vif_name(str(state_dir), n)},"
-                f"script={network.ensure_vif_script()}"
+                f"mac={iface.mac},script={network.ensure_vif_script()}"
                 for n, iface in enumerate(ifaces)
             ]
             zone["interfaces"] = [iface.name for iface in ifaces]
@@ -172,7 +177,7 @@ class XenZoneBackend:
             self._publish(zone["domid"], req.id)
             for n, iface in enumerate(ifaces):
                 try:
-                    network.attach_vif(network.vif_name(str(state_dir), n), ns_path, iface)
+                    network.attach_vif(f"vif{zone['domid']}.{n}", ns_path, iface)
                 except OSError as e:
                     raise ZoneError(f"connecting the zone to {iface.name}: {e}") from None
             os.write(go_w, f"go {zone['domid']}\n".encode())

@@ -126,15 +126,9 @@ def ensure_vif_script() -> Path:
     return VIF_SCRIPT
 
 
-def vif_name(state_dir: str, n: int) -> str:
-    """A dom0 name for the zone's n-th vif (IFNAMSIZ allows 15 characters)."""
-    import hashlib
-
-    return f"ev{hashlib.sha256(state_dir.encode()).hexdigest()[:10]}{n}"
-
-
 def attach_vif(vif: str, ns_path: str, iface: Interface) -> None:
-    """Move the zone's vif into the namespace and join it to iface with tc redirects."""
+    """Move the zone's vif (netback names it vif<domid>.<n>) into the namespace and join it to
+    iface with tc redirects."""
     from pyroute2 import IPRoute
 
     with IPRoute() as ipr:

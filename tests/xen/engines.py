@@ -1,0 +1,83 @@
+"""Container engines in the lab's dom0, configured to know edera-oci (no systemd, no registry).
+
+Settings follow what was shown to work in a dom0 like the lab's: cgroup2 with its controllers
+delegated, podman with cgroupfs/file events/k8s-file logs, images imported from a busybox rootfs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from .bundles import busybox_rootfs
+
+CONTAINERS_CONF = """[containers]
+log_driver = "k8s-file"
+[network]
+network_backend = "netavark"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "edera"]
+[engine.runtimes]
+edera = ["/usr/local/bin/edera-oci"]
+"""
+
+DAEMON_JSON = """{ "exec-opts": ["native.cgroupdriver=cgroupfs"], "storage-driver": "overlay2",
+  "log-driver": "json-file", "containerd": "/run/containerd/containerd.sock",
+  "runtimes": { "edera": { "path": "/usr/local/bin/edera-oci" } } }
+"""
+
+
+def sh(*cmd: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, **kw)
+
+
+def prepare_host() -> None:
+    controllers = Path("/sys/fs/cgroup/cgroup.controllers").read_text().split()
+    Path("/sys/fs/cgroup/cgroup.subtree_control").write_text(
+        " ".join("+" + c for c in controllers))
+    sh("modprobe", "-a", "overlay", "br_netfilter")
+
+
+def busybox_tar(dest: Path) -> Path:
+    root = busybox_rootfs(dest / "rootfs")
+    (root / "www").mkdir()
+    (root / "www/index.html").write_text("hello from a zone's httpd\n")
+    tar = dest / "busybox.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(root, arcname=".")
+    return tar
+
+
+def setup_podman(workdir: Path) -> str:
+    prepare_host()
+    Path("/etc/containers").mkdir(parents=True, exist_ok=True)
+    Path("/etc/containers/containers.conf").write_text(CONTAINERS_CONF)
+    sh("podman", "import", str(busybox_tar(workdir)), "localhost/bb:latest")
+    return "localhost/bb:latest"
+
+
+def setup_docker(workdir: Path) -> str:
+    prepare_host()
+    Path("/etc/docker").mkdir(parents=True, exist_ok=True)
+    Path("/etc/docker/daemon.json").write_text(DAEMON_JSON)
+    log = open("/var/log/containerd.log", "w")  # noqa: SIM115 - the daemon keeps it
+    subprocess.Popen(["containerd"], stdout=log, stderr=log)
+    wait_for(["ctr", "version"], 120)
+    dlog = open("/var/log/dockerd.log", "w")  # noqa: SIM115
+    subprocess.Popen(["dockerd"], stdout=dlog, stderr=dlog)
+    wait_for(["docker", "version"], 240)
+    sh("docker", "import", str(busybox_tar(workdir)), "bb:latest")
+    return "bb:latest"
+
+
+def wait_for(cmd: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while subprocess.run(cmd, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{' '.join(cmd)} did not answer within {timeout:.0f} s")
+        time.sleep(1)
