@@ -73,3 +73,27 @@ def test_nothing_left_behind(image):
     from pathlib import Path
 
     assert leftovers(Path(DEFAULT_ROOT)) == []
+
+
+def test_exec_env_user_and_stop_with_trap(image):
+    name = "p-exec"
+    res = podman("run", "-d", "--name", name, image, "sh", "-c",
+                 "trap 'echo trapped; exit 0' TERM; while :; do sleep 0.2; done")
+    assert res.returncode == 0, res.stderr
+    try:
+        plain = podman("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")
+        assert plain.returncode == 4
+        assert plain.stdout == "exec-ok\n" and plain.stderr == "exec-err\n"
+        env = podman("exec", "-e", "FOO=from-exec", name, "sh", "-c", "echo $FOO")
+        assert env.stdout == "from-exec\n", env.stderr
+        user = podman("exec", "-u", "1000:1000", name, "id", "-u")
+        assert user.stdout == "1000\n", user.stderr
+        stop = podman("stop", "-t", "10", name)
+        assert stop.returncode == 0, stop.stderr
+        logs = subprocess.run(["podman", "logs", name], capture_output=True, text=True)
+        assert "trapped" in logs.stdout
+        inspect = subprocess.run(["podman", "inspect", "-f", "{{.State.ExitCode}}", name],
+                                 capture_output=True, text=True)
+        assert inspect.stdout.strip() == "0"
+    finally:
+        podman("rm", "-f", "-t", "0", name)
