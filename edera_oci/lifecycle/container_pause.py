@@ -9,19 +9,18 @@ from __future__ import annotations
 from edera_oci.lifecycle.common import Runtime, require_status
 
 
-def pause(rt: Runtime, container_id: str) -> None:
+def _transition(rt: Runtime, container_id: str, verb: str, before: str, after: str) -> None:
     with rt.store.locked(container_id):
         st = rt.store.load(container_id)
-        require_status(rt, st, ("running",), "pause")
-        rt.backend().pause(st)
-        st.status = "paused"
+        require_status(rt, st, (before,), verb)
+        getattr(rt.backend(), verb)(st)
+        st.status = after
         rt.store.save(st)
+
+
+def pause(rt: Runtime, container_id: str) -> None:
+    _transition(rt, container_id, "pause", "running", "paused")
 
 
 def resume(rt: Runtime, container_id: str) -> None:
-    with rt.store.locked(container_id):
-        st = rt.store.load(container_id)
-        require_status(rt, st, ("paused",), "resume")
-        rt.backend().resume(st)
-        st.status = "running"
-        rt.store.save(st)
+    _transition(rt, container_id, "resume", "paused", "running")

@@ -81,3 +81,15 @@ def wait_for(cmd: list[str], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{' '.join(cmd)} did not answer within {timeout:.0f} s")
         time.sleep(1)
+
+
+def fetch(url: str, tries: int = 30) -> str:
+    """The body at url once a server answers (busybox wget, with a hard timeout: its own -T
+    segfaults in Debian 12's busybox)."""
+    for _ in range(tries):
+        got = subprocess.run(["timeout", "15", "busybox", "wget", "-q", "-O", "-", url],
+                             capture_output=True, text=True)
+        if got.stdout:
+            return got.stdout
+        time.sleep(1)
+    return ""

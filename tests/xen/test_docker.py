@@ -4,12 +4,11 @@ its network comes from the libnetwork-setkey prestart hook."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from .engines import setup_docker
+from .engines import fetch, setup_docker
 from .test_zone_runtime import leftovers
 
 pytestmark = pytest.mark.xen
@@ -48,14 +47,7 @@ def test_published_port_reaches_a_server_in_the_zone(image):
                  "httpd", "-f", "-p", "80", "-h", "/www")
     assert res.returncode == 0, res.stderr
     try:
-        body = ""
-        for _ in range(30):
-            got = subprocess.run(["timeout", "15", "busybox", "wget", "-q", "-O", "-",
-                                  "http://127.0.0.1:8081/"], capture_output=True, text=True)
-            body = got.stdout
-            if body:
-                break
-            time.sleep(1)
+        body = fetch("http://127.0.0.1:8081/")
         assert body == "hello from a zone's httpd\n"
         exec_res = docker("exec", name, "sh", "-c", "echo exec-ok")
         assert exec_res.stdout == "exec-ok\n", exec_res.stderr

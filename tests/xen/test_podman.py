@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
-from .engines import setup_podman
+from .engines import fetch, setup_podman
 from .test_zone_runtime import leftovers
 
 pytestmark = pytest.mark.xen
@@ -56,14 +55,7 @@ def test_published_port_reaches_a_server_in_the_zone(image):
                  "httpd", "-f", "-p", "80", "-h", "/www")
     assert res.returncode == 0, res.stderr
     try:
-        body = ""
-        for _ in range(30):
-            got = subprocess.run(["timeout", "15", "busybox", "wget", "-q", "-O", "-",
-                                  "http://127.0.0.1:8080/"], capture_output=True, text=True)
-            body = got.stdout
-            if body:
-                break
-            time.sleep(1)
+        body = fetch("http://127.0.0.1:8080/")
         assert body == "hello from a zone's httpd\n"
     finally:
         assert podman("rm", "-f", "-t", "0", name).returncode == 0
