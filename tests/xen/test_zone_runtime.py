@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import select
 import subprocess
 import time
 import uuid
@@ -248,4 +249,68 @@ def test_twenty_cycles_leave_nothing(root, bundle_dir):
             assert time.monotonic() < deadline, "container did not stop after SIGKILL"
             time.sleep(0.3)
         assert oci(root, "delete", cid).returncode == 0
+    assert leftovers(root) == []
+
+
+def test_verbs_on_a_running_zone(root, bundle_dir):
+    """pause/resume, events --stats, ps, list and update against one running zone."""
+    make_bundle(bundle_dir, ["sleep", "600"],
+                **{"linux.resources": {"memory": {"limit": 256 << 20}}})
+    cid = new_id()
+    assert create(root, bundle_dir, cid).returncode == 0
+    assert oci(root, "start", cid).returncode == 0
+    listed = json.loads(oci(root, "list", "--format", "json").stdout)
+    assert [c["id"] for c in listed] == [cid]
+    pids = json.loads(oci(root, "ps", "--format", "json", cid).stdout)
+    assert pids == [json.loads(oci(root, "state", cid).stdout)["pid"]]
+    stats = json.loads(oci(root, "events", "--stats", cid).stdout)
+    memory = stats["data"]["memory"]["usage"]
+    assert 0 < memory["usage"] < memory["limit"] <= (256 + 64) << 20
+    assert stats["data"]["pids"]["current"] >= 1
+    assert oci(root, "pause", cid).returncode == 0
+    assert json.loads(oci(root, "state", cid).stdout)["status"] == "paused"
+    xl = subprocess.run(["xl", "list", f"edera-{cid}"], capture_output=True, text=True).stdout
+    assert "p" in xl.splitlines()[1].split()[4]  # Xen reports the domain paused
+    assert oci(root, "resume", cid).returncode == 0
+    assert json.loads(oci(root, "state", cid).stdout)["status"] == "running"
+    too_big = oci(root, "update", "--resources", "-", cid,
+                  input=json.dumps({"memory": {"limit": 1 << 30}}))
+    assert too_big.returncode != 0 and "memory" in too_big.stderr
+    assert oci(root, "update", "--resources", "-", cid,
+               input=json.dumps({"memory": {"limit": 128 << 20}})).returncode == 0
+    assert oci(root, "delete", "--force", cid).returncode == 0
+    assert leftovers(root) == []
+
+
+def test_terminal_goes_to_the_console_socket(root, bundle_dir, tmp_path):
+    """process.terminal: the pty master arrives over --console-socket and reaches the zone."""
+    import socket
+
+    make_bundle(bundle_dir, ["sh", "-c", "read line; echo got:$line; tty"],
+                **{"process.terminal": True})
+    sock_path = tmp_path / "console.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock_path))
+    server.listen(1)
+    cid = new_id()
+    res = create(root, bundle_dir, cid, "--console-socket", str(sock_path))
+    assert res.returncode == 0, res.stderr
+    conn, _ = server.accept()
+    _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    master = fds[0]
+    assert oci(root, "start", cid).returncode == 0
+    os.write(master, b"hello-tty\n")
+    out = b""
+    deadline = time.monotonic() + 60
+    while b"/dev/pts/" not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                break
+    assert b"got:hello-tty" in out
+    assert b"/dev/pts/" in out  # the workload's stdio is a terminal in the zone
+    os.close(master)
+    oci(root, "delete", "--force", cid)
     assert leftovers(root) == []
