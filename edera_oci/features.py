@@ -22,50 +22,20 @@ from edera_oci.spec import HOOK_KINDS
 
 OCI_VERSION_MIN = "1.0.0"
 
-CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-)  # fmt: skip
-
-
-def mount_options() -> list[str] | None:
-    """Mount option names the zone mapping understands; None if it is not installed."""
-    try:
-        from edera_oci.zone import records
-    except ImportError:
-        return None
-    return sorted(records.MOUNT_OPTIONS)
-
-
-def capabilities() -> list[str]:
-    try:
-        from edera_oci.zone import records
-    except ImportError:
-        return list(CAPABILITIES)
-    return list(records.CAPABILITIES)
-
-
 def features() -> dict[str, Any]:
     from edera_oci.validate import SUPPORTED_NAMESPACES, schema_version
+    from edera_oci.zone import records
 
     doc: dict[str, Any] = {
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": schema_version(),
         "hooks": list(HOOK_KINDS),
     }
-    options = mount_options()
-    if options is not None:
-        doc["mountOptions"] = options
+    # What the zone mapping (edera_oci.zone.records) understands, so features cannot drift.
+    doc["mountOptions"] = sorted(records.MOUNT_OPTIONS)
     doc["linux"] = {
         "namespaces": list(SUPPORTED_NAMESPACES),
-        "capabilities": capabilities(),
+        "capabilities": list(records.CAPABILITIES),
         "seccomp": {"enabled": False},
         "apparmor": {"enabled": False},
         "selinux": {"enabled": False},
