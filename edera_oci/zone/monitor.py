@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import fcntl
 import json
 import os
@@ -391,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     mon = Monitor(args)
+    faulthandler.enable(mon.log)  # a crash leaves its Python stack in monitor.log
     try:
         if args.exec_file:
             pid = mon.boot_exec()

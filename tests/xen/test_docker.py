@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .dom0 import leftovers
 from .engines import fetch, setup_docker
-from .test_zone_runtime import leftovers
 
 pytestmark = pytest.mark.xen
 

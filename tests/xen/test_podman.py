@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from .dom0 import leftovers
 from .engines import fetch, setup_podman
-from .test_zone_runtime import leftovers
 
 pytestmark = pytest.mark.xen
 

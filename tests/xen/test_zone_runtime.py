@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .bundles import make_bundle
+from .dom0 import leftovers
 
 pytestmark = pytest.mark.xen
 
@@ -43,25 +44,6 @@ def create(root: Path, bundle: Path, cid: str, *extra: str) -> subprocess.Comple
 
 def new_id() -> str:
     return "t-" + uuid.uuid4().hex[:10]
-
-
-def leftovers(root: Path) -> list[str]:
-    """Anything of edera-oci's still in dom0: domains, loop devices, disk images, state dirs."""
-    found = []
-    xl = subprocess.run(["xl", "list"], capture_output=True, text=True).stdout
-    found += [f"domain {ln.split()[0]}" for ln in xl.splitlines()[1:]
-              if ln.startswith("edera-")]
-    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    found += [f"loop {ln}" for ln in loops.splitlines() if "edera-oci" in ln]
-    disks = Path("/var/lib/edera-oci/disks")
-    if disks.exists():
-        found += [f"disk dir {p}" for p in disks.iterdir()]
-    if root.exists():
-        found += [f"state dir {p}" for p in root.iterdir()]
-    vifs = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    found += [f"vif {ln.split(':')[1].strip()}" for ln in vifs.splitlines()
-              if ln.split(":")[1].strip().startswith("vif")]
-    return found
 
 
 def dump_diagnostics(root: Path) -> None:

@@ -1,0 +1,64 @@
+"""What edera-oci may leave in dom0, found and (after a failed test) swept away.
+
+Every Xen test ends with nothing of edera-oci's in dom0: no domain, loop device, disk image,
+vif or state directory. The `no_leftovers` fixture in conftest checks that after each test and
+sweeps what it finds, so one test's leak fails that test and does not fail every test after it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+DISKS = Path("/var/lib/edera-oci/disks")
+STATE_ROOTS = (Path("/run/edera-oci"), Path("/run/docker/runtime-runc/moby"))
+
+
+def _out(*cmd: str) -> str:
+    return subprocess.run(cmd, capture_output=True, text=True).stdout
+
+
+def domains() -> list[str]:
+    return [ln.split()[0] for ln in _out("xl", "list").splitlines()[1:]
+            if ln.startswith("edera-")]
+
+
+def loops() -> list[str]:
+    return [ln.split(":")[0] for ln in _out("losetup", "-a").splitlines() if "edera-oci" in ln]
+
+
+def vifs() -> list[str]:
+    names = [ln.split(":")[1].strip().split("@")[0] for ln in _out("ip", "-o", "link").splitlines()]
+    return [n for n in names if n.startswith("vif")]
+
+
+def state_dirs(roots: tuple[Path, ...]) -> list[Path]:
+    return [d for r in roots if r.is_dir() for d in r.iterdir()]
+
+
+def leftovers(*roots: Path) -> list[str]:
+    """Anything of edera-oci's still in dom0, for the given state roots and the default ones."""
+    all_roots = tuple(dict.fromkeys((*roots, *STATE_ROOTS)))
+    found = [f"domain {d}" for d in domains()]
+    found += [f"loop {lo}" for lo in loops()]
+    if DISKS.is_dir():
+        found += [f"disk dir {p}" for p in DISKS.iterdir()]
+    found += [f"state dir {p}" for p in state_dirs(all_roots)]
+    found += [f"vif {v}" for v in vifs()]
+    return found
+
+
+def sweep(*roots: Path) -> None:
+    """Remove what a failed test left, so that the next test starts from a clean dom0."""
+    for d in domains():
+        subprocess.run(["xl", "destroy", d], capture_output=True)
+    for lo in loops():
+        subprocess.run(["losetup", "-d", lo], capture_output=True)
+    if DISKS.is_dir():
+        for p in DISKS.iterdir():
+            shutil.rmtree(p, ignore_errors=True)
+    for d in state_dirs(tuple(dict.fromkeys((*roots, *STATE_ROOTS)))):
+        shutil.rmtree(d, ignore_errors=True)
+    for v in vifs():
+        subprocess.run(["ip", "link", "del", v], capture_output=True)
