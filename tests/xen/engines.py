@@ -6,6 +6,9 @@ delegated, podman with cgroupfs/file events/k8s-file logs, images imported from 
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import tarfile
 import time
@@ -75,6 +78,18 @@ def setup_docker(workdir: Path) -> str:
     return "bb:latest"
 
 
+# A plain Debian 12 minbase root filesystem, put into dom0 by lab/build.
+DEBIAN_MINBASE_TAR = Path("/var/lib/edera-lab/debian-minbase.tar")
+DEBIAN_CHECK = "cat /etc/debian_version; id -un; apt-get --version | head -n 1"
+
+
+def import_debian(engine: str) -> str:
+    """The Debian minbase image, imported into podman's or docker's store."""
+    ref = "localhost/debian:minbase" if engine == "podman" else "debian:minbase"
+    sh(engine, "import", str(DEBIAN_MINBASE_TAR), ref)
+    return ref
+
+
 def wait_for(cmd: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while subprocess.run(cmd, capture_output=True).returncode != 0:
@@ -93,3 +108,33 @@ def fetch(url: str, tries: int = 30) -> str:
             return got.stdout
         time.sleep(1)
     return ""
+
+
+def zone_states() -> list[str]:
+    """The Xen state letters (r, b, p, ...) of the zones now in `xl list`, one per zone."""
+    lines = sh("xl", "list").stdout.splitlines()[1:]
+    return [ln.split()[4].replace("-", "") for ln in lines if ln.startswith("edera-")]
+
+
+def run_on_a_pty(argv: list[str], timeout: float = 180) -> str:
+    """Run argv with a terminal as its stdio (what `-it` needs); returns what it printed."""
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 1.0)
+            if r:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        os.close(master)
+        _, status = os.waitpid(pid, 0)
+    return out.decode(errors="replace") + f"\n[exit {os.waitstatus_to_exitcode(status)}]"

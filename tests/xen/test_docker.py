@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from .dom0 import leftovers
-from .engines import fetch, setup_docker
+from .engines import (
+    DEBIAN_CHECK,
+    fetch,
+    import_debian,
+    run_on_a_pty,
+    setup_docker,
+    zone_states,
+)
 
 pytestmark = pytest.mark.xen
 
@@ -53,6 +60,70 @@ def test_published_port_reaches_a_server_in_the_zone(image):
         assert exec_res.stdout == "exec-ok\n", exec_res.stderr
     finally:
         assert docker("rm", "-f", name).returncode == 0
+
+
+def test_pause_unpause_kill_and_exec_with_a_terminal(image):
+    """pause freezes the zone, unpause resumes it, `exec -it` gets a tty, kill ends it: 137."""
+    name = "d-pause"
+    res = docker("run", "--runtime", "edera", "-d", "--name", name, image, "sh", "-c",
+                 "while :; do sleep 0.2; done")
+    assert res.returncode == 0, res.stderr
+    try:
+        assert docker("pause", name).returncode == 0
+        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
+        assert zone_states() == ["p"]
+        assert docker("unpause", name).returncode == 0
+        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
+        out = run_on_a_pty(["docker", "exec", "-it", name, "sh", "-c",
+                            "tty; echo tty-done"])
+        assert "tty-done" in out and "/dev/pts/" in out and "not a tty" not in out, out
+        kill = docker("kill", name)
+        assert kill.returncode == 0, kill.stderr
+        assert docker("wait", name).stdout.strip() == "137"
+    finally:
+        docker("rm", "-f", name)
+
+
+def test_memory_and_cpus_size_the_zone(image):
+    res = docker("run", "--runtime", "edera", "--rm", "--memory", "256m", "--cpus", "2", image,
+                 "sh", "-c", "grep MemTotal /proc/meminfo; nproc")
+    assert res.returncode == 0, res.stderr
+    mem_line, nproc = res.stdout.splitlines()
+    mem_mib = int(mem_line.split()[1]) // 1024
+    assert 240 < mem_mib <= 256 + 64, res.stdout  # the limit plus the zone's stated overhead
+    assert nproc == "2"
+
+
+def test_ctr_runs_a_zone_through_the_runc_shim(image, tmp_path):
+    """containerd's own client: `ctr run --runtime io.containerd.runc.v2 --runc-binary`."""
+    tar = tmp_path / "bb.tar"
+    assert docker("save", "-o", str(tar), image).returncode == 0
+    ctr = ["ctr", "-n", "edera-test"]
+    imported = subprocess.run([*ctr, "images", "import", str(tar)], capture_output=True,
+                              text=True)
+    assert imported.returncode == 0, imported.stderr
+    ref = "docker.io/library/" + image
+    try:
+        res = subprocess.run(
+            [*ctr, "run", "--rm", "--runtime", "io.containerd.runc.v2",
+             "--runc-binary", "/usr/local/bin/edera-oci", ref, "ctr-zone",
+             "sh", "-c", "echo hello-from-ctr; ls /sys/bus/xen/devices"],
+            capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert "hello-from-ctr" in res.stdout
+        assert "vbd-" in res.stdout  # a Xen PV disk frontend: this ran in a zone, not in dom0
+        assert leftovers(Path("/run/containerd/runc/edera-test")) == []
+    finally:
+        subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
+
+
+def test_a_debian_minbase_image_runs(image):
+    debian = import_debian("docker")
+    res = docker("run", "--runtime", "edera", "--rm", debian, "sh", "-c", DEBIAN_CHECK)
+    assert res.returncode == 0, res.stderr
+    version, user, apt = res.stdout.splitlines()
+    assert version.startswith("12."), res.stdout
+    assert user == "root" and apt.startswith("apt "), res.stdout
 
 
 def test_nothing_left_behind(image):

@@ -7,7 +7,14 @@ import subprocess
 import pytest
 
 from .dom0 import leftovers
-from .engines import fetch, setup_podman
+from .engines import (
+    DEBIAN_CHECK,
+    fetch,
+    import_debian,
+    run_on_a_pty,
+    setup_podman,
+    zone_states,
+)
 
 pytestmark = pytest.mark.xen
 
@@ -89,3 +96,77 @@ def test_exec_env_user_and_stop_with_trap(image):
         assert inspect.stdout.strip() == "0"
     finally:
         podman("rm", "-f", "-t", "0", name)
+
+
+def test_pause_unpause_and_kill(image):
+    """pause freezes the zone (Xen shows it paused), unpause resumes it, kill ends it: 137."""
+    name = "p-pause"
+    res = podman("run", "-d", "--name", name, image, "sh", "-c", "while :; do sleep 0.2; done")
+    assert res.returncode == 0, res.stderr
+    try:
+        assert podman("pause", name).returncode == 0
+        status = podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip()
+        assert status == "paused"
+        assert zone_states() == ["p"]
+        assert podman("unpause", name).returncode == 0
+        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
+        assert zone_states() != ["p"]
+        assert podman("exec", name, "echo", "alive").stdout == "alive\n"
+        kill = podman("kill", name)
+        assert kill.returncode == 0, kill.stderr
+        waited = podman("wait", name)
+        assert waited.stdout.strip() == "137", waited.stderr
+    finally:
+        podman("rm", "-f", "-t", "0", name)
+
+
+def test_memory_and_cpus_size_the_zone(image):
+    res = podman("run", "--rm", "--memory", "256m", "--cpus", "2", image, "sh", "-c",
+                 "grep MemTotal /proc/meminfo; nproc")
+    assert res.returncode == 0, res.stderr
+    mem_line, nproc = res.stdout.splitlines()
+    mem_mib = int(mem_line.split()[1]) // 1024
+    assert 240 < mem_mib <= 256 + 64, res.stdout  # the limit plus the zone's stated overhead
+    assert nproc == "2"
+
+
+def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
+    marks = {"p-iso-a": "4242", "p-iso-b": "4343"}
+    try:
+        for name, mark in marks.items():
+            res = podman("run", "-d", "--name", name, image, "sh", "-c",
+                         f"echo {name} > /tmp/{name}; exec sleep {mark}")
+            assert res.returncode == 0, res.stderr
+        for name, mark in marks.items():
+            seen = podman("exec", name, "sh", "-c", "ps -o args; ls /tmp")
+            assert seen.returncode == 0, seen.stderr
+            assert f"sleep {mark}" in seen.stdout and name in seen.stdout  # its own
+            (other, other_mark), = ((n, m) for n, m in marks.items() if n != name)
+            assert f"sleep {other_mark}" not in seen.stdout and other not in seen.stdout
+    finally:
+        for name in marks:
+            podman("rm", "-f", "-t", "0", name)
+
+
+def test_exec_with_a_terminal(image):
+    """`podman exec -it`: conmon hands edera-oci a console socket; the process gets a tty."""
+    name = "p-tty"
+    res = podman("run", "-d", "--name", name, image, "sh", "-c", "while :; do sleep 0.2; done")
+    assert res.returncode == 0, res.stderr
+    try:
+        out = run_on_a_pty(["podman", "--runtime", "edera", "exec", "-it", name, "sh", "-c",
+                            "tty; stty size; echo tty-done"])
+        assert "tty-done" in out, out
+        assert "/dev/pts/" in out and "not a tty" not in out, out
+    finally:
+        podman("rm", "-f", "-t", "0", name)
+
+
+def test_a_debian_minbase_image_runs(image):
+    """A real distribution's rootfs: dynamic binaries, its own passwd, apt."""
+    debian = import_debian("podman")
+    res = podman("run", "--rm", debian, "sh", "-c", DEBIAN_CHECK)
+    assert res.returncode == 0, res.stderr
+    version, user, apt = res.stdout.splitlines()
+    assert version.startswith("12."), res.stdout
+    assert user == "root" and apt.startswith("apt "), res.stdout
