@@ -170,3 +170,10 @@ def test_a_debian_minbase_image_runs(image):
     version, user, apt = res.stdout.splitlines()
     assert version.startswith("12."), res.stdout
     assert user == "root" and apt.startswith("apt "), res.stdout
+
+
+def test_a_runtime_error_reaches_the_podman_user(image):
+    """podman reads edera-oci's JSON log (runtime_supports_json) and shows its message."""
+    res = podman("run", "--rm", "--uidmap", "0:100000:65536", image, "true")
+    assert res.returncode != 0
+    assert "user" in res.stderr and "not supported in a zone" in res.stderr, res.stderr

@@ -185,8 +185,9 @@ def test_engine_style_create_start_kill(root, bundle_dir, tmp_path):
 
 
 def test_sigterm_without_trap_is_143_and_sigkill_137(root, bundle_dir):
+    """kill TERM, and kill --all KILL (every process in the zone, as runc signals the cgroup)."""
     make_bundle(bundle_dir, ["sleep", "600"])
-    for signame, expected in (("TERM", 143), ("KILL", 137)):
+    for signame, expected, flags in (("TERM", 143, []), ("KILL", 137, ["--all"])):
         cid = new_id()
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
                                  str(bundle_dir), cid], stdout=subprocess.PIPE,
@@ -198,7 +199,7 @@ def test_sigterm_without_trap_is_143_and_sigkill_137(root, bundle_dir):
                 break
             time.sleep(0.5)
         time.sleep(1)
-        assert oci(root, "kill", cid, signame).returncode == 0
+        assert oci(root, "kill", *flags, cid, signame).returncode == 0
         assert proc.wait(timeout=120) == expected, proc.stderr.read()
     assert leftovers(root) == []
 
