@@ -32,8 +32,8 @@ def inside(runs: int) -> int:
 
     work = Path(tempfile.mkdtemp())
     engines = {
-        "podman": (setup_podman(work / "podman"), ["podman", "--runtime", "edera"],
-                   ["podman", "--runtime", "runc"]),
+        "podman": (setup_podman(work / "podman"), ["podman", "--runtime", "edera", "run"],
+                   ["podman", "--runtime", "runc", "run"]),
         "docker": (setup_docker(work / "docker"), ["docker", "run", "--runtime", "edera"],
                    ["docker", "run", "--runtime", "runc"]),
     }
@@ -41,8 +41,6 @@ def inside(runs: int) -> int:
     print(f"{'engine':<8} | {'edera-oci (s)':>14} | {'runc (s)':>10} | {'ratio':>7}")
     print(f"{'-' * 8}-+-{'-' * 14}-+-{'-' * 10}-+-{'-' * 7}")
     for name, (image, edera, runc) in engines.items():
-        if name == "podman":
-            edera, runc = [*edera, "run"], [*runc, "run"]
         ours, theirs = [], []
         for _ in range(runs):
             ours.append(timed([*edera, "--rm", image, "true"]))
