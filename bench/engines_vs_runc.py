@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from labbench import rerun_inside_lab
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -57,9 +59,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.inside:
         return inside(args.runs)
-    return subprocess.run([str(REPO / "lab/run"), "--timeout", "3000", "python3",
-                           "bench/engines_vs_runc.py", "--inside", "--runs",
-                           str(args.runs)]).returncode
+    return rerun_inside_lab(__file__, args.runs, timeout=3000)
 
 
 if __name__ == "__main__":

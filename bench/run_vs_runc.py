@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from labbench import rerun_inside_lab
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -117,8 +119,7 @@ def main() -> int:
         return host(40)
     if args.inside:
         return inside(args.runs)
-    return subprocess.run([str(REPO / "lab/run"), "python3", "bench/run_vs_runc.py", "--inside",
-                           "--runs", str(args.runs)]).returncode
+    return rerun_inside_lab(__file__, args.runs)
 
 
 if __name__ == "__main__":

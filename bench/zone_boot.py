@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from labbench import rerun_inside_lab
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -90,8 +92,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.inside:
         return inside(args.runs)
-    return subprocess.run([str(REPO / "lab/run"), "python3", "bench/zone_boot.py", "--inside",
-                           "--runs", str(args.runs)]).returncode
+    return rerun_inside_lab(__file__, args.runs)
 
 
 if __name__ == "__main__":
