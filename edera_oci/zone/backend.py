@@ -327,11 +327,19 @@ class XenZoneBackend:
         raw = self._request(state, "stats").get("stats", {})
         total = int(raw.get("mem_total_kb", 0)) * 1024
         available = int(raw.get("mem_available_kb", 0)) * 1024
-        return {
+        stats: dict[str, Any] = {
             "cpu": {"usage": {"total": int(raw.get("cpu_usage_ns", 0))}},
             "memory": {"usage": {"usage": total - available, "limit": total}},
             "pids": {"current": int(raw.get("pids", 0))},
         }
+        names = state.zone.get("interfaces") or []
+        if names:
+            ns_path = f"/proc/{state.zone['monitor_pid']}/ns/net"
+            try:
+                stats["network_interfaces"] = network.interface_counters(ns_path, names)
+            except OSError as e:
+                raise ZoneError(f"reading the counters of {', '.join(names)}: {e}") from None
+        return stats
 
     def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
         zone = state.zone

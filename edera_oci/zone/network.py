@@ -116,6 +116,28 @@ def read_interfaces(ns_path: str) -> list[Interface]:
     return found
 
 
+COUNTERS = ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped",
+            "tx_bytes", "tx_packets", "tx_errors", "tx_dropped")
+
+
+def interface_counters(ns_path: str, names: list[str]) -> list[dict[str, int | str]]:
+    """runc's ``network_interfaces`` for ``events --stats``: the counters of the namespace's
+    interfaces that the zone mirrors. Every packet of the zone crosses its twin here (the tc
+    redirects), in the same direction, so the twin's counters are the container's own."""
+    from pyroute2 import IPRoute
+
+    found: list[dict[str, int | str]] = []
+    with in_netns(ns_path), IPRoute() as ipr:
+        for name in names:
+            index = ipr.link_lookup(ifname=name)
+            if not index:
+                continue
+            link = ipr.get_links(index[0])[0]
+            stats = link.get_attr("IFLA_STATS64") or link.get_attr("IFLA_STATS") or {}
+            found.append({"name": name, **{c: int(stats.get(c, 0)) for c in COUNTERS}})
+    return found
+
+
 def ensure_vif_script() -> Path:
     if not VIF_SCRIPT.exists() or VIF_SCRIPT.read_text() != VIF_SCRIPT_TEXT:
         VIF_SCRIPT.parent.mkdir(parents=True, exist_ok=True)
