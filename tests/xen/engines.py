@@ -12,6 +12,8 @@ import select
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .bundles import busybox_rootfs
@@ -108,6 +110,23 @@ def fetch(url: str, tries: int = 30) -> str:
             return got.stdout
         time.sleep(1)
     return ""
+
+
+SLEEP_LOOP = "while :; do sleep 0.2; done"
+
+
+@contextmanager
+def detached(engine: Callable[..., subprocess.CompletedProcess], name: str, image: str,
+             script: str = SLEEP_LOOP, run_opts: tuple[str, ...] = (),
+             rm_opts: tuple[str, ...] = ()) -> Iterator[str]:
+    """`ENGINE run -d --name NAME RUN_OPTS IMAGE sh -c SCRIPT` for the block, then `rm -f`
+    however the block ends (a failed assertion must not leave a zone to the next test)."""
+    res = engine("run", "-d", "--name", name, *run_opts, image, "sh", "-c", script)
+    assert res.returncode == 0, res.stderr
+    try:
+        yield name
+    finally:
+        engine("rm", "-f", *rm_opts, name)
 
 
 def zone_states() -> list[str]:

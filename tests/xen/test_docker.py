@@ -11,6 +11,7 @@ import pytest
 from .dom0 import leftovers
 from .engines import (
     DEBIAN_CHECK,
+    detached,
     fetch,
     import_debian,
     run_on_a_pty,
@@ -64,11 +65,7 @@ def test_published_port_reaches_a_server_in_the_zone(image):
 
 def test_pause_unpause_kill_and_exec_with_a_terminal(image):
     """pause freezes the zone, unpause resumes it, `exec -it` gets a tty, kill ends it: 137."""
-    name = "d-pause"
-    res = docker("run", "--runtime", "edera", "-d", "--name", name, image, "sh", "-c",
-                 "while :; do sleep 0.2; done")
-    assert res.returncode == 0, res.stderr
-    try:
+    with detached(docker, "d-pause", image, run_opts=("--runtime", "edera")) as name:
         assert docker("pause", name).returncode == 0
         assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
         assert zone_states() == ["p"]
@@ -80,8 +77,6 @@ def test_pause_unpause_kill_and_exec_with_a_terminal(image):
         kill = docker("kill", name)
         assert kill.returncode == 0, kill.stderr
         assert docker("wait", name).stdout.strip() == "137"
-    finally:
-        docker("rm", "-f", name)
 
 
 def test_memory_and_cpus_size_the_zone(image):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from .dom0 import leftovers
 from .engines import (
     DEBIAN_CHECK,
+    SLEEP_LOOP,
+    detached,
     fetch,
     import_debian,
     run_on_a_pty,
@@ -19,6 +22,7 @@ from .engines import (
 pytestmark = pytest.mark.xen
 
 DEFAULT_ROOT = "/run/edera-oci"
+FAST_RM = ("-t", "0")  # rm -f without the stop timeout
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +79,8 @@ def test_nothing_left_behind(image):
 
 
 def test_exec_env_user_and_stop_with_trap(image):
-    name = "p-exec"
-    res = podman("run", "-d", "--name", name, image, "sh", "-c",
-                 "trap 'echo trapped; exit 0' TERM; while :; do sleep 0.2; done")
-    assert res.returncode == 0, res.stderr
-    try:
+    with detached(podman, "p-exec", image, "trap 'echo trapped; exit 0' TERM; " + SLEEP_LOOP,
+                  rm_opts=FAST_RM) as name:
         plain = podman("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")
         assert plain.returncode == 4
         assert plain.stdout == "exec-ok\n" and plain.stderr == "exec-err\n"
@@ -94,16 +95,23 @@ def test_exec_env_user_and_stop_with_trap(image):
         inspect = subprocess.run(["podman", "inspect", "-f", "{{.State.ExitCode}}", name],
                                  capture_output=True, text=True)
         assert inspect.stdout.strip() == "0"
-    finally:
-        podman("rm", "-f", "-t", "0", name)
 
 
-def test_pause_unpause_and_kill(image):
-    """pause freezes the zone (Xen shows it paused), unpause resumes it, kill ends it: 137."""
-    name = "p-pause"
-    res = podman("run", "-d", "--name", name, image, "sh", "-c", "while :; do sleep 0.2; done")
-    assert res.returncode == 0, res.stderr
-    try:
+def test_stats_pause_unpause_and_kill(image):
+    """events --stats counts the zone's packets on its interface; pause freezes the zone (Xen
+    shows it paused), unpause resumes it, kill ends it: 137."""
+    with detached(podman, "p-pause", image, run_opts=("--cap-add", "NET_RAW"),
+                  rm_opts=FAST_RM) as name:
+        ping = podman("exec", name, "ping", "-c", "3", "-W", "5", "10.88.0.1")
+        assert ping.returncode == 0, ping.stderr + ping.stdout
+        cid = podman("inspect", "-f", "{{.Id}}", name).stdout.strip()
+        stats = subprocess.run(["edera-oci", "events", "--stats", cid], capture_output=True,
+                               text=True)
+        assert stats.returncode == 0, stats.stderr
+        (eth0,) = json.loads(stats.stdout)["data"]["network_interfaces"]
+        assert eth0["name"] == "eth0"
+        assert eth0["tx_packets"] >= 3 and eth0["rx_packets"] >= 3, eth0  # echo and reply
+        assert eth0["tx_bytes"] >= 3 * 98 and eth0["rx_bytes"] >= 3 * 98, eth0
         assert podman("pause", name).returncode == 0
         status = podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip()
         assert status == "paused"
@@ -116,8 +124,6 @@ def test_pause_unpause_and_kill(image):
         assert kill.returncode == 0, kill.stderr
         waited = podman("wait", name)
         assert waited.stdout.strip() == "137", waited.stderr
-    finally:
-        podman("rm", "-f", "-t", "0", name)
 
 
 def test_memory_and_cpus_size_the_zone(image):
@@ -150,16 +156,11 @@ def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
 
 def test_exec_with_a_terminal(image):
     """`podman exec -it`: conmon hands edera-oci a console socket; the process gets a tty."""
-    name = "p-tty"
-    res = podman("run", "-d", "--name", name, image, "sh", "-c", "while :; do sleep 0.2; done")
-    assert res.returncode == 0, res.stderr
-    try:
+    with detached(podman, "p-tty", image, rm_opts=FAST_RM) as name:
         out = run_on_a_pty(["podman", "--runtime", "edera", "exec", "-it", name, "sh", "-c",
                             "tty; stty size; echo tty-done"])
         assert "tty-done" in out, out
         assert "/dev/pts/" in out and "not a tty" not in out, out
-    finally:
-        podman("rm", "-f", "-t", "0", name)
 
 
 def test_a_debian_minbase_image_runs(image):
