@@ -67,6 +67,18 @@ def zone_size(spec) -> tuple[int, int]:
     return memory, vcpus
 
 
+# What containerd's CRI plugin and CRI-O set on a Kubernetes pod's sandbox (pause) container.
+POD_SANDBOX_ANNOTATIONS = (("io.kubernetes.cri.container-type", "sandbox"),
+                           ("io.kubernetes.cri-o.ContainerType", "sandbox"))
+
+
+def is_pod_sandbox(annotations: dict[str, str]) -> bool:
+    """A pod's sandbox holds the namespaces that the pod's containers join. Each zone has its
+    own kernel, so there is nothing to hold: the sandbox's zone takes no NIC, and the pod's
+    network goes to the zone of the container that runs in it."""
+    return any(annotations.get(key) == value for key, value in POD_SANDBOX_ANNOTATIONS)
+
+
 def domain_name(container_id: str) -> str:
     return f"edera-{container_id}"
 
@@ -156,6 +168,8 @@ class XenZoneBackend:
             clock.mark("monitor+hooks")
             ns_path = f"/proc/{monitor.pid}/ns/net"
             ifaces = network.read_interfaces(ns_path) if netns is not None else []
+            if is_pod_sandbox(spec.annotations):
+                ifaces = []  # the pod's network belongs to its containers' zones
             vifs = [
                 f"mac={iface.mac},script={network.ensure_vif_script()}"
                 for n, iface in enumerate(ifaces)

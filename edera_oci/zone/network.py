@@ -164,6 +164,10 @@ def attach_vif(vif: str, ns_path: str, iface: Interface) -> None:
             os.close(fd)
     with in_netns(ns_path), IPRoute() as ipr:
         vidx = ipr.link_lookup(ifname=vif)[0]
+        if any(q.get_attr("TCA_KIND") == "ingress" for q in ipr.get_qdiscs(index=iface.index)):
+            raise OSError(f"{iface.name} already carries another zone's traffic: containers "
+                          "that share one network namespace (a pod's) cannot each have a "
+                          "zone on it; not supported yet")
         ipr.link("set", index=vidx, mtu=iface.mtu, state="up")
         for src, dst in ((iface.index, vidx), (vidx, iface.index)):
             ipr.tc("add", "ingress", src, "ffff:")

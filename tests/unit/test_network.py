@@ -59,3 +59,33 @@ def test_interface_counters_count_what_crossed_the_interface(engine_netns):
     assert after["rx_bytes"] - before["eth0"]["rx_bytes"] >= 5 * len(payload)
     assert after["tx_packets"] >= 1  # at least the ARP reply went back out
     assert set(after) == {"name", *network.COUNTERS}
+
+
+def test_a_second_zone_cannot_take_an_interface_that_carries_one(engine_netns):
+    """Two containers in one namespace (a pod) would both redirect eth0: the second is refused
+    with a message that says why, and what the first zone set up stays as it was. (The first
+    zone's redirects are made in the lab: this host's kernel has no matchall classifier, so
+    the test puts the ingress qdisc that a first zone leaves in place by hand.)"""
+    (eth0,) = network.read_interfaces(engine_netns)
+    ns_name = engine_netns.rsplit("/", 1)[1]
+    subprocess.run(["ip", "netns", "exec", ns_name, "tc", "qdisc", "add", "dev", "eth0",
+                    "ingress"], check=True)
+    second = f"vif9{uuid.uuid4().hex[:4]}.0"  # a veth stands in for netback's vif
+    ip("link", "add", "name", second, "type", "veth", "peer", "name", "p" + second[:-2])
+    try:
+        with pytest.raises(OSError, match="eth0 already carries another zone's traffic"):
+            network.attach_vif(second, engine_netns, eth0)
+        qdiscs = subprocess.run(["ip", "netns", "exec", ns_name, "tc", "qdisc", "show", "dev",
+                                 "eth0"], capture_output=True, text=True, check=True).stdout
+        assert "ingress" in qdiscs, qdiscs
+    finally:
+        subprocess.run(["ip", "link", "del", "p" + second[:-2]], capture_output=True)
+
+
+def test_only_a_pods_sandbox_gives_up_the_network():
+    from edera_oci.zone.backend import is_pod_sandbox
+
+    assert is_pod_sandbox({"io.kubernetes.cri.container-type": "sandbox"})  # containerd
+    assert is_pod_sandbox({"io.kubernetes.cri-o.ContainerType": "sandbox"})  # CRI-O
+    assert not is_pod_sandbox({"io.kubernetes.cri.container-type": "container"})
+    assert not is_pod_sandbox({})
