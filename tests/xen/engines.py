@@ -37,6 +37,29 @@ DAEMON_JSON = """{ "exec-opts": ["native.cgroupdriver=cgroupfs"], "storage-drive
 """
 
 
+# containerd's CRI plugin (what the kubelet talks to): a runtime handler `edera` through the runc
+# shim, a pause image made locally (no registry), and the CNI plugins of Debian's package.
+CONTAINERD_TOML = """version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/edera-pause:1"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.edera]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.edera.options]
+      BinaryName = "/usr/local/bin/edera-oci"
+"""
+
+# The pod network: a bridge with addresses from host-local, as a small cluster's CNI would give.
+POD_CNI_CONFLIST = """{ "cniVersion": "0.4.0", "name": "edera-pods",
+  "plugins": [ { "type": "bridge", "bridge": "cni-edera0", "isGateway": true, "ipMasq": true,
+                 "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.77.0.0/24" }]],
+                           "routes": [{ "dst": "0.0.0.0/0" }] } } ] }
+"""
+POD_GATEWAY = "10.77.0.1"
+
+
 def sh(*cmd: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, check=check, **kw)
 
@@ -70,6 +93,10 @@ def setup_docker(workdir: Path) -> str:
     prepare_host()
     Path("/etc/docker").mkdir(parents=True, exist_ok=True)
     Path("/etc/docker/daemon.json").write_text(DAEMON_JSON)
+    Path("/etc/containerd").mkdir(parents=True, exist_ok=True)
+    Path("/etc/containerd/config.toml").write_text(CONTAINERD_TOML)
+    Path("/etc/cni/net.d").mkdir(parents=True, exist_ok=True)
+    Path("/etc/cni/net.d/10-edera-pods.conflist").write_text(POD_CNI_CONFLIST)
     log = open("/var/log/containerd.log", "w")  # noqa: SIM115 - the daemon keeps it
     subprocess.Popen(["containerd"], stdout=log, stderr=log)
     wait_for(["ctr", "version"], 120)

@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from . import cri
 from .dom0 import leftovers
 from .engines import (
     DEBIAN_CHECK,
+    POD_GATEWAY,
+    busybox_tar,
     detached,
     fetch,
     import_debian,
     run_on_a_pty,
     setup_docker,
+    sh,
     zone_states,
 )
 
@@ -110,6 +114,53 @@ def test_ctr_runs_a_zone_through_the_runc_shim(image, tmp_path):
         assert leftovers(Path("/run/containerd/runc/edera-test")) == []
     finally:
         subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
+
+
+def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
+    """containerd's CRI plugin, driven as the kubelet drives it, with the runtime handler
+    `edera` (what a RuntimeClass names): the pod's container runs in a zone on the pod's
+    network, its stdout reaches the pod's log, and ExecSync (probes, `kubectl exec`) reaches it."""
+    ctr = ("ctr", "-n", "k8s.io")
+    sh("docker", "import", "-c", 'ENTRYPOINT ["/bin/sleep", "2147483647"]',
+       str(busybox_tar(tmp_path)), "localhost/edera-pause:1")
+    imported = []
+    for ref in ("localhost/edera-pause:1", image):
+        tar = tmp_path / (ref.replace("/", "_") + ".tar")
+        sh("docker", "save", "-o", str(tar), ref)
+        sh(*ctr, "images", "import", str(tar))
+        imported.append(ref if "/" in ref else "docker.io/library/" + ref)
+    logs = tmp_path / "pod-logs"
+    logs.mkdir()
+    pod = cri.pod_config("edera-pod", "uid-edera-pod-1", str(logs))
+    runtime = cri.RuntimeService()
+    sandbox = ""
+    try:
+        assert "containerd" in runtime.version()
+        sandbox = runtime.run_pod_sandbox(pod, "edera")
+        pod_ip = runtime.pod_ip(sandbox)
+        assert pod_ip.startswith("10.77.0."), pod_ip
+        app = runtime.create_container(sandbox, cri.container_config(
+            "app", imported[1], ["sh", "-c", "echo hello-from-a-pod; exec sleep 3600"],
+            "app.log"), pod)
+        runtime.start_container(app)
+        assert runtime.container_status(app)[0] == cri.CONTAINER_RUNNING
+        code, out, err = runtime.exec_sync(app, ["sh", "-c", (
+            "ip -o -4 addr show eth0; ls /sys/bus/xen/devices; "
+            f"ping -c 1 -W 5 {POD_GATEWAY} >/dev/null && echo PING-OK")])
+        assert code == 0, err + out
+        assert f"inet {pod_ip}/24" in out, out  # the pod's address is the zone's
+        assert "vbd-" in out, out  # a Xen PV disk: this is a zone, not dom0
+        assert "PING-OK" in out, out
+        assert "hello-from-a-pod" in (logs / "app.log").read_text()
+    finally:
+        if sandbox:
+            runtime.stop_pod_sandbox(sandbox)
+            runtime.remove_pod_sandbox(sandbox)
+        runtime.close()
+        for ref in imported:
+            subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
+        subprocess.run(["docker", "rmi", "localhost/edera-pause:1"], capture_output=True)
+    assert leftovers(Path("/run/containerd/runc/k8s.io")) == []
 
 
 def test_a_debian_minbase_image_runs(image):
