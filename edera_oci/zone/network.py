@@ -89,6 +89,10 @@ class Interface:
 
 def read_interfaces(ns_path: str) -> list[Interface]:
     """The namespace's interfaces other than lo, with their addresses and gateway routes."""
+    with in_netns(ns_path):
+        names = {name for _, name in socket.if_nameindex()}
+    if names <= {"lo"}:
+        return []  # a namespace nobody configured (--network none): spare pyroute2's import
     from pyroute2 import IPRoute
 
     found: list[Interface] = []

@@ -89,3 +89,12 @@ def test_only_a_pods_sandbox_gives_up_the_network():
     assert is_pod_sandbox({"io.kubernetes.cri-o.ContainerType": "sandbox"})  # CRI-O
     assert not is_pod_sandbox({"io.kubernetes.cri.container-type": "container"})
     assert not is_pod_sandbox({})
+
+
+def test_an_unconfigured_namespace_has_nothing_to_mirror():
+    name = f"edera-t-{uuid.uuid4().hex[:8]}"
+    ip("netns", "add", name)
+    try:
+        assert network.read_interfaces(f"/run/netns/{name}") == []
+    finally:
+        ip("netns", "del", name)
