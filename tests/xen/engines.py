@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from .bundles import busybox_rootfs
@@ -156,6 +156,48 @@ def detached(engine: Callable[..., subprocess.CompletedProcess], name: str, imag
         yield name
     finally:
         engine("rm", "-f", *rm_opts, name)
+
+
+Engine = Callable[..., subprocess.CompletedProcess]
+
+
+def check_exec_and_stop_with_a_trap(engine: Engine, name: str, image: str,
+                                    run_opts: tuple[str, ...] = (),
+                                    rm_opts: tuple[str, ...] = ()) -> None:
+    """`exec` into a running zone (streams and status apart, with -e, with -u), then `stop` of
+    a shell that traps SIGTERM: the trap runs and the container exits 0."""
+    with detached(engine, name, image, "trap 'echo trapped; exit 0' TERM; " + SLEEP_LOOP,
+                  run_opts, rm_opts):
+        plain = engine("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")
+        assert plain.returncode == 4
+        assert plain.stdout == "exec-ok\n" and plain.stderr == "exec-err\n"
+        env = engine("exec", "-e", "FOO=from-exec", name, "sh", "-c", "echo $FOO")
+        assert env.stdout == "from-exec\n", env.stderr
+        user = engine("exec", "-u", "1000:1000", name, "id", "-u")
+        assert user.stdout == "1000\n", user.stderr
+        stop = engine("stop", "-t", "10", name)
+        assert stop.returncode == 0, stop.stderr
+        assert "trapped" in engine("logs", name).stdout
+        assert engine("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+
+
+def check_two_containers_apart(engine: Engine, prefix: str, image: str,
+                               run_opts: tuple[str, ...] = (),
+                               rm_opts: tuple[str, ...] = ()) -> None:
+    """Two containers, each in its zone: each sees its own process and file, neither the
+    other's."""
+    marks = {f"{prefix}-iso-a": "4242", f"{prefix}-iso-b": "4343"}
+    with ExitStack() as running:
+        for name, mark in marks.items():
+            running.enter_context(detached(engine, name, image,
+                                           f"echo {name} > /tmp/{name}; exec sleep {mark}",
+                                           run_opts, rm_opts))
+        for name, mark in marks.items():
+            seen = engine("exec", name, "sh", "-c", "ps -o args; ls /tmp")
+            assert seen.returncode == 0, seen.stderr
+            assert f"sleep {mark}" in seen.stdout and name in seen.stdout  # its own
+            (other, other_mark), = ((n, m) for n, m in marks.items() if n != name)
+            assert f"sleep {other_mark}" not in seen.stdout and other not in seen.stdout
 
 
 def zone_states() -> list[str]:

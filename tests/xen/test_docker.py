@@ -14,6 +14,8 @@ from .engines import (
     DEBIAN_CHECK,
     POD_GATEWAY,
     busybox_tar,
+    check_exec_and_stop_with_a_trap,
+    check_two_containers_apart,
     detached,
     fetch,
     import_debian,
@@ -26,6 +28,7 @@ from .engines import (
 pytestmark = pytest.mark.xen
 
 DOCKER_ROOT = Path("/run/docker/runtime-runc/moby")
+EDERA = ("--runtime", "edera")  # docker takes the runtime per container
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +70,17 @@ def test_published_port_reaches_a_server_in_the_zone(image):
         assert docker("rm", "-f", name).returncode == 0
 
 
+def test_exec_env_user_and_stop_with_trap(image):
+    check_exec_and_stop_with_a_trap(docker, "d-exec", image, run_opts=EDERA)
+
+
+def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
+    check_two_containers_apart(docker, "d", image, run_opts=EDERA)
+
+
 def test_pause_unpause_kill_and_exec_with_a_terminal(image):
     """pause freezes the zone, unpause resumes it, `exec -it` gets a tty, kill ends it: 137."""
-    with detached(docker, "d-pause", image, run_opts=("--runtime", "edera")) as name:
+    with detached(docker, "d-pause", image, run_opts=EDERA) as name:
         assert docker("pause", name).returncode == 0
         assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
         assert zone_states() == ["p"]

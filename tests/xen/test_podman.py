@@ -10,7 +10,8 @@ import pytest
 from .dom0 import leftovers
 from .engines import (
     DEBIAN_CHECK,
-    SLEEP_LOOP,
+    check_exec_and_stop_with_a_trap,
+    check_two_containers_apart,
     detached,
     fetch,
     import_debian,
@@ -79,22 +80,7 @@ def test_nothing_left_behind(image):
 
 
 def test_exec_env_user_and_stop_with_trap(image):
-    with detached(podman, "p-exec", image, "trap 'echo trapped; exit 0' TERM; " + SLEEP_LOOP,
-                  rm_opts=FAST_RM) as name:
-        plain = podman("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")
-        assert plain.returncode == 4
-        assert plain.stdout == "exec-ok\n" and plain.stderr == "exec-err\n"
-        env = podman("exec", "-e", "FOO=from-exec", name, "sh", "-c", "echo $FOO")
-        assert env.stdout == "from-exec\n", env.stderr
-        user = podman("exec", "-u", "1000:1000", name, "id", "-u")
-        assert user.stdout == "1000\n", user.stderr
-        stop = podman("stop", "-t", "10", name)
-        assert stop.returncode == 0, stop.stderr
-        logs = subprocess.run(["podman", "logs", name], capture_output=True, text=True)
-        assert "trapped" in logs.stdout
-        inspect = subprocess.run(["podman", "inspect", "-f", "{{.State.ExitCode}}", name],
-                                 capture_output=True, text=True)
-        assert inspect.stdout.strip() == "0"
+    check_exec_and_stop_with_a_trap(podman, "p-exec", image, rm_opts=FAST_RM)
 
 
 def test_stats_pause_unpause_and_kill(image):
@@ -137,21 +123,7 @@ def test_memory_and_cpus_size_the_zone(image):
 
 
 def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
-    marks = {"p-iso-a": "4242", "p-iso-b": "4343"}
-    try:
-        for name, mark in marks.items():
-            res = podman("run", "-d", "--name", name, image, "sh", "-c",
-                         f"echo {name} > /tmp/{name}; exec sleep {mark}")
-            assert res.returncode == 0, res.stderr
-        for name, mark in marks.items():
-            seen = podman("exec", name, "sh", "-c", "ps -o args; ls /tmp")
-            assert seen.returncode == 0, seen.stderr
-            assert f"sleep {mark}" in seen.stdout and name in seen.stdout  # its own
-            (other, other_mark), = ((n, m) for n, m in marks.items() if n != name)
-            assert f"sleep {other_mark}" not in seen.stdout and other not in seen.stdout
-    finally:
-        for name in marks:
-            podman("rm", "-f", "-t", "0", name)
+    check_two_containers_apart(podman, "p", image, rm_opts=FAST_RM)
 
 
 def test_exec_with_a_terminal(image):
