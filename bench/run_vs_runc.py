@@ -62,7 +62,7 @@ def inside(runs: int) -> int:
 
     tmp = Path(tempfile.mkdtemp())
     bundle = make_bundle(tmp / "bundle", ["/bin/true"])
-    ours, theirs, phases = [], [], []
+    ours, theirs, phases, teardowns = [], [], [], []
     log = tmp / "edera.log"
     for i in range(runs):
         log.write_text("")
@@ -73,6 +73,8 @@ def inside(runs: int) -> int:
         parts = {k: float(v) for k, v in parts.items()}
         parts["teardown"] = float(re.search(r"teardown \(s\): ([\d.]+)", text).group(1))
         phases.append(parts)
+        teardown = re.search(r"teardown phases.*", text).group(0)
+        teardowns.append({k: float(v) for k, v in re.findall(r"(\S+)=([\d.]+)", teardown)})
         theirs.append(timed(["runc", "--root", str(tmp / "runc"), "run", "--bundle",
                              str(bundle), f"r{i}"], stdin=subprocess.DEVNULL))
     names = list(phases[0])
@@ -81,6 +83,8 @@ def inside(runs: int) -> int:
         rows.append((f"  {name}", med(p[name] for p in phases), None))
     rows.append(("  rest (CLI, start, wait, exit)",
                  med(o - sum(p.values()) for o, p in zip(ours, phases, strict=True)), None))
+    for name in teardowns[0]:
+        rows.append((f"    teardown: {name}", med(t[name] for t in teardowns), None))
     table(f"run, median of {runs} (lab dom0, under emulation)", rows)
     # state of a live, created container
     subprocess.run(["edera-oci", "--root", str(tmp / "edera"), "create", "--bundle", str(bundle),

@@ -84,7 +84,7 @@ def domain_name(container_id: str) -> str:
 
 
 class _Phases:
-    """Wall time per phase of create, for --debug logs and the benchmarks."""
+    """Wall time per phase of create and teardown, for --debug logs and the benchmarks."""
 
     def __init__(self) -> None:
         self.last = time.monotonic()
@@ -274,7 +274,8 @@ class XenZoneBackend:
             f"error the monitor exited ({monitor.poll()}) before the zone was ready"
 
     # -- teardown -------------------------------------------------------------------------------
-    def _teardown(self, zone: dict) -> None:
+    def _teardown(self, zone: dict, clock: _Phases | None = None) -> None:
+        clock = clock or _Phases()
         pid = zone.get("monitor_pid")
         if pid and _pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
@@ -282,6 +283,7 @@ class XenZoneBackend:
             deadline = time.monotonic() + 5
             while _pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
+        clock.mark("monitor")
         name = zone.get("name")
         try:
             with XenStore() as xs:
@@ -291,16 +293,20 @@ class XenZoneBackend:
         except (OSError, domain.DomainError):
             if name:
                 subprocess.run(["xl", "destroy", name], capture_output=True)
+        clock.mark("domain")
         disk_dir = zone.get("disk_dir")
         if disk_dir:
             for img in (disks.ROOT_DISK, disks.BINDS_DISK):
                 disks.detach_loops(Path(disk_dir) / img)
             shutil.rmtree(disk_dir, ignore_errors=True)
+        clock.mark("disks")
 
     def destroy(self, state: ContainerState) -> None:
         t0 = time.monotonic()
-        self._teardown(state.zone)
+        clock = _Phases()
+        self._teardown(state.zone, clock)
         log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
+        log.debug("teardown phases (s): " + clock.summary())
 
     # -- running zones --------------------------------------------------------------------------
     def start(self, state: ContainerState) -> None:
