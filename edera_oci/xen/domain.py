@@ -75,7 +75,12 @@ def create_paused(config_file: Path, name: str) -> int:
 
 
 def domid_of(name: str) -> int:
-    return int(_xl("domid", name).strip())
+    """The id of the domain called name, from XenStore (cheaper than starting `xl domid`)."""
+    with XenStore() as xs:
+        for domid in xs.ls("/local/domain"):
+            if xs.try_read(f"/local/domain/{domid}/name") == name:
+                return int(domid)
+    raise DomainError(f"no domain is called {name}")
 
 
 def unpause(domid: int) -> None:
