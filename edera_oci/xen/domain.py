@@ -29,10 +29,12 @@ class DomainConfig:
     vcpus: int
     disks: list[Path] = field(default_factory=list)
     vifs: list[str] = field(default_factory=list)  # xl vif specs, e.g. "bridge=xenbr0,mac=..."
+    disk_script: Path | None = None  # the block hotplug script; None: Xen's own `block`
 
     def render(self) -> str:
+        script = f", backendtype=phy, script={self.disk_script}" if self.disk_script else ""
         disks = ", ".join(
-            f"'format=raw, vdev=xvd{chr(ord('a') + i)}, access=rw, target={p}'"
+            f"'format=raw, vdev=xvd{chr(ord('a') + i)}, access=rw{script}, target={p}'"
             for i, p in enumerate(self.disks)
         )
         vifs = ", ".join(f"'{v}'" for v in self.vifs)

@@ -29,7 +29,7 @@ from edera_oci.state import ContainerState
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
-from . import control, disks, network
+from . import control, disks, hotplug, network
 from .image import find_zone_image
 from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .protocol import PROTOCOL_VERSION, encode_records
@@ -171,7 +171,7 @@ class XenZoneBackend:
             if is_pod_sandbox(spec.annotations):
                 ifaces = []  # the pod's network belongs to its containers' zones
             vifs = [
-                f"mac={iface.mac},script={network.ensure_vif_script()}"
+                f"mac={iface.mac},script={hotplug.vif_script()}"
                 for n, iface in enumerate(ifaces)
             ]
             zone["interfaces"] = [iface.name for iface in ifaces]
@@ -179,7 +179,7 @@ class XenZoneBackend:
             cfg = domain.DomainConfig(
                 name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
                 cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
-                vifs=vifs,
+                vifs=vifs, disk_script=hotplug.block_script(),
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
             clock.mark("network")

@@ -17,22 +17,8 @@ import os
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
-VIF_SCRIPT = Path("/var/lib/edera-oci/vif-hotplug")
-# libxl runs a vif's hotplug script and waits for hotplug-status; the runtime moves and wires the
-# vif itself, so the script only reports success (and brings the link up).
-VIF_SCRIPT_TEXT = """#!/bin/sh
-# edera-oci's vif hotplug script: the runtime moves the vif into the container's netns itself.
-case "$1" in
-    online|add) ip link set "$vif" up 2>/dev/null
-                xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
-    offline|remove) xenstore-rm "$XENBUS_PATH/hotplug-status" 2>/dev/null ;;
-esac
-exit 0
-"""
-
 _libc = None
 
 
@@ -140,16 +126,6 @@ def interface_counters(ns_path: str, names: list[str]) -> list[dict[str, int | s
             stats = link.get_attr("IFLA_STATS64") or link.get_attr("IFLA_STATS") or {}
             found.append({"name": name, **{c: int(stats.get(c, 0)) for c in COUNTERS}})
     return found
-
-
-def ensure_vif_script() -> Path:
-    if not VIF_SCRIPT.exists() or VIF_SCRIPT.read_text() != VIF_SCRIPT_TEXT:
-        VIF_SCRIPT.parent.mkdir(parents=True, exist_ok=True)
-        tmp = VIF_SCRIPT.with_suffix(f".{os.getpid()}")
-        tmp.write_text(VIF_SCRIPT_TEXT)
-        tmp.chmod(0o755)
-        os.rename(tmp, VIF_SCRIPT)
-    return VIF_SCRIPT
 
 
 def attach_vif(vif: str, ns_path: str, iface: Interface) -> None:
