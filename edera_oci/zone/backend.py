@@ -167,9 +167,9 @@ class XenZoneBackend:
                                      created="", status="creating", pid=monitor.pid))
             clock.mark("monitor+hooks")
             ns_path = f"/proc/{monitor.pid}/ns/net"
-            ifaces = network.read_interfaces(ns_path) if netns is not None else []
-            if is_pod_sandbox(spec.annotations):
-                ifaces = []  # the pod's network belongs to its containers' zones
+            # A pod's sandbox takes no NIC: the pod's network belongs to its containers' zones.
+            mirror = netns is not None and not is_pod_sandbox(spec.annotations)
+            ifaces = network.read_interfaces(ns_path) if mirror else []
             vifs = [
                 f"mac={iface.mac},script={hotplug.vif_script()}"
                 for n, iface in enumerate(ifaces)

@@ -16,9 +16,9 @@ CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock"
 SERVICE = "/runtime.v1.RuntimeService/"
 
 # NamespaceMode
-POD, CONTAINER, NODE = 0, 1, 2
+POD, CONTAINER = 0, 1
 # ContainerState
-CONTAINER_RUNNING, CONTAINER_EXITED = 1, 2
+CONTAINER_RUNNING = 1
 
 Message = dict[int, Any]
 
@@ -136,8 +136,7 @@ class RuntimeService:
                                                                                         str]:
         answer = self.call("ExecSync", {1: container_id, 2: cmd, 3: timeout},
                            timeout=timeout + 30)
-        return (number(answer, 3), answer.get(1, [b""])[-1].decode(),
-                answer.get(2, [b""])[-1].decode())
+        return number(answer, 3), text(answer, 1), text(answer, 2)
 
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         self.call("StopPodSandbox", {1: sandbox_id})

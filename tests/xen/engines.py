@@ -142,10 +142,11 @@ def fetch(url: str, tries: int = 30) -> str:
 
 
 SLEEP_LOOP = "while :; do sleep 0.2; done"
+Engine = Callable[..., subprocess.CompletedProcess]
 
 
 @contextmanager
-def detached(engine: Callable[..., subprocess.CompletedProcess], name: str, image: str,
+def detached(engine: Engine, name: str, image: str,
              script: str = SLEEP_LOOP, run_opts: tuple[str, ...] = (),
              rm_opts: tuple[str, ...] = ()) -> Iterator[str]:
     """`ENGINE run -d --name NAME RUN_OPTS IMAGE sh -c SCRIPT` for the block, then `rm -f`
@@ -156,9 +157,6 @@ def detached(engine: Callable[..., subprocess.CompletedProcess], name: str, imag
         yield name
     finally:
         engine("rm", "-f", *rm_opts, name)
-
-
-Engine = Callable[..., subprocess.CompletedProcess]
 
 
 def check_exec_and_stop_with_a_trap(engine: Engine, name: str, image: str,
