@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import types
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
@@ -61,9 +63,36 @@ def _no_fetch(uri: str) -> Any:
     raise ConfigError(f"internal error: schema reference {uri} is not vendored")
 
 
+def _import_jsonschema() -> Any:
+    """jsonschema, loaded without ``urllib.request`` where that can be avoided.
+
+    jsonschema before 4.18 (Debian 12 ships 4.10) imports ``urllib.request.urlopen`` when it
+    loads, only to fetch remote ``$ref`` targets. This runtime never fetches one: every
+    ``$ref`` resolves in the vendored store, and the handlers refuse the rest. Yet
+    urllib.request pulls in http.client, email, ssl and hashlib, which is 0.4 s of a ``create``
+    in the lab's emulated dom0 (and about 10 ms on the host). So while jsonschema loads,
+    ``urllib.request`` is a placeholder whose ``urlopen`` refuses to fetch. The placeholder
+    leaves ``sys.modules`` right after, so a later ``import urllib.request`` gets the real
+    module. Newer jsonschema imports urllib.request lazily and never sees the placeholder.
+    """
+    if "jsonschema" in sys.modules or "urllib.request" in sys.modules:
+        import jsonschema
+
+        return jsonschema
+    placeholder = types.ModuleType("urllib.request", "stand-in while jsonschema loads")
+    placeholder.urlopen = _no_fetch  # type: ignore[attr-defined]
+    sys.modules["urllib.request"] = placeholder
+    try:
+        import jsonschema
+    finally:
+        if sys.modules.get("urllib.request") is placeholder:
+            del sys.modules["urllib.request"]
+    return jsonschema
+
+
 def _validator(ref: str) -> Any:
     """A Draft4Validator for ``ref`` (``file.json`` or ``file.json#/json/pointer``)."""
-    import jsonschema
+    jsonschema = _import_jsonschema()
 
     store = {SCHEMA_BASE + name: schema for name, schema in schema_store().items()}
     with warnings.catch_warnings():

@@ -176,3 +176,28 @@ def test_schema_files_are_plain_json():
         if name.endswith(".json"):
             with open(os.path.join(SCHEMA_DIR, name)) as f:
                 assert isinstance(json.load(f), dict)
+
+
+# Run in a fresh interpreter: validation works, and jsonschema's import left no stand-in
+# behind (urllib.request, once imported, is the real module).
+URLLIB_PROBE = r"""
+import sys
+from edera_oci.validate import schema_errors
+assert schema_errors({"ociVersion": "1.0.2", "process": {"cwd": 1}}, "config-schema.json") \
+    == ["process.cwd: 1 is not of type 'string'"]
+loaded = sorted(m for m in ("urllib.request", "http.client", "ssl") if m in sys.modules)
+import urllib.request
+print(loaded, hasattr(urllib.request, "Request"))
+"""
+
+
+def run_urllib_probe() -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", URLLIB_PROBE], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_validation_loads_no_http_client():
+    assert run_urllib_probe() == "[] True"

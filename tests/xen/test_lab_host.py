@@ -175,3 +175,10 @@ def test_dom0_programs_stay_sound_while_a_guest_computes(tmp_path):
         assert failures == []
     finally:
         subprocess.run(["xl", "destroy", name], capture_output=True)
+
+
+def test_validation_with_debians_jsonschema_loads_no_http_client():
+    """Debian 12's jsonschema 4.10 imports urllib.request eagerly; validation avoids it."""
+    from tests.unit.test_validate import run_urllib_probe
+
+    assert run_urllib_probe() == "[] True"
