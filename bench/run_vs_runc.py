@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -47,11 +48,11 @@ def table(title: str, rows: list[tuple[str, float, float | None]]) -> None:
         print(f"{name:<32} | {ours:14.3f} | {theirs_s:>10} | {ratio:>7}")
 
 
-def state_times(cmd: list[str], n: int) -> float:
+def state_times(cmd: list[str], n: int, env: dict[str, str] | None = None) -> float:
     times = []
     for _ in range(n):
         t0 = time.monotonic()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         times.append(time.monotonic() - t0)
     return med(times)
 
@@ -99,16 +100,40 @@ def inside(runs: int) -> int:
     return 0
 
 
+def console_script() -> str:
+    """The edera-oci that this interpreter's pip installed (not a shim such as pyenv's, whose
+    own start-up would be measured instead)."""
+    script = Path(sys.executable).parent / "edera-oci"
+    if not script.exists():
+        raise SystemExit(f"no {script}: run `{sys.executable} -m pip install .` first")
+    return str(script)
+
+
 def host(n: int) -> int:
     runc = shutil.which("runc")
     if not runc:
         raise SystemExit("runc is not installed on this host (apt-get install runc)")
     root = Path(tempfile.mkdtemp())
-    ours = state_times(["edera-oci", "--root", str(root), "state", "nosuch"], n)
+    ours_cmd = [console_script(), "--root", str(root), "state", "nosuch"]
+    # time the answer, not a crash: the call must fail the way an unknown id fails
+    probe = subprocess.run(ours_cmd, capture_output=True, text=True)
+    if probe.returncode == 0 or "does not exist" not in probe.stderr:
+        raise SystemExit(f"edera-oci state did not answer as expected: {probe.stderr.strip()}")
+    ours = state_times(ours_cmd, n)
     theirs = state_times([runc, "--root", str(root), "state", "nosuch"], n)
     bare = state_times([sys.executable, "-S", "-c", "pass"], n)
-    table(f"state of an unknown id, median of {n} (host)", [("state", ours, theirs),
-                                                          ("python3 -S -c pass", bare, None)])
+    site = state_times([sys.executable, "-c", "pass"], n)
+    rows = [("state", ours, theirs), ("python3 -S -c pass", bare, None),
+            ("python3 -c pass (with site)", site, None)]
+    # Debian's own interpreter, as on a fresh Debian 12 machine: what the console script does
+    debian = Path("/usr/bin/python3")
+    if debian.exists() and Path(sys.executable).resolve() != debian.resolve():
+        launcher = "import sys; from edera_oci.cli.main import main; sys.exit(main())"
+        cmd = [str(debian), "-c", launcher, "--root", str(root), "state", "nosuch"]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        rows += [("state, Debian's /usr/bin/python3", state_times(cmd, n, env=env), theirs),
+                 ("  its python3 -c pass", state_times([str(debian), "-c", "pass"], n), None)]
+    table(f"state of an unknown id, median of {n} (host, {sys.executable})", rows)
     print(json.dumps({"state_s": ours, "runc_state_s": theirs}))
     return 0
 
