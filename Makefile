@@ -12,7 +12,7 @@ all: zone-image
 deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
-	$(PYTHON) -m pip install -q -e '.[test]'
+	$(PYTHON) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 
 ## the Xen lab's dom0 image (cached under ~/.cache/edera-oci/lab)
 lab:

@@ -1,5 +1,5 @@
 """``python3 -m edera_oci``: the same as the ``edera-oci`` command."""
 
-from edera_oci.cli.main import main
+from edera_oci.cli.main import console_main
 
-main()
+console_main()

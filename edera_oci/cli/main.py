@@ -85,5 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run_app(args, parsed[0] if parsed else None))
 
 
+def console_main() -> None:
+    """The ``edera-oci`` console script: :func:`main`, then exit without interpreter teardown."""
+    from edera_oci.process_exit import call_and_exit
+
+    call_and_exit(main)
+
+
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -20,7 +20,6 @@ import select
 import signal
 import socket
 import struct
-import sys
 import termios
 import time
 import traceback
@@ -414,4 +413,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from edera_oci.process_exit import call_and_exit
+
+    call_and_exit(main)

@@ -383,3 +383,34 @@ def test_state_fast_path_loads_no_heavy_module(root, make_bundle):
                           env=python_env(), timeout=60)
     assert "CODE 0 HEAVY []" in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["status"] == "stopped"
+
+
+def console(*args: str, stdin=None) -> subprocess.CompletedProcess:
+    """``python3 -m edera_oci``: the console entry, which skips the interpreter's teardown."""
+    return subprocess.run([sys.executable, "-m", "edera_oci", *args], capture_output=True,
+                          text=True, env=python_env(), timeout=60, stdin=stdin)
+
+
+def test_console_entry_flushes_its_answer_into_a_pipe(root):
+    proc = console("--root", str(root), "features")  # block-buffered: lost unless flushed
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ociVersionMax"]
+
+
+def test_console_entry_keeps_exit_codes_and_messages(root, tmp_path):
+    proc = console("--root", str(root), "state", "nosuch")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert 'container "nosuch" does not exist' in proc.stderr
+    proc = console("--root", str(root), "no-such-verb")
+    assert proc.returncode == 1
+    assert "No such command 'no-such-verb'" in proc.stderr
+
+
+@pytest.mark.parametrize("code, status, stderr", [
+    ("None", 0, ""), ("3", 3, ""), ("'went wrong'", 1, "went wrong\n")])
+def test_exit_now_follows_sys_exit(code, status, stderr):
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from edera_oci.process_exit import exit_now\n"
+         f"sys.stdout.write('unflushed'); exit_now({code})"],
+        capture_output=True, text=True, env=python_env(), timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (status, "unflushed", stderr)
