@@ -57,36 +57,58 @@ def state_times(cmd: list[str], n: int, env: dict[str, str] | None = None) -> fl
     return med(times)
 
 
+def logged_phases(text: str) -> dict[str, dict[str, float]]:
+    """The phases of one `run` from its --debug log: the CLI's own, the zone's, teardown's."""
+    def line(label: str) -> dict[str, float]:
+        found = re.search(label + r" phases \(s\):(.*)", text)
+        if not found:
+            raise SystemExit(f"no '{label} phases' line in the --debug log:\n{text}")
+        return {k: float(v) for k, v in re.findall(r"(\S+)=([\d.]+)", found.group(1))}
+
+    cli = line("cli")
+    del cli["zone"]  # the zone's phases, below
+    return {"cli": cli, "zone": line("create"), "run": line("run"),
+            "teardown": line("teardown")}
+
+
+def budget(ours: list[float], runs_phases: list[dict[str, dict[str, float]]]) -> None:
+    """Issue 4's budget: our own time against bare Xen domain creation plus zone boot."""
+    bare = [p["zone"]["domain"] + p["zone"]["boot"] for p in runs_phases]
+    own = [o - b for o, b in zip(ours, bare, strict=True)]
+    destroy = [p["teardown"]["domain"] for p in runs_phases]
+    print(f"\nbare Xen (domain creation + zone boot): {med(bare):.2f} s; everything else: "
+          f"{med(own):.2f} s = {100 * med(o / b for o, b in zip(own, bare, strict=True)):.0f}% "
+          "over bare (budget 30%)")
+    print("  of which the toolstack's domain destruction (xl destroy): "
+          f"{med(destroy):.2f} s; without it "
+          f"{100 * med((o - d) / b for o, d, b in zip(own, destroy, bare, strict=True)):.0f}%")
+
+
 def inside(runs: int) -> int:
     sys.path.insert(0, str(REPO))
     from tests.xen.bundles import make_bundle
 
     tmp = Path(tempfile.mkdtemp())
     bundle = make_bundle(tmp / "bundle", ["/bin/true"])
-    ours, theirs, phases, teardowns = [], [], [], []
+    ours, theirs, runs_phases = [], [], []
     log = tmp / "edera.log"
     for i in range(runs):
         log.write_text("")
         ours.append(timed(["edera-oci", "--debug", "--log", str(log), "--root",
                            str(tmp / "edera"), "run", "--bundle", str(bundle), f"e{i}"]))
-        text = log.read_text()
-        parts = dict(re.findall(r"(\S+)=([\d.]+)", re.search(r"create phases.*", text).group(0)))
-        parts = {k: float(v) for k, v in parts.items()}
-        parts["teardown"] = float(re.search(r"teardown \(s\): ([\d.]+)", text).group(1))
-        phases.append(parts)
-        teardown = re.search(r"teardown phases.*", text).group(0)
-        teardowns.append({k: float(v) for k, v in re.findall(r"(\S+)=([\d.]+)", teardown)})
+        runs_phases.append(logged_phases(log.read_text()))
         theirs.append(timed(["runc", "--root", str(tmp / "runc"), "run", "--bundle",
                              str(bundle), f"r{i}"], stdin=subprocess.DEVNULL))
-    names = list(phases[0])
     rows = [("run /bin/true (total)", med(ours), med(theirs))]
-    for name in names:
-        rows.append((f"  {name}", med(p[name] for p in phases), None))
-    rows.append(("  rest (CLI, start, wait, exit)",
-                 med(o - sum(p.values()) for o, p in zip(ours, phases, strict=True)), None))
-    for name in teardowns[0]:
-        rows.append((f"    teardown: {name}", med(t[name] for t in teardowns), None))
+    for group, names in runs_phases[0].items():
+        for name in names:
+            rows.append((f"  {group}: {name}", med(p[group][name] for p in runs_phases), None))
+    accounted = [sum(p["zone"].values()) + sum(p["cli"].values()) + p["run"]["start"]
+                 + p["run"]["wait"] + p["run"]["delete"] for p in runs_phases]
+    rows.append(("  unaccounted (interpreter exit)",
+                 med(o - a for o, a in zip(ours, accounted, strict=True)), None))
     table(f"run, median of {runs} (lab dom0, under emulation)", rows)
+    budget(ours, runs_phases)
     # state of a live, created container
     subprocess.run(["edera-oci", "--root", str(tmp / "edera"), "create", "--bundle", str(bundle),
                     "s1"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

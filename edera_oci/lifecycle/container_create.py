@@ -34,6 +34,7 @@ from edera_oci.lifecycle.common import (
     write_pid_file,
 )
 from edera_oci.logs import log
+from edera_oci.phases import Phases, seconds_since_process_start
 from edera_oci.spec import Spec
 from edera_oci.state import ContainerState, now_rfc3339, process_start_time, validate_id
 from edera_oci.validate import load_bundle
@@ -53,6 +54,8 @@ def create(
     no_new_keyring: bool = False,
     detach: bool = True,
 ) -> ContainerState:
+    clock = Phases()
+    startup = seconds_since_process_start()  # interpreter and imports, until this call
     validate_id(container_id)
     bundle = os.path.abspath(bundle)
     spec = load_bundle(bundle, for_create=True)
@@ -63,6 +66,7 @@ def create(
     check_preserve_fds(preserve_fds)
     if rt.store.exists(container_id):
         raise AlreadyExists(container_id)
+    clock.mark("validate")
     backend = rt.backend()
     backend.check_available()
 
@@ -111,7 +115,9 @@ def create(
                 no_pivot=no_pivot,
                 no_new_keyring=no_new_keyring,
             )
+            clock.mark("prepare")
             zone = backend.create(req, run_create_hooks)
+            clock.mark("zone")
         except BaseException:
             rt.store.remove(container_id)
             if hook_failed:
@@ -141,6 +147,8 @@ def create(
             if hook_failed:
                 run_hooks("poststop", spec.hooks.poststop, st.oci_state("stopped"))
             raise
+    clock.mark("finish")
+    log.debug(f"cli phases (s): startup={startup:.3f} {clock.summary()}")
     log.debug(f'created container "{container_id}" (monitor pid {st.pid})')
     return st
 

@@ -19,6 +19,7 @@ from edera_oci.lifecycle.container_create import create
 from edera_oci.lifecycle.container_delete import delete
 from edera_oci.lifecycle.container_start import start
 from edera_oci.logs import log
+from edera_oci.phases import Phases
 from edera_oci.state import ContainerState
 
 FORWARDED_SIGNALS = (
@@ -86,6 +87,7 @@ def run(
         no_new_keyring=no_new_keyring,
         detach=detach,
     )
+    clock = Phases()
     try:
         start(rt, container_id)
     except BaseException:
@@ -95,14 +97,18 @@ def run(
             with suppress(ChildProcessError):
                 os.waitpid(st.pid, 0)
         raise
+    clock.mark("start")
     if detach:
         return 0
     try:
         code = wait_for_monitor(rt, st)
+        clock.mark("wait")
     finally:
         if not keep:
             try:
                 delete(rt, container_id, force=True)
             except EderaError as e:
                 log.warning(f'could not delete container "{container_id}" after it exited: {e}')
+            clock.mark("delete")
+    log.debug(f"run phases (s): {clock.summary()}")
     return code

@@ -25,13 +25,14 @@ from typing import Any
 from edera_oci.errors import BackendUnavailable, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
 from edera_oci.logs import log
+from edera_oci.phases import Phases
 from edera_oci.state import ContainerState
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
 from . import control, disks, hotplug, network
+from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .image import find_zone_image
-from .monitor import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .protocol import PROTOCOL_VERSION, encode_records
 from .records import MappingError, encode_spec, net_records, process_records
 
@@ -83,22 +84,6 @@ def domain_name(container_id: str) -> str:
     return f"edera-{container_id}"
 
 
-class _Phases:
-    """Wall time per phase of create and teardown, for --debug logs and the benchmarks."""
-
-    def __init__(self) -> None:
-        self.last = time.monotonic()
-        self.phases: list[tuple[str, float]] = []
-
-    def mark(self, name: str) -> None:
-        now = time.monotonic()
-        self.phases.append((name, now - self.last))
-        self.last = now
-
-    def summary(self) -> str:
-        return " ".join(f"{name}={secs:.3f}" for name, secs in self.phases)
-
-
 def _monitor_env() -> dict[str, str]:
     """The monitor imports this very package, wherever it was imported from."""
     env = dict(os.environ)
@@ -140,7 +125,7 @@ class XenZoneBackend:
             "vcpus": vcpus, "kernel_version": image.manifest.get("kernel_version"),
         }
         monitor: subprocess.Popen | None = None
-        clock = _Phases()
+        clock = Phases()
         try:
             shutil.rmtree(disk_dir, ignore_errors=True)
             disk_dir.mkdir(parents=True)
@@ -274,8 +259,8 @@ class XenZoneBackend:
             f"error the monitor exited ({monitor.poll()}) before the zone was ready"
 
     # -- teardown -------------------------------------------------------------------------------
-    def _teardown(self, zone: dict, clock: _Phases | None = None) -> None:
-        clock = clock or _Phases()
+    def _teardown(self, zone: dict, clock: Phases | None = None) -> None:
+        clock = clock or Phases()
         pid = zone.get("monitor_pid")
         if pid and _pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
@@ -303,7 +288,7 @@ class XenZoneBackend:
 
     def destroy(self, state: ContainerState) -> None:
         t0 = time.monotonic()
-        clock = _Phases()
+        clock = Phases()
         self._teardown(state.zone, clock)
         log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
         log.debug("teardown phases (s): " + clock.summary())

@@ -14,6 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SOCKET_NAME = "monitor.sock"
+# The monitor writes the workload's exit status here (read by `state` and `delete`).
+EXIT_STATUS_FILE = "exit-status"
+# How long the monitor waits for the zone to report ready.
+BOOT_TIMEOUT = float(os.environ.get("EDERA_ZONE_BOOT_TIMEOUT", "300"))
 
 
 class ControlError(RuntimeError):

@@ -30,12 +30,11 @@ from ..xen import domain
 from ..xen.vchan import VchanClient, VchanClosed
 from ..xen.xenstore import XenStore
 from . import protocol as p
+from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
 
-BOOT_TIMEOUT = float(os.environ.get("EDERA_ZONE_BOOT_TIMEOUT", "300"))
 FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGTERM, signal.SIGALRM, signal.SIGCONT)
 INIT_PORT = 1
-EXIT_STATUS_FILE = "exit-status"
 
 
 def vchan_path(domid: int, port: int) -> str:
