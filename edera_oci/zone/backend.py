@@ -282,7 +282,10 @@ class XenZoneBackend:
         disk_dir = zone.get("disk_dir")
         if disk_dir:
             for img in (disks.ROOT_DISK, disks.BINDS_DISK):
-                disks.detach_loops(Path(disk_dir) / img)
+                try:
+                    disks.detach_loops(Path(disk_dir) / img)
+                except ZoneError as e:
+                    log.warning(str(e))
             shutil.rmtree(disk_dir, ignore_errors=True)
         clock.mark("disks")
 

@@ -18,6 +18,7 @@ from edera_oci.validate import (
     schema_errors,
     schema_store,
     schema_version,
+    store_for,
     validate_config,
     validate_process,
     validate_resources,
@@ -67,6 +68,15 @@ def test_each_platform_section_is_checked_offline():
     assert any(e.startswith("vm.kernel: 'path' is a required property") for e in errors)
     assert any(e.startswith("solaris.anet") for e in errors)
     assert any(e.startswith("zos.devices[0]") for e in errors)
+
+
+def test_a_linux_config_reads_only_the_files_it_reaches():
+    linux = set(store_for("config-schema.json", minimal_config(linux={})))
+    assert linux == {"config-schema.json", "defs.json", "config-linux.json", "defs-linux.json"}
+    windows = set(store_for("config-schema.json", minimal_config(linux={}, windows={})))
+    assert windows - linux == {"config-windows.json", "defs-windows.json"}
+    assert set(store_for("config-schema.json")) == {
+        n for n in schema_store() if n.startswith(("config-", "defs"))}
 
 
 def test_no_warning_escapes(recwarn):
