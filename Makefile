@@ -4,7 +4,7 @@ LAB_TIMEOUT ?= 3600
 APT_PACKAGES = qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio gzip xz-utils \
 	file gcc make libc6-dev libxen-dev ca-certificates python3-pip kmod
 
-.PHONY: all deps lab zone-image demo test test-unit test-xen lint bench clean
+.PHONY: all deps lab zone-image install demo test test-unit test-xen lint bench clean
 
 all: zone-image
 
@@ -21,6 +21,13 @@ lab:
 ## the zone's kernel, initramfs and init (build/zone-image)
 zone-image:
 	$(PYTHON) zone_image/build
+
+## on a real Xen dom0: edera-oci, and the zone image where an installed runtime looks for it
+ZONE_IMAGE_DIR ?= /usr/lib/edera-oci/zone-image
+install: zone-image
+	$(PYTHON) -m pip install -q .
+	install -d $(ZONE_IMAGE_DIR)
+	cp -r build/zone-image/. $(ZONE_IMAGE_DIR)/
 
 ## run a busybox bundle in a Xen zone, in the lab
 demo: deps lab zone-image
