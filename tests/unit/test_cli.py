@@ -414,3 +414,22 @@ def test_exit_now_follows_sys_exit(code, status, stderr):
          f"sys.stdout.write('unflushed'); exit_now({code})"],
         capture_output=True, text=True, env=python_env(), timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == (status, "unflushed", stderr)
+
+
+def test_what_spec_writes_create_accepts_up_to_the_missing_xen(root, tmp_path):
+    """``spec`` then ``create`` on this host: validation passes; only the absent Xen stops it."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    proc = console("spec", "--bundle", str(bundle))
+    assert proc.returncode == 0, proc.stderr
+    (bundle / "rootfs").mkdir()
+    sock_path = tmp_path / "console.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(sock_path))
+        listener.listen(1)  # spec asks for a terminal: create needs a console socket
+        proc = console("--root", str(root), "create", "--bundle", str(bundle),
+                       "--console-socket", str(sock_path), "c")
+    assert proc.returncode == 1
+    assert re.search(r"not a Xen dom0|zone backend not available", proc.stderr), proc.stderr
+    assert "invalid" not in proc.stderr
+    assert tree(root) == []
