@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import time
 
+from edera_oci.statefile import process_start_time
+
 
 def seconds_since_process_start() -> float:
     """How long this process has existed: interpreter start-up and imports included."""
-    with open("/proc/self/stat", encoding="ascii") as f:
-        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    start_ticks = process_start_time(os.getpid()) or 0
     return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
 
 

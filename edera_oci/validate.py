@@ -61,18 +61,17 @@ def schema_store() -> dict[str, dict[str, Any]]:
             if name.endswith(".json")}
 
 
-def _ref_files(node: Any) -> Iterable[str]:
-    """The file part of every ``$ref`` under node (``#...`` refs stay in their file)."""
+def schema_refs(node: Any) -> Iterable[str]:
+    """Every ``$ref`` under node, as written (``file.json#/ptr`` or ``#/ptr``)."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
-                if not value.startswith("#"):
-                    yield value.split("#", 1)[0]
+                yield value
             else:
-                yield from _ref_files(value)
+                yield from schema_refs(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _ref_files(item)
+            yield from schema_refs(item)
 
 
 def store_for(ref: str, instance: Any = None) -> dict[str, dict[str, Any]]:
@@ -93,7 +92,8 @@ def store_for(ref: str, instance: Any = None) -> dict[str, dict[str, Any]]:
         if name == first and "#" not in ref and isinstance(instance, dict):
             props = doc.get("properties", {})
             doc = {**doc, "properties": {k: v for k, v in props.items() if k in instance}}
-        todo.extend(_ref_files(doc))
+        # "#..." refs stay inside their own file
+        todo.extend(r.split("#", 1)[0] for r in schema_refs(doc) if not r.startswith("#"))
     return names
 
 

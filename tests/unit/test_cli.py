@@ -351,15 +351,11 @@ def python_env():
 
 def test_create_on_this_non_xen_host_says_so_after_validation(root, make_bundle):
     bad = make_bundle(minimal_config(process={"cwd": "/", "args": []}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "edera_oci", "--root", str(root), "create", "-b", str(bad), "c"],
-        capture_output=True, text=True, env=python_env(), timeout=60)
+    proc = console("--root", str(root), "create", "-b", str(bad), "c")
     assert proc.returncode == 1
     assert "process.args: must be a non-empty array" in proc.stderr  # validation comes first
     good = make_bundle()
-    proc = subprocess.run(
-        [sys.executable, "-m", "edera_oci", "--root", str(root), "create", "-b", str(good), "c"],
-        capture_output=True, text=True, env=python_env(), timeout=60)
+    proc = console("--root", str(root), "create", "-b", str(good), "c")
     assert proc.returncode == 1
     assert re.search(r"not a Xen dom0|zone backend not available", proc.stderr), proc.stderr
     assert proc.stdout == ""

@@ -16,6 +16,7 @@ from edera_oci.validate import (
     check_oci_version,
     format_path,
     schema_errors,
+    schema_refs,
     schema_store,
     schema_version,
     store_for,
@@ -36,21 +37,9 @@ def test_vendored_version_is_the_runtimes():
     assert set(schema_store()) >= REQUIRED_FILES
 
 
-def _refs(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref":
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
-
-
 def test_every_ref_resolves_inside_the_vendored_store():
     for name, schema in schema_store().items():
-        for ref in _refs(schema):
+        for ref in schema_refs(schema):
             target = ref if not ref.startswith("#") else name + ref
             file_part = target.split("#", 1)[0]
             assert file_part in schema_store(), f"{name}: {ref}"
