@@ -17,6 +17,7 @@ DEFAULT_ROOT = "/run/edera-oci"
 # verb -> (module in edera_oci.cli, one-line help). The help is here so that ``--help``
 # of the group does not have to import every verb.
 VERBS: dict[str, tuple[str, str]] = {
+    "check": ("check", "check that this host can run zones (a preflight)"),
     "create": ("create", "create a container (a zone) from a bundle"),
     "delete": ("delete", "delete a stopped container and its zone"),
     "events": ("events", "show resource statistics of a container"),

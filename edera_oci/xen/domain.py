@@ -70,6 +70,16 @@ def _xl(*args: str, timeout: float = 300) -> str:
     return proc.stdout
 
 
+def info() -> dict[str, str]:
+    """`xl info` as key -> value (xen_major, xen_minor, free_memory in MiB, ...)."""
+    fields: dict[str, str] = {}
+    for line in _xl("info", timeout=30).splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
 def create_paused(config_file: Path, name: str) -> int:
     """Build the domain from config_file, leave it paused, return its domid."""
     _xl("create", "-p", "-q", str(config_file))
