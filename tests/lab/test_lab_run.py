@@ -7,8 +7,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 LAB_RUN = REPO / "lab" / "run"
+
+pytestmark = pytest.mark.lab
 
 
 def qemu_processes() -> list[str]:
