@@ -8,7 +8,14 @@ backend are loaded only when the monitor is alive and the zone must be asked.
 from __future__ import annotations
 
 from edera_oci.errors import NotFound
-from edera_oci.statefile import lock_busy, oci_state, process_alive, read_state_file, validate_id
+from edera_oci.statefile import (
+    check_root,
+    lock_busy,
+    oci_state,
+    process_alive,
+    read_state_file,
+    validate_id,
+)
 
 
 def quick_status(root: str, raw: dict, *, locked: bool = False) -> str | None:
@@ -42,7 +49,9 @@ def light_status(raw: dict) -> str | None:
 
 
 def container_state(root: str, container_id: str, rt: object | None = None) -> dict:
-    """State JSON of ``container_id``; NotFound if there is no such container."""
+    """State JSON of ``container_id``; NotFound if there is no such container, StateCorrupt
+    (an EderaError naming the file and the problem) if its record is broken."""
+    root = check_root(root)
     validate_id(container_id)
     raw = read_state_file(root, container_id)
     if raw is None:
