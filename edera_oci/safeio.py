@@ -124,8 +124,9 @@ def loads_strict(data: bytes | str) -> object:
     except UnicodeDecodeError as e:
         raise ValueError(f"not UTF-8 ({e.reason})") from None
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
-    # A lone surrogate can only come from a \\uD800-\\uDFFF escape: look only then.
-    if b"\\ud" in raw or b"\\uD" in raw:
+    # A lone surrogate comes from a \\uD800-\\uDFFF escape, or from bytes ED A0-BF xx that
+    # json decodes with "surrogatepass": look only then.
+    if b"\\ud" in raw or b"\\uD" in raw or b"\xed" in raw:
         where = lone_surrogate(doc)
         if where is not None:
             where = where.lstrip(".") or "(document)"

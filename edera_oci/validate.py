@@ -28,6 +28,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from edera_oci.errors import ConfigError
+from edera_oci.safeio import FileRefused, loads_strict, read_regular_file
 from edera_oci.spec import Process, Spec
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
@@ -278,25 +279,37 @@ def validate_config(cfg: Any, *, for_create: bool = True, source: str = "config.
     _raise(semantic_errors(cfg, for_create=for_create), source)
 
 
-def read_json_file(path: str, what: str) -> Any:
-    """Parse a JSON file; errors name the file and the position of the syntax error."""
+# The largest config.json, --process or --resources file read: a real config is a few KiB
+# (a pod with hundreds of env vars and annotations stays well under 1 MiB).
+MAX_JSON_FILE = 4 << 20
+
+
+def read_json_file(path: str, what: str, limit: int = MAX_JSON_FILE) -> Any:
+    """Parse a JSON file; errors name the file and the position of the syntax error.
+
+    Only a regular file of at most ``limit`` bytes is read (a FIFO is refused without
+    blocking, ``/dev/zero`` without reading it); the JSON must be strict (no NaN or Infinity,
+    no lone surrogates, not nested too deeply): see ``edera_oci.safeio``.
+    """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} {path} is a directory, not a file") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
+        data = read_regular_file(path, limit)
+    except FileRefused as e:
+        if e.missing:
+            raise ConfigError(f"{what} {path} not found") from None
+        raise ConfigError(f"{what} {path} {e.reason}") from None
+    return parse_json(data, f"{what} {path}")
+
+
+def parse_json(data: bytes | str, what: str) -> Any:
+    """Strict JSON of ``what`` (a file or stdin); ConfigError saying where it is wrong."""
     try:
-        return json.loads(data)
+        return loads_strict(data)
     except json.JSONDecodeError as e:
         raise ConfigError(
-            f"cannot parse {what} {path}: {e.msg} at line {e.lineno} column {e.colno}"
+            f"cannot parse {what}: {e.msg} at line {e.lineno} column {e.colno}"
         ) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"cannot parse {what} {path}: not UTF-8 ({e.reason})") from None
+    except ValueError as e:
+        raise ConfigError(f"cannot parse {what}: {_short(str(e))}") from None
 
 
 def load_bundle(bundle: str, *, for_create: bool = True) -> Spec:
