@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from edera_oci import OCI_VERSION
-from edera_oci.errors import EderaError
+from edera_oci.errors import EderaError, NotFound
 from edera_oci.lifecycle.common import Runtime, current_status
+from edera_oci.lifecycle.container_state import settled_status
 from edera_oci.logs import log
 from edera_oci.state import ContainerState, StateCorrupt, read_state_file
 
@@ -45,9 +46,12 @@ def list_containers(rt: Runtime) -> list[dict[str, Any]]:
             continue
         if raw is None:
             continue  # being created or deleted right now
-        st = ContainerState.from_dict(raw)
         try:
+            raw, _ = settled_status(rt.root, raw)  # a create finishing is not "stopped"
+            st = ContainerState.from_dict(raw)
             out.append(st.oci_state(current_status(rt, st)))
+        except NotFound:
+            continue  # deleted meanwhile
         except EderaError as e:
             log.warning(f'container "{container_id}": cannot tell its status: {e}; '
                         f"listed as {UNKNOWN}")

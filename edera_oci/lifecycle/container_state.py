@@ -32,6 +32,24 @@ def quick_status(root: str, raw: dict, *, locked: bool = False) -> str | None:
     return None
 
 
+def settled_status(root: str, raw: dict) -> tuple[dict, str | None]:
+    """``(raw, quick_status)``, without the transient ``stopped`` of a finishing create.
+
+    A reader (no lock) that reads ``creating`` and then finds the lock free cannot tell a
+    create that died from one that saved ``created`` and let go in between. The state is
+    written before the lock is released, so reading it once more tells: still ``creating``
+    means the create died (``stopped``); anything else is the new truth.
+    """
+    status = quick_status(root, raw)
+    if raw.get("status") == "creating" and status == "stopped":
+        again = read_state_file(root, raw["id"])
+        if again is None:
+            raise NotFound(raw["id"])
+        if again.get("status") != "creating":
+            return again, quick_status(root, again)
+    return raw, status
+
+
 LIGHT_STATUS_MODULE = "edera_oci.zone.status"
 BACKEND_STATUSES = ("created", "running", "paused", "stopped")
 
@@ -56,7 +74,7 @@ def container_state(root: str, container_id: str, rt: object | None = None) -> d
     raw = read_state_file(root, container_id)
     if raw is None:
         raise NotFound(container_id)
-    status = quick_status(root, raw)
+    raw, status = settled_status(root, raw)
     if status is None and rt is None:
         status = light_status(raw)
     if status is None:

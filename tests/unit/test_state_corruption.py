@@ -201,3 +201,27 @@ def test_a_state_dir_without_state_json_is_still_skipped(two):
     assert [r["id"] for r in list_containers(Runtime(str(two)))] == ["good"]
     with pytest.raises(EderaError, match='container "bad" does not exist'):
         container_state(str(two), "bad")
+
+
+def test_a_create_finishing_between_read_and_lock_check_is_not_stopped(two, monkeypatch):
+    """Reliability probe F1: ``state`` read ``creating``, then create saved ``created`` and
+    let go of the lock before ``state`` looked at it: that is not a dead create."""
+    from edera_oci.lifecycle import container_state as module
+
+    path = two / "bad" / "state.json"
+    created = json.loads(path.read_text())
+    assert created["status"] == "created"
+    path.write_text(json.dumps({**created, "status": "creating"}))
+
+    def create_finishes_meanwhile(root, container_id):
+        path.write_text(json.dumps(created))  # saved, then the lock released
+        return False
+
+    monkeypatch.setattr(module, "lock_busy", create_finishes_meanwhile)
+    assert container_state(str(two), "bad")["status"] == "created"
+    path.write_text(json.dumps({**created, "status": "creating"}))
+    rows = {r["id"]: r["status"] for r in list_containers(Runtime(str(two)))}
+    assert rows["bad"] == "created"
+    monkeypatch.setattr(module, "lock_busy", lambda root, container_id: False)
+    path.write_text(json.dumps({**created, "status": "creating"}))  # a create that died
+    assert container_state(str(two), "bad")["status"] == "stopped"
