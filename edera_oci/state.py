@@ -6,6 +6,11 @@ Layout::
     <root>/<id>/.lock        flock(2) target: one writer per container at a time
     <root>/<id>/config.json  the config as it was at create (later edits must not matter)
 
+``--root`` and each ``<root>/<id>`` are 0700 and every file 0600 (they hold the container's
+argv, env and hooks); ``--root`` is refused if someone else owns it or can write it
+(``check_root``). Below ``--root`` nothing is opened through a symlink, and a broken record
+is one error, ``StateCorrupt``, so that one bad container never blocks the others.
+
 Why this shape:
 
 * Nothing lives only in memory: a killed edera-oci leaves a readable state behind, and the
