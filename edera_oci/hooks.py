@@ -15,9 +15,10 @@ When (see ``edera_oci/lifecycle``):
 A hook is ``path`` exec'd with ``args`` as its argv (``[path]`` when absent) and ``env`` as
 its whole environment (the runtime's own environment when ``env`` is absent, as runc does).
 ``timeout`` (seconds) kills the hook (its whole process group) and fails. A non-zero exit
-fails the operation, except for ``poststop``, which only logs a warning and goes on with the
-next hook. The hook's output is captured in a temp file (not a pipe, so a daemon it leaves
-behind cannot hang us) and quoted in the error.
+fails the operation, except for ``poststart`` and ``poststop``: as the runtime-spec says, their
+failures only log a warning, and the next hooks and the lifecycle go on. The hook's output is
+captured in a temp file (not a pipe, so a daemon it leaves behind cannot hang us) and quoted
+in the error.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from edera_oci.logs import log
 from edera_oci.spec import HOOK_KINDS, Hook
 
 OUTPUT_TAIL = 2000
+# runtime-spec: "If any poststart hook fails, the runtime MUST log a warning, but the remaining
+# hooks and lifecycle continue as if the hook had succeeded" (and the same for poststop).
+WARN_ONLY_KINDS = ("poststart", "poststop")
 
 
 def _env(hook: Hook) -> dict[str, str]:
@@ -107,13 +111,13 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_hooks(kind: str, hooks: Iterable[Hook], state: dict[str, Any]) -> None:
-    """Run the hooks of one kind in order; poststop failures only warn."""
+    """Run the hooks of one kind in order; poststart and poststop failures only warn."""
     if kind not in HOOK_KINDS:
         raise ValueError(f"unknown hook kind {kind!r}")
     for hook in hooks:
         try:
             run_hook(kind, hook, state)
         except HookError as e:
-            if kind != "poststop":
+            if kind not in WARN_ONLY_KINDS:
                 raise
             log.warning(str(e))

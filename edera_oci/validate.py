@@ -28,7 +28,8 @@ from functools import cache, lru_cache
 from typing import Any
 
 from edera_oci.errors import ConfigError
-from edera_oci.spec import Process, Spec
+from edera_oci.safeio import FileRefused, loads_strict, read_regular_file
+from edera_oci.spec import HOOK_KINDS, Process, Spec
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 # A base URI that is never fetched: every $ref resolves inside the store built below.
@@ -207,6 +208,21 @@ def check_oci_version(version: Any, source: str = "config.json") -> None:
         raise ConfigError(f"{where}: {version!r} is not supported ({supported})")
 
 
+def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, item) of the objects in a list; anything else holds none.
+
+    The schema checks the members it knows; these helpers keep the semantic checks from
+    tripping over what it lets through (unknown hook kinds, wrong types it already reported).
+    """
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
     """What the schema cannot express (see the module docstring)."""
     errors: list[str] = []
@@ -216,22 +232,27 @@ def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
     if proc is None:
         if for_create:
             errors.append("process: is required to create a container")
-    else:
+    elif isinstance(proc, dict):
         errors.extend(process_errors(proc, "process"))
-    for i, mount in enumerate(cfg.get("mounts") or ()):
+    for i, mount in _dicts(cfg.get("mounts")):
         if not mount.get("destination"):
             errors.append(f"mounts[{i}].destination: must not be empty")
-    for kind, hooks in (cfg.get("hooks") or {}).items():
-        for i, hook in enumerate(hooks or ()):
-            if not os.path.isabs(hook.get("path", "")):
-                errors.append(f"hooks.{kind}[{i}].path: {hook.get('path')!r} is not absolute")
-    for key in cfg.get("annotations") or {}:
+    for kind, hooks in _obj(cfg.get("hooks")).items():
+        if kind not in HOOK_KINDS:
+            continue  # not a hook kind of this runtime-spec: never run
+        for i, hook in _dicts(hooks):
+            path = hook.get("path", "")
+            if not isinstance(path, str) or not os.path.isabs(path):
+                errors.append(f"hooks.{kind}[{i}].path: {path!r} is not absolute")
+    for key in _obj(cfg.get("annotations")):
         if key == "":
             errors.append("annotations: keys must not be empty")
-    linux = cfg.get("linux") or {}
+    linux = _obj(cfg.get("linux"))
     seen: set[str] = set()
-    for i, ns in enumerate(linux.get("namespaces") or ()):
+    for i, ns in _dicts(linux.get("namespaces")):
         ns_type = ns.get("type")
+        if not isinstance(ns_type, str):
+            continue  # the schema says so
         if ns_type in seen:
             errors.append(f"linux.namespaces[{i}]: namespace {ns_type!r} is listed twice")
         seen.add(ns_type)
@@ -240,7 +261,7 @@ def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
                 f"linux.namespaces[{i}]: {ns_type!r} namespaces are not supported in a zone"
             )
         path = ns.get("path")
-        if path is not None and not os.path.isabs(path):
+        if isinstance(path, str) and not os.path.isabs(path):
             errors.append(f"linux.namespaces[{i}].path: {path!r} is not absolute")
     for key in ("uidMappings", "gidMappings"):
         if linux.get(key):
@@ -256,14 +277,18 @@ def process_errors(proc: dict[str, Any], where: str) -> list[str]:
     cwd = proc.get("cwd")
     if isinstance(cwd, str) and not os.path.isabs(cwd):
         errors.append(f"{where}.cwd: {cwd!r} is not an absolute path")
-    for i, item in enumerate(proc.get("env") or ()):
-        if "=" not in item or item.startswith("="):
+    env = proc.get("env")
+    for i, item in enumerate(env if isinstance(env, list) else ()):
+        if isinstance(item, str) and ("=" not in item or item.startswith("=")):
             errors.append(f"{where}.env[{i}]: {item!r} is not of the form KEY=value")
-    seen: set[str] = set()
-    for i, rl in enumerate(proc.get("rlimits") or ()):
-        if rl.get("type") in seen:
-            errors.append(f"{where}.rlimits[{i}]: {rl.get('type')} is listed twice")
-        seen.add(rl.get("type"))
+    seen: set[Any] = set()
+    for i, rl in _dicts(proc.get("rlimits")):
+        rl_type = rl.get("type")
+        if not isinstance(rl_type, str):
+            continue
+        if rl_type in seen:
+            errors.append(f"{where}.rlimits[{i}]: {rl_type} is listed twice")
+        seen.add(rl_type)
     return errors
 
 
@@ -278,25 +303,37 @@ def validate_config(cfg: Any, *, for_create: bool = True, source: str = "config.
     _raise(semantic_errors(cfg, for_create=for_create), source)
 
 
-def read_json_file(path: str, what: str) -> Any:
-    """Parse a JSON file; errors name the file and the position of the syntax error."""
+# The largest config.json, --process or --resources file read: a real config is a few KiB
+# (a pod with hundreds of env vars and annotations stays well under 1 MiB).
+MAX_JSON_FILE = 4 << 20
+
+
+def read_json_file(path: str, what: str, limit: int = MAX_JSON_FILE) -> Any:
+    """Parse a JSON file; errors name the file and the position of the syntax error.
+
+    Only a regular file of at most ``limit`` bytes is read (a FIFO is refused without
+    blocking, ``/dev/zero`` without reading it); the JSON must be strict (no NaN or Infinity,
+    no lone surrogates, not nested too deeply): see ``edera_oci.safeio``.
+    """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} {path} is a directory, not a file") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
+        data = read_regular_file(path, limit)
+    except FileRefused as e:
+        if e.missing:
+            raise ConfigError(f"{what} {path} not found") from None
+        raise ConfigError(f"{what} {path} {e.reason}") from None
+    return parse_json(data, f"{what} {path}")
+
+
+def parse_json(data: bytes | str, what: str) -> Any:
+    """Strict JSON of ``what`` (a file or stdin); ConfigError saying where it is wrong."""
     try:
-        return json.loads(data)
+        return loads_strict(data)
     except json.JSONDecodeError as e:
         raise ConfigError(
-            f"cannot parse {what} {path}: {e.msg} at line {e.lineno} column {e.colno}"
+            f"cannot parse {what}: {e.msg} at line {e.lineno} column {e.colno}"
         ) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"cannot parse {what} {path}: not UTF-8 ({e.reason})") from None
+    except ValueError as e:
+        raise ConfigError(f"cannot parse {what}: {_short(str(e))}") from None
 
 
 def load_bundle(bundle: str, *, for_create: bool = True) -> Spec:

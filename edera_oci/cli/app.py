@@ -172,6 +172,11 @@ def run_app(argv: list[str], early_globals: dict[str, object] | None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as e:
+        from edera_oci.cli.main import os_error_message
+
+        log.error(os_error_message(e))
+        return 1
     finally:
         with contextlib.suppress(BrokenPipeError, ValueError):
             sys.stdout.flush()

@@ -7,12 +7,20 @@ comes from ``edera_oci.lifecycle.container_state`` and ``edera_oci.statefile`` a
 importing click (which alone costs more than the whole budget on this machine). Anything else
 (other verbs, ``--help``, unusual spellings) goes through the full click app in ``app.py``,
 which loads verb modules lazily. Both paths print the same JSON and the same errors.
+
+The umask is 077 before anything else: every file and directory the runtime and its children
+(the zone monitors, which inherit it) create is private to root unless it is made otherwise
+on purpose. They hold secrets: the container's argv and env (``spec.bin``, exec requests),
+logs, and disk images with copies of the rootfs and of bind sources.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+
+UMASK = 0o077
 
 ROOT_DEFAULT = "/run/edera-oci"
 _VALUE_OPTIONS = {"--root", "--log", "--log-format", "--rootless"}
@@ -69,11 +77,21 @@ def _fast_state(opts: dict[str, object], rest: list[str]) -> int | None:
     except EderaError as e:
         log.error(str(e))
         return e.exit_code
+    except OSError as e:
+        log.error(os_error_message(e))
+        return 1
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     return 0
 
 
+def os_error_message(e: OSError) -> str:
+    """One line for an OSError that nothing more specific caught (never a traceback)."""
+    where = f" ({e.filename})" if e.filename else ""
+    return f"{e.strerror or e}{where}"
+
+
 def main(argv: list[str] | None = None) -> None:
+    os.umask(UMASK)
     args = list(sys.argv[1:] if argv is None else argv)
     parsed = parse_globals(args)
     if parsed is not None:

@@ -2,8 +2,9 @@
 
 Only from ``created``: starting a running, paused or stopped container fails and changes
 nothing. ``startContainer`` hooks run (on the host) before the workload is released,
-``poststart`` after it, before ``start`` returns. A failing hook kills the container
-(it will read ``stopped``) and fails the command.
+``poststart`` after it, before ``start`` returns. A failing ``startContainer`` hook kills
+the container (it will read ``stopped``) and fails the command; a failing ``poststart`` hook
+is only a warning (runtime-spec): the next hooks run and the container keeps running.
 """
 
 from __future__ import annotations
@@ -30,8 +31,4 @@ def start(rt: Runtime, container_id: str) -> None:
         st.status = "running"
         st.started = now_rfc3339()
         rt.store.save(st)
-        try:
-            run_hooks("poststart", hooks.poststart, st.oci_state("running"))
-        except HookError:
-            kill_quietly(rt, st)
-            raise
+        run_hooks("poststart", hooks.poststart, st.oci_state("running"))

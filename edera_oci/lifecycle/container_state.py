@@ -8,7 +8,14 @@ backend are loaded only when the monitor is alive and the zone must be asked.
 from __future__ import annotations
 
 from edera_oci.errors import NotFound
-from edera_oci.statefile import lock_busy, oci_state, process_alive, read_state_file, validate_id
+from edera_oci.statefile import (
+    check_root,
+    lock_busy,
+    oci_state,
+    process_alive,
+    read_state_file,
+    validate_id,
+)
 
 
 def quick_status(root: str, raw: dict, *, locked: bool = False) -> str | None:
@@ -23,6 +30,24 @@ def quick_status(root: str, raw: dict, *, locked: bool = False) -> str | None:
     if not process_alive(raw.get("pid", 0), raw.get("pid_start")):
         return "stopped"  # the monitor is gone, so is the container
     return None
+
+
+def settled_status(root: str, raw: dict) -> tuple[dict, str | None]:
+    """``(raw, quick_status)``, without the transient ``stopped`` of a finishing create.
+
+    A reader (no lock) that reads ``creating`` and then finds the lock free cannot tell a
+    create that died from one that saved ``created`` and let go in between. The state is
+    written before the lock is released, so reading it once more tells: still ``creating``
+    means the create died (``stopped``); anything else is the new truth.
+    """
+    status = quick_status(root, raw)
+    if raw.get("status") == "creating" and status == "stopped":
+        again = read_state_file(root, raw["id"])
+        if again is None:
+            raise NotFound(raw["id"])
+        if again.get("status") != "creating":
+            return again, quick_status(root, again)
+    return raw, status
 
 
 LIGHT_STATUS_MODULE = "edera_oci.zone.status"
@@ -42,12 +67,14 @@ def light_status(raw: dict) -> str | None:
 
 
 def container_state(root: str, container_id: str, rt: object | None = None) -> dict:
-    """State JSON of ``container_id``; NotFound if there is no such container."""
+    """State JSON of ``container_id``; NotFound if there is no such container, StateCorrupt
+    (an EderaError naming the file and the problem) if its record is broken."""
+    root = check_root(root)
     validate_id(container_id)
     raw = read_state_file(root, container_id)
     if raw is None:
         raise NotFound(container_id)
-    status = quick_status(root, raw)
+    raw, status = settled_status(root, raw)
     if status is None and rt is None:
         status = light_status(raw)
     if status is None:

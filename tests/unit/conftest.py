@@ -67,3 +67,13 @@ def tree(path: Path) -> list[str]:
         return []
     return sorted(os.path.relpath(os.path.join(d, f), path)
                   for d, dirs, files in os.walk(path) for f in dirs + files)
+
+
+@pytest.fixture(autouse=True)
+def keep_umask():
+    """``main()`` sets the process umask (077) as the real CLI does: give it back after each
+    test, so that tests stay independent of the order they run in."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
