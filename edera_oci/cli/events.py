@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import click
@@ -29,8 +30,8 @@ def parse_duration(text: str) -> float:
             pos = m.end()
         if pos != len(text) or not text:
             raise UsageError(f"--interval {text!r}: not a duration (like 5s, 500ms, 1m)") from None
-    if seconds <= 0:
-        raise UsageError(f"--interval {text!r}: must be positive")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"--interval {text!r}: must be a positive, finite duration")
     return seconds
 
 

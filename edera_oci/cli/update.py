@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 
 import click
@@ -29,6 +29,8 @@ def parse_bytes(text: str, flag: str) -> int:
         value = float(number)
     except ValueError:
         raise UsageError(f"{flag} {text!r}: not a size (like 512m, 1g or bytes)") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{flag} {text!r}: not a finite size")
     if value < 0:
         raise UsageError(f"{flag} {text!r}: must not be negative (except -1)")
     return int(value * _SUFFIXES[unit])
@@ -37,16 +39,15 @@ def parse_bytes(text: str, flag: str) -> int:
 def build_resources(resources_file, memory, memory_reservation, memory_swap, cpu_share,
                     cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, pids_limit) -> dict:
     from edera_oci.errors import ConfigError, UsageError
-    from edera_oci.validate import read_json_file
+    from edera_oci.validate import MAX_JSON_FILE, parse_json, read_json_file
 
     resources: dict = {}
     if resources_file == "-":
-        try:
-            resources = json.loads(sys.stdin.read())
-        except json.JSONDecodeError as e:
-            raise ConfigError(
-                f"cannot parse resources from stdin: {e.msg} at line {e.lineno} column {e.colno}"
-            ) from None
+        # stdin is read up to the same cap as a --resources file, never to its end
+        data = getattr(sys.stdin, "buffer", sys.stdin).read(MAX_JSON_FILE + 1)
+        if len(data) > MAX_JSON_FILE:
+            raise ConfigError(f"resources from stdin: larger than {MAX_JSON_FILE} bytes")
+        resources = parse_json(data, "resources from stdin")
     elif resources_file:
         resources = read_json_file(resources_file, "resources file")
     if not isinstance(resources, dict):
