@@ -325,6 +325,8 @@ class Monitor:
                 self.poll_winsize()
             self.flush()  # EXIT_ACK
             self.fail_waiters(f"the container exited ({self.exit_status})")
+            if self.control is not None:
+                self.control.close()  # later requests: "the container's monitor is not running"
             return self.exit_status
         finally:
             if saved_tty is not None:
@@ -561,8 +563,8 @@ class Monitor:
             self.answer(conn, {"ok": True})
         elif op == "exec":
             records = req.get("records")
-            if not isinstance(records, str) or len(records) > 2 * p.MAX_EXEC_RECORDS:
-                raise RequestError("exec records must be hex text within the frame limit")
+            if not isinstance(records, str):  # its size is bounded by MAX_REQUEST
+                raise RequestError("exec records must be hex text")
             try:
                 payload = p.exec_payload(0, bytes.fromhex(records))
             except ValueError as e:
@@ -618,15 +620,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def forward_signals() -> socket.socket:
-    """Catch the signals the workload gets; their numbers arrive on the returned socket."""
+def forward_signals() -> tuple[socket.socket, socket.socket]:
+    """Catch the signals the workload gets; their numbers arrive on the first socket. The
+    caller keeps both open (the second is the interpreter's wakeup fd)."""
     wake_r, wake_w = socket.socketpair()
     wake_r.setblocking(False)
     wake_w.setblocking(False)
     signal.set_wakeup_fd(wake_w.fileno())
     for s in FORWARDED_SIGNALS:
         signal.signal(s, lambda *_: None)
-    return wake_r
+    return wake_r, wake_w
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -664,9 +667,9 @@ def main(argv: list[str] | None = None, zone_ops: Callable[[int, str], ZoneOps] 
         mon.say("boot failed: " + "".join(traceback.format_exception(e)))
         mon.report(f"error {e}")
         return 1
-    wake = forward_signals()
+    wake_r, _wake_w = forward_signals()
     try:
-        status = mon.run(wake.fileno())
+        status = mon.run(wake_r.fileno())
     except Exception as e:
         mon.say("monitor failed: " + "".join(traceback.format_exception(e)))
         return 255

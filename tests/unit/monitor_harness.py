@@ -164,7 +164,7 @@ class ScriptedZone:
                 if not chunk:
                     break
                 data += chunk
-                sock.settimeout(0.2)
+                sock.settimeout(0.05)
         except TimeoutError:
             pass
         return reader.feed(data)

@@ -150,3 +150,338 @@ def test_exec_refused_by_the_container_monitor(tmp_path, runs) -> None:
     run2 = exec_monitor(tmp_path, runs, zone2, {"ok": True, "port": 70000})
     with pytest.raises(BootFailed, match="port 70000"):
         run2.mon.boot_exec()
+
+
+# -- guest garbage: the zone is destroyed, the status is 137, the log says why -----------------
+def assert_violation(run, zone: ScriptedZone, reason: str) -> None:
+    assert run.wait(5) == VIOLATION_STATUS
+    assert zone.destroyed
+    assert (run.state_dir / EXIT_STATUS_FILE).read_text() == f"{VIOLATION_STATUS}\n"
+    assert "protocol violation by the zone: " in run.log()
+    assert reason in run.log(), run.log()
+
+
+RUNNING_GARBAGE = {
+    "oversized frame": (struct.pack("<II", p.Msg.STDOUT, p.MAX_PAYLOAD + 1), "exceeds"),
+    "short EXIT": (p.encode_frame(p.Msg.EXIT, b"\0\0\0"), "EXIT payload of 3 bytes"),
+    "EXIT 256": (p.encode_frame(p.Msg.EXIT, i32(256)), "EXIT status 256"),
+    "EXIT -1": (p.encode_frame(p.Msg.EXIT, i32(-1)), "EXIT status -1"),
+    "second STARTED": (p.encode_frame(p.Msg.STARTED, u32(5)), "STARTED that was not asked"),
+    "READY again": (p.encode_frame(p.Msg.READY), "READY after setup"),
+    "ERROR after start": (p.encode_frame(p.Msg.ERROR, b"x"), "ERROR outside a start"),
+    "unasked EXEC_PORT": (p.encode_frame(p.Msg.EXEC_PORT, u32(2)), "EXEC_PORT that was not"),
+    "STATS not ASCII": (p.encode_frame(p.Msg.STATS, b"pids \xff"), "not ASCII"),
+    "STATS not a number": (p.encode_frame(p.Msg.STATS, b"pids abc"), "STATS line 1"),
+    "STATS negative": (p.encode_frame(p.Msg.STATS, b"pids 1\npids -1"), "STATS line 2"),
+    "STATS over uint64": (p.encode_frame(p.Msg.STATS, b"pids 99999999999999999999"),
+                          "STATS line 1"),
+    "STATS no value": (p.encode_frame(p.Msg.STATS, b"pids "), "STATS line 1"),
+    "STATS oversized": (p.encode_frame(p.Msg.STATS, b"a 1\n" * 2000), "exceeds 4096"),
+}
+
+
+@pytest.mark.parametrize("garbage", list(RUNNING_GARBAGE))
+def test_garbage_from_a_running_zone(tmp_path, runs, garbage) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    data, reason = RUNNING_GARBAGE[garbage]
+    zone.peer().sendall(p.encode_frame(p.Msg.STDOUT, b"before\n") + data +
+                        p.encode_frame(p.Msg.EXIT, i32(0)))
+    assert_violation(run, zone, reason)
+    assert run.stdout() == b"before\n"  # what came before the garbage was handled
+
+
+@pytest.mark.parametrize("frame,reason", [
+    (p.encode_frame(p.Msg.STDOUT, b"x"), "STDOUT before STARTED"),
+    (p.encode_frame(p.Msg.STDERR, b"x"), "STDERR before STARTED"),
+    (p.encode_frame(p.Msg.STARTED, u32(5)), "STARTED that was not asked"),
+    (p.encode_frame(p.Msg.ERROR, b"x"), "ERROR outside a start"),
+])
+def test_garbage_before_start(tmp_path, runs, frame, reason) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone, start=False)
+    zone.peer().sendall(frame)
+    assert_violation(run, zone, reason)
+
+
+def test_a_bad_pid_in_started_is_a_violation(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone, start=False)
+    answer: dict = {}
+    t = threading.Thread(target=lambda: answer.update(
+        {"error": pytest.raises(control.ControlError, run.request, "start").value}))
+    t.start()
+    wait_for(lambda: run.mon.start_sent, what="START sent")
+    zone.send(p.Msg.STARTED, u32(0))
+    assert_violation(run, zone, "STARTED pid 0")
+    t.join(5)
+    assert "broke the protocol" in str(answer["error"])
+
+
+def test_an_unknown_frame_type_is_ignored(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    zone.send(200, b"from a newer zone")
+    zone.send(p.Msg.SPEC, b"a host->zone type")
+    zone.send(p.Msg.EXIT, i32(5))
+    assert run.wait(5) == 5
+    assert not zone.destroyed
+    assert [f.type for f in zone.frames()] == [p.Msg.EXIT_ACK]
+
+
+def test_a_zone_error_at_start_is_answered_to_start(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone, start=False)
+    errors: list = []
+
+    def start() -> None:
+        with pytest.raises(control.ControlError) as e:
+            run.request("start")
+        errors.append(str(e.value))
+
+    t = threading.Thread(target=start)
+    t.start()
+    wait_for(lambda: run.mon.start_sent, what="START sent")
+    zone.send(p.Msg.ERROR, b"cannot fork\x1b[31m\n")
+    zone.send(p.Msg.EXIT, i32(1))
+    t.join(5)
+    assert errors == ["cannot fork\\x1b[31m\\n"]  # guest text escaped
+    assert run.wait(5) == 1
+    assert not zone.destroyed
+
+
+@pytest.mark.parametrize("value,status", [
+    (None, VIOLATION_STATUS), ("abc", VIOLATION_STATUS), ("9" * 5000, VIOLATION_STATUS),
+    ("256", VIOLATION_STATUS), (" 0 ", VIOLATION_STATUS), ("1_0", VIOLATION_STATUS),
+    ("-1", VIOLATION_STATUS), ("3", 3), ("0", 0),
+])
+def test_the_exit_status_key_is_parsed_strictly(tmp_path, runs, value, status) -> None:
+    zone = ScriptedZone()
+    zone.exit_status_value = value
+    run = booted_container(tmp_path, runs, zone)
+    zone.peer().close()  # the channel closes without EXIT
+    assert run.wait(5) == status
+    assert zone.exit_status_reads == 1
+    assert (run.state_dir / EXIT_STATUS_FILE).read_text() == f"{status}\n"
+    if value is not None and status == VIOLATION_STATUS:
+        assert "malformed edera/exit-status" in run.log()
+
+
+def test_the_xen_exit_status_key_survives_bad_bytes() -> None:
+    from edera_oci.zone.monitor import XenZoneOps
+
+    class BadStore:
+        def try_read(self, path: str) -> str:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    ops = XenZoneOps(5, "edera-x")
+    ops._xs = BadStore()  # type: ignore[assignment]
+    assert ops.exit_status_text() is None
+
+
+def test_garbage_during_create_fails_it_and_destroys_the_zone(tmp_path, runs) -> None:
+    from edera_oci.zone import monitor
+
+    zone = ScriptedZone()
+    zone.send(p.Msg.STARTED, u32(3))
+    run = make_monitor(tmp_path, zone, records=sh("true"))
+    runs.append(run)
+    report_r, report_w = os.pipe()
+    args = ["--state-dir", str(run.state_dir), "--name", "edera-test",
+            "--spec-file", run.mon.spec_file, "--ready-fd", str(report_w),
+            "--go-fd", str(run.mon.go_fd)]
+    assert monitor.main([str(a) for a in args], zone_ops=lambda d, n: zone) == 1
+    assert os.read(report_r, 4096).startswith(b"error the zone broke the protocol: STARTED")
+    os.close(report_r)
+    assert zone.destroyed
+
+
+def test_garbage_during_exec_boot_destroys_the_zone(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    zone.send(p.Msg.STDOUT, b"x", port=2)
+    run = exec_monitor(tmp_path, runs, zone)
+    with pytest.raises(p.ProtocolError, match="STDOUT before STARTED"):
+        run.mon.boot_exec()
+
+
+def test_the_zone_closing_during_boot_fails_it(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    zone.send(p.Msg.ERROR, b"mount failed")
+    zone.send(p.Msg.EXIT, i32(1))
+    run = make_monitor(tmp_path, zone, records=sh("true"), name="a")
+    runs.append(run)
+    with pytest.raises(BootFailed, match="zone setup failed: mount failed"):
+        run.mon.boot()
+    zone2 = ScriptedZone()
+    zone2.send(p.Msg.EXIT, i32(1))
+    run2 = make_monitor(tmp_path, zone2, records=sh("true"), name="b")
+    runs.append(run2)
+    with pytest.raises(BootFailed, match="exited during setup"):
+        run2.mon.boot()
+    zone3 = ScriptedZone()
+    zone3.peer().close()
+    run3 = make_monitor(tmp_path, zone3, records=sh("true"), name="d")
+    runs.append(run3)
+    with pytest.raises(BootFailed, match="closed the channel"):
+        run3.mon.boot()
+
+
+# -- the control socket: bad requests get an error, the monitor keeps serving ------------------
+def raw_request(state_dir: Path, data: bytes) -> dict:
+    with control.short_path(state_dir) as path, socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(data)
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return json.loads(answer)
+
+
+@pytest.mark.parametrize("request_bytes,error", [
+    (b"not json\n", "not JSON"),
+    (b"[1]\n", "not a JSON object"),
+    (b"[" * 100000 + b"\n", "not JSON"),
+    (b'{"op":"signal","signo":"x"}\n', "signo must be"),
+    (b'{"op":"signal","signo":999}\n', "signo must be"),
+    (b'{"op":"signal","signo":true}\n', "signo must be"),
+    (b'{"op":"signal"}\n', "signo must be"),
+    (b'{"op":"exec","records":"zz"}\n', "not hex"),
+    (b'{"op":"exec","records":7}\n', "hex text"),
+    (b'{"op":"exec","records":"' + b"00" * (p.MAX_EXEC_RECORDS + 1) + b'"}\n',
+     "the zone channel takes at most"),
+    (b'{"op":"reboot"}\n', "unknown request 'reboot'"),
+    (b"x" * (2 * p.MAX_EXEC_RECORDS + 8192), "request over"),
+])
+def test_malformed_control_requests_answer_an_error(tmp_path, runs, request_bytes,
+                                                    error) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    answer = raw_request(run.state_dir, request_bytes)
+    assert answer["ok"] is False and error in answer["error"], answer
+    assert run.request("ping") == {"ok": True, "started": True}
+    assert not zone.destroyed and run.thread.is_alive()
+    zone.send(p.Msg.EXIT, i32(0))
+    assert run.wait(5) == 0
+
+
+def test_a_client_that_goes_away_does_not_hurt(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    with control.short_path(run.state_dir) as path, socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        s.sendall(b'{"op":"pi')
+    assert run.request("ping")["ok"]
+    zone.send(p.Msg.EXIT, i32(0))
+    assert run.wait(5) == 0
+
+
+def test_a_monitor_answer_that_is_not_json_is_a_control_error(tmp_path) -> None:
+    sock = control.listen(tmp_path)
+
+    def serve() -> None:
+        conn, _ = sock.accept()
+        conn.recv(100)
+        conn.sendall(b"garbage\n")
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    with pytest.raises(control.ControlError, match="malformed answer"):
+        control.request(tmp_path, "ping", timeout=5)
+    t.join()
+    sock.close()
+    with pytest.raises(control.ControlError, match="not running"):
+        control.request(tmp_path, "ping", timeout=5)
+
+
+def test_requests_waiting_on_the_zone_fail_when_it_exits(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    errors: list = []
+
+    def ask(op: str, **args) -> None:
+        with pytest.raises(control.ControlError) as e:
+            run.request(op, **args)
+        errors.append(str(e.value))
+
+    threads = [threading.Thread(target=ask, args=("stats",)),
+               threading.Thread(target=ask, args=("exec",), kwargs={"records": "0100"})]
+    for t in threads:
+        t.start()
+    wait_for(lambda: run.mon.stats_waiters and run.mon.exec_waiters, what="waiters")
+    zone.send(p.Msg.EXIT, i32(2))
+    for t in threads:
+        t.join(5)
+    assert errors == ["the container exited (2)"] * 2
+    assert run.wait(5) == 2
+    with pytest.raises(control.ControlError, match="not running"):
+        run.request("ping")
+
+
+def test_the_zone_refusing_an_exec_is_a_clear_error(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    errors: list = []
+
+    def ask() -> None:
+        with pytest.raises(control.ControlError) as e:
+            run.request("exec", records="0100")
+        errors.append(str(e.value))
+
+    t = threading.Thread(target=ask)
+    t.start()
+    wait_for(lambda: run.mon.exec_waiters, what="exec sent")
+    zone.send(p.Msg.EXEC_PORT, u32(0) + b"too many execs at once (at most 63)")
+    t.join(5)
+    assert errors == ["exec refused by the zone: too many execs at once (at most 63)"]
+    assert run.request("ping")["ok"]
+    zone.send(p.Msg.EXIT, i32(0))
+    assert run.wait(5) == 0
+
+
+# -- stdin: bounded, and control frames overtake it ---------------------------------------------
+def test_stdin_is_bounded_and_a_signal_overtakes_it(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    ring = run.mon.chan.sock
+    ring.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    total = 4 << 20
+    os.set_blocking(run.stdin_w, False)
+
+    def feed() -> None:  # a producer far faster than the zone, which reads nothing
+        sent = 0
+        fd = run.stdin_w
+        while sent < total:
+            try:
+                sent += os.write(fd, b"s" * min(65536, total - sent))
+            except BlockingIOError:
+                if not run.thread.is_alive():
+                    return
+                threading.Event().wait(0.01)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    wait_for(lambda: run.mon.stdin_queued >= STDIN_BUFFER - 65536 and run.mon.wire,
+             what="stdin backed up")
+    threading.Event().wait(0.3)
+    assert run.mon.stdin_queued <= STDIN_BUFFER + 1024  # bounded, not an unbounded outbox
+    assert run.request("signal", signo=signal.SIGTERM) == {"ok": True}
+    # The zone now reads: the SIGNAL comes before the stdin that was queued behind the ring.
+    reader = p.FrameReader()
+    before = 0
+    zone.peer().settimeout(5)
+    while True:
+        frames = reader.feed(zone.peer().recv(65536))
+        kinds = [f.type for f in frames]
+        if p.Msg.SIGNAL in kinds:
+            before += sum(len(f.payload) for f in frames[:kinds.index(p.Msg.SIGNAL)])
+            break
+        before += sum(len(f.payload) for f in frames)
+    assert before < 65536 + (1 << 17), before  # the ring's content and the frame on the wire
+    zone.send(p.Msg.EXIT, i32(143))
+    assert run.wait(5) == 143
+    feeder.join(5)
