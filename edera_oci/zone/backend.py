@@ -384,11 +384,11 @@ class XenZoneBackend:
             check_exec_records(records)  # before the container's monitor is asked
         except (MappingError, ProtocolError) as e:
             raise ZoneError(str(e)) from None
+        tty_fd = self._terminal(req.process.terminal, req.console_socket)  # may refuse: first
         exec_file = state_dir / f"exec-{os.getpid()}-{time.monotonic_ns()}.bin"
         exec_file.write_bytes(records)
         report_r, report_w = os.pipe()
         pass_fds = [report_w]
-        tty_fd = self._terminal(req.process.terminal, req.console_socket)
         if tty_fd >= 0:
             pass_fds.append(tty_fd)
         pass_fds += list(range(3, 3 + req.preserve_fds))

@@ -101,6 +101,18 @@ def test_terminal_without_console_socket_or_tty_is_a_clear_error(tmp_path: Path,
     assert set(os.listdir("/proc/self/fd")) == fds_before  # the pty is closed again
 
 
+def test_an_exec_terminal_without_a_source_leaves_nothing_behind(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    monkeypatch.setattr(os, "isatty", lambda fd: False)
+    state = SimpleNamespace(zone={"state_dir": str(tmp_path), "domid": 5, "name": "edera-x"})
+    req = SimpleNamespace(process=SimpleNamespace(raw={"args": ["sh"], "terminal": True},
+                                                  terminal=True),
+                          detach=False, console_socket=None, preserve_fds=0)
+    with pytest.raises(ZoneError, match="stdin is not a terminal"):
+        XenZoneBackend().exec(state, req)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_exec_over_the_frame_limit_fails_before_the_monitor_is_asked(tmp_path: Path) -> None:
     process = {"args": ["true"], "cwd": "/", "env": ["X=" + "y" * p.MAX_PAYLOAD],
                "user": {"uid": 0, "gid": 0}}
