@@ -204,7 +204,10 @@ class Monitor:
         deadline = t0 + BOOT_TIMEOUT
         self.chan = self.ops.connect(INIT_PORT, deadline)
         self.say(f"zone channel up after {time.monotonic() - t0:.2f} s")
-        self.send(p.Msg.SPEC, spec)
+        try:
+            self.send(p.Msg.SPEC, spec)
+        except p.ProtocolError as e:  # the host's own spec: not the zone's fault
+            raise BootFailed(f"the container's spec does not fit the zone channel: {e}") from None
         while True:
             frame = self.next_frame(deadline)
             if frame.type == p.Msg.READY:

@@ -485,3 +485,12 @@ def test_stdin_is_bounded_and_a_signal_overtakes_it(tmp_path, runs) -> None:
     zone.send(p.Msg.EXIT, i32(143))
     assert run.wait(5) == 143
     feeder.join(5)
+
+
+def test_a_spec_over_the_frame_limit_is_the_hosts_error(tmp_path, runs) -> None:
+    zone = ScriptedZone()
+    run = make_monitor(tmp_path, zone, records=b"\0" * (p.MAX_PAYLOAD + 1))
+    runs.append(run)
+    with pytest.raises(BootFailed, match="spec does not fit the zone channel"):
+        run.mon.boot()
+    assert not zone.destroyed
