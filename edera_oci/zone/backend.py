@@ -33,7 +33,7 @@ from ..xen.xenstore import XenStore
 from . import control, disks, hotplug, network
 from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .image import find_zone_image
-from .protocol import PROTOCOL_VERSION, encode_records
+from .protocol import PROTOCOL_VERSION, ProtocolError, check_exec_records, encode_records
 from .records import MappingError, encode_spec, net_records, process_records
 
 # Engines run the runtime with a minimal PATH (podman's cleanup: no /sbin); the tools a zone
@@ -332,13 +332,19 @@ class XenZoneBackend:
         return [pid] if pid and _pid_alive(pid) else []
 
     def stats(self, state: ContainerState) -> dict[str, Any]:
-        raw = self._request(state, "stats").get("stats", {})
-        total = int(raw.get("mem_total_kb", 0)) * 1024
-        available = int(raw.get("mem_available_kb", 0)) * 1024
+        raw = self._request(state, "stats").get("stats")
+        raw = raw if isinstance(raw, dict) else {}
+
+        def count(key: str) -> int:  # zone-reported: a uint64, or 0
+            value = raw.get(key)
+            return value if type(value) is int and 0 <= value < 1 << 64 else 0
+
+        total = count("mem_total_kb") * 1024
+        available = min(count("mem_available_kb") * 1024, total)
         stats: dict[str, Any] = {
-            "cpu": {"usage": {"total": int(raw.get("cpu_usage_ns", 0))}},
+            "cpu": {"usage": {"total": count("cpu_usage_ns")}},
             "memory": {"usage": {"usage": total - available, "limit": total}},
-            "pids": {"current": int(raw.get("pids", 0))},
+            "pids": {"current": count("pids")},
         }
         names = state.zone.get("interfaces") or []
         if names:
@@ -375,13 +381,14 @@ class XenZoneBackend:
         state_dir = Path(zone["state_dir"])
         try:
             records = encode_records(process_records(req.process.raw))
-        except MappingError as e:
+            check_exec_records(records)  # before the container's monitor is asked
+        except (MappingError, ProtocolError) as e:
             raise ZoneError(str(e)) from None
+        tty_fd = self._terminal(req.process.terminal, req.console_socket)  # may refuse: first
         exec_file = state_dir / f"exec-{os.getpid()}-{time.monotonic_ns()}.bin"
         exec_file.write_bytes(records)
         report_r, report_w = os.pipe()
         pass_fds = [report_w]
-        tty_fd = self._terminal(req.process.terminal, req.console_socket)
         if tty_fd >= 0:
             pass_fds.append(tty_fd)
         pass_fds += list(range(3, 3 + req.preserve_fds))
@@ -424,6 +431,10 @@ class XenZoneBackend:
             elif os.isatty(0):
                 os.close(slave)
                 return os.dup(0)
+            else:
+                os.close(slave)
+                raise ZoneError("process.terminal is true but there is no --console-socket and "
+                                "stdin is not a terminal: no terminal to give the process")
         finally:
             os.close(master)
         return slave

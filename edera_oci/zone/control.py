@@ -63,7 +63,12 @@ def request(directory: Path, op: str, timeout: float = 120, **args) -> dict:
         sock.close()
     if not data:
         raise ControlError(f"the container's monitor closed the connection during {op!r}")
-    answer = json.loads(data)
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise ControlError(f"the container's monitor gave a malformed answer to {op!r}")
     if not answer.get("ok"):
         raise ControlError(answer.get("error") or f"{op} failed")
     return answer

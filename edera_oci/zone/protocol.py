@@ -5,13 +5,22 @@ The zone init (static C) implements the same frames and records; keep both in st
 
 from __future__ import annotations
 
+import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1 << 20
+# An EXEC frame carries a u32 port before the process records.
+MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
+# Zone -> host text that the host keeps (logs, error messages) is cut to this much.
+MAX_TEXT = 2048
+# A STATS frame is a few short lines (the init sends < 512 bytes).
+MAX_STATS = 4096
+MAX_STAT_VALUE = (1 << 64) - 1
 FRAME_HEADER = struct.Struct("<II")
 RECORD_HEADER = struct.Struct("<HI")
 
@@ -37,6 +46,7 @@ class Msg(IntEnum):
     STDERR = 36
     EXIT = 37
     STATS = 38
+    EXEC_PORT = 39
 
 
 class Tag(IntEnum):
@@ -86,23 +96,54 @@ def encode_frame(msg: int, payload: bytes = b"") -> bytes:
 
 
 class FrameReader:
-    """Accumulates bytes from the channel and yields whole frames."""
+    """Accumulates bytes from the channel into a queue of whole frames, in arrival order.
+
+    ``push`` parses everything complete; ``pop`` hands frames out one at a time, so a caller that
+    stops after one frame (the boot handshake) leaves the rest queued, never lost or reordered.
+    A length over the limit ends parsing: the frames before it are still handed out, then
+    ``pop`` raises ProtocolError.
+    """
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._frames: deque[Frame] = deque()
+        self._error: str | None = None
 
-    def feed(self, data: bytes) -> Iterator[Frame]:
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def push(self, data: bytes) -> None:
+        if self._error is not None:
+            return
         self._buf += data
         while len(self._buf) >= FRAME_HEADER.size:
             msg, length = FRAME_HEADER.unpack_from(self._buf)
             if length > MAX_PAYLOAD:
-                raise ProtocolError(f"frame of {length} bytes exceeds {MAX_PAYLOAD}")
+                self._error = f"frame of {length} bytes exceeds {MAX_PAYLOAD}"
+                self._buf.clear()
+                return
             end = FRAME_HEADER.size + length
             if len(self._buf) < end:
                 return
-            payload = bytes(self._buf[FRAME_HEADER.size:end])
+            self._frames.append(Frame(msg, bytes(self._buf[FRAME_HEADER.size:end])))
             del self._buf[:end]
-            yield Frame(msg, payload)
+
+    def pop(self) -> Frame | None:
+        """The oldest unhandled frame, or None when none is complete yet."""
+        if self._frames:
+            return self._frames.popleft()
+        if self._error is not None:
+            raise ProtocolError(self._error)
+        return None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """push, then every queued frame (raises ProtocolError once those are out)."""
+        self.push(data)
+        frames = list(self._frames)
+        self._frames.clear()
+        if self._error is not None and not frames:
+            raise ProtocolError(self._error)
+        return frames
 
 
 def _value(value: str | bytes | int | Iterable[str | int]) -> bytes:
@@ -144,15 +185,59 @@ def signal_payload(signo: int, all_processes: bool = False) -> bytes:
 
 
 def exit_status(payload: bytes) -> int:
+    """EXIT's status: an exit code or 128+signal, so 0..255; anything else is a broken zone."""
     if len(payload) != 4:
         raise ProtocolError(f"EXIT payload of {len(payload)} bytes, expected 4")
-    return struct.unpack("<i", payload)[0]
+    status = struct.unpack("<i", payload)[0]
+    if not 0 <= status <= 255:
+        raise ProtocolError(f"EXIT status {status} is outside 0..255")
+    return status
+
+
+def exit_status_text(value: str | bytes | None) -> int | None:
+    """The zone's ``edera/exit-status`` key (guest-written): 1-3 digits, 0..255, else None."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    if value is None or not re.fullmatch(r"[0-9]{1,3}", value):
+        return None
+    status = int(value)
+    return status if status <= 255 else None
 
 
 def started_pid(payload: bytes) -> int:
     if len(payload) != 4:
         raise ProtocolError(f"STARTED payload of {len(payload)} bytes, expected 4")
-    return struct.unpack("<I", payload)[0]
+    pid = struct.unpack("<I", payload)[0]
+    if not 0 < pid < 1 << 31:
+        raise ProtocolError(f"STARTED pid {pid} is not a pid")
+    return pid
+
+
+_STAT_LINE = re.compile(r"([a-z][a-z0-9_]{0,63}) ([0-9]{1,20})")
+
+
+def parse_stats(payload: bytes) -> dict[str, int]:
+    """STATS text: ``key value`` lines of decimal counters, each within uint64."""
+    if len(payload) > MAX_STATS:
+        raise ProtocolError(f"STATS payload of {len(payload)} bytes exceeds {MAX_STATS}")
+    try:
+        text = payload.decode("ascii")
+    except UnicodeDecodeError:
+        raise ProtocolError("STATS payload is not ASCII text") from None
+    stats: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _STAT_LINE.fullmatch(line)
+        if not m or int(m.group(2)) > MAX_STAT_VALUE:
+            raise ProtocolError(f"STATS line {n} is not 'key uint64': {line[:64]!r}")
+        stats[m.group(1)] = int(m.group(2))
+    return stats
+
+
+def zone_text(payload: bytes) -> str:
+    """Guest text made safe to log and show: cut to MAX_TEXT, control characters escaped."""
+    text = payload[:MAX_TEXT].decode("utf-8", errors="replace")
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text + (" [...]" if len(payload) > MAX_TEXT else "")
 
 
 def resize_payload(rows: int, cols: int) -> bytes:
@@ -160,4 +245,23 @@ def resize_payload(rows: int, cols: int) -> bytes:
 
 
 def exec_payload(port: int, records: bytes) -> bytes:
+    """EXEC: port 0 asks the zone to choose (it answers EXEC_PORT); records within the limit."""
+    check_exec_records(records)
     return struct.pack("<I", port) + records
+
+
+def check_exec_records(records: bytes) -> None:
+    if len(records) > MAX_EXEC_RECORDS:
+        raise ProtocolError(
+            f"the exec'd process (args, env, ...) encodes to {len(records)} bytes; the zone "
+            f"channel takes at most {MAX_EXEC_RECORDS}")
+
+
+def exec_port(payload: bytes) -> tuple[int, str]:
+    """EXEC_PORT: (port, "") for a channel the zone opened, or (0, why it refused)."""
+    if len(payload) < 4:
+        raise ProtocolError(f"EXEC_PORT payload of {len(payload)} bytes, expected >= 4")
+    port = struct.unpack_from("<I", payload)[0]
+    if port != 0 and not 2 <= port <= 65535:
+        raise ProtocolError(f"EXEC_PORT port {port} is outside 2..65535")
+    return port, zone_text(payload[4:]) if port == 0 else ""

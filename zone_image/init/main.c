@@ -30,6 +30,8 @@
 #define STDIN_HIGH (1u << 20)  /* stop taking STDIN frames above this much unwritten */
 #define DRAIN_MS 200           /* after death, how long a grandchild may hold the pipes */
 #define ACK_MS 5000            /* how long to wait for EXIT_ACK */
+#define CONNECT_MS 60000       /* how long an exec channel waits for the host to connect */
+#define FIRST_EXEC_PORT 2
 
 enum phase {
 	P_SPEC,    /* port 1: waiting for SPEC */
@@ -57,7 +59,7 @@ struct session {
 	struct proc_cfg cfg;
 	char *pending_error; /* an EXEC that cannot run: reported once the host connects */
 	struct proc proc;
-	uint64_t ack_deadline;
+	uint64_t ack_deadline; /* P_EXITED: for EXIT_ACK; P_CONNECT: for the host to connect */
 };
 
 static struct {
@@ -164,33 +166,66 @@ static void handle_spec(struct session *s, const uint8_t *p, uint32_t len)
 	s->phase = P_READY;
 }
 
+/* Does an open channel hold this exec port? (A detached exec's process keeps its session
+ * until it is reaped, but its channel, and so its port, are gone.) */
+static bool port_in_use(uint32_t port)
+{
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		if (g.s[i].used && g.s[i].ch.tr && (uint32_t)g.s[i].ch.port == port)
+			return true;
+	return false;
+}
+
+/* EXEC with port 0: the zone picks the lowest free port and answers EXEC_PORT on port 1 (in the
+ * order of the EXEC frames), with port 0 and the reason when it cannot. Ports are free again
+ * once their session ends, so they never run out. A port the host names itself (>= 2) is
+ * taken as given and not answered. */
+static void exec_refuse(uint32_t chosen, const char *why)
+{
+	log_msg("EXEC: %s", why);
+	if (chosen)
+		return; /* the host chose the port: it learns nothing from port 1 (as before) */
+	uint8_t reply[4 + ERR_MAX] = {0};
+	size_t n = strlen(why) < ERR_MAX ? strlen(why) : ERR_MAX;
+	memcpy(reply + 4, why, n);
+	chan_send(&init_session->ch, MSG_EXEC_PORT, reply, 4 + n);
+}
+
 static void handle_exec(const uint8_t *p, uint32_t len)
 {
 	if (len < 4) {
 		log_msg("EXEC frame of %u bytes has no port; ignored", len);
 		return;
 	}
-	uint32_t port = get_u32(p);
+	uint32_t chosen = get_u32(p), port = chosen;
 	struct session *s = NULL;
-	for (int i = 0; i < MAX_SESSIONS; i++) {
-		if (g.s[i].used && (uint32_t)g.s[i].ch.port == port) {
-			log_msg("EXEC: port %u is in use; ignored", port);
-			return;
-		}
-		if (!g.s[i].used && !s)
+	for (int i = 0; i < MAX_SESSIONS && !s; i++)
+		if (!g.s[i].used)
 			s = &g.s[i];
+	if (!s) {
+		char why[96];
+		snprintf(why, sizeof why, "too many execs at once (at most %d)", MAX_SESSIONS - 1);
+		exec_refuse(chosen, why);
+		return;
 	}
-	if (port < 2 || port > 65535 || !s) {
-		log_msg("EXEC: port %u is invalid or too many channels are open; ignored", port);
+	if (!chosen) {
+		for (port = FIRST_EXEC_PORT; port_in_use(port); port++)
+			;
+	} else if (chosen < FIRST_EXEC_PORT || chosen > 65535) {
+		log_msg("EXEC: port %u is invalid; ignored", chosen);
+		return;
+	} else if (port_in_use(chosen)) {
+		log_msg("EXEC: port %u is in use; ignored", chosen);
 		return;
 	}
 	char err[ERR_MAX];
 	struct transport *t = tr_listen((int)port, err);
 	if (!t) {
-		log_msg("EXEC: %s", err);
+		exec_refuse(chosen, err);
 		return;
 	}
 	session_init(s, (int)port, t, P_CONNECT);
+	s->ack_deadline = now_ms() + CONNECT_MS;
 	if (config_parse(p + 4, len - 4, &s->cfg, NULL, err) < 0) {
 		char msg[ERR_MAX + 16];
 		snprintf(msg, sizeof msg, "exec: %s", err);
@@ -198,6 +233,8 @@ static void handle_exec(const uint8_t *p, uint32_t len)
 	} else if (init_session->phase != P_READY && init_session->phase != P_RUNNING) {
 		s->pending_error = xstrdup("exec: the container is not running");
 	}
+	if (!chosen)
+		chan_send_u32(&init_session->ch, MSG_EXEC_PORT, port);
 }
 
 /* Does this signal end a process that does not handle it? */
@@ -421,6 +458,12 @@ static void service(struct session *s)
 				start_process(s);
 		}
 	}
+	if (s->ch.tr && s->phase == P_CONNECT && now_ms() >= s->ack_deadline) {
+		log_msg("port %d: the host did not connect within %d ms; closed", s->ch.port,
+			CONNECT_MS);
+		session_free(s);
+		return;
+	}
 	if (!s->ch.tr) {
 		/* Detached exec: forget it once its process is reaped. */
 		if (p->reaped || !p->pid)
@@ -508,7 +551,7 @@ static void loop(void)
 			uint64_t deadline = 0;
 			if (s->phase == P_RUNNING && p->reaped && s->ch.out.len < OUT_HIGH)
 				deadline = p->died_ms + DRAIN_MS;
-			else if (s->phase == P_EXITED)
+			else if (s->phase == P_EXITED || s->phase == P_CONNECT)
 				deadline = s->ack_deadline;
 			if (deadline) {
 				int ms = deadline > now ? (int)(deadline - now) : 0;

@@ -30,6 +30,7 @@ enum msg {
 	MSG_STDERR = 36,
 	MSG_EXIT = 37,
 	MSG_STATS = 38,
+	MSG_EXEC_PORT = 39,
 };
 
 enum tag {
