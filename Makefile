@@ -60,9 +60,12 @@ demo: deps lab zone-image
 ## every test: lint, the unit tests here, lab/run's own tests, then the Xen tests in one boot
 test: deps lint test-unit test-lab test-xen
 
-## seconds, no QEMU
+## seconds, no QEMU; then the line coverage of the monitor and the host-zone protocol, which
+## the host tests drive against the zone init built for the host (at least 85%)
+MONITOR_CODE = edera_oci/zone/monitor.py,edera_oci/zone/protocol.py,edera_oci/zone/control.py
 test-unit:
-	$(PYTHON) -m pytest -m "not xen and not lab" -q tests
+	$(PYTHON) -m coverage run --source=edera_oci -m pytest -m "not xen and not lab" -q tests
+	$(PYTHON) -m coverage report --include='$(MONITOR_CODE)' --fail-under=85
 
 ## lab/run's contract on the host (each test boots the lab)
 test-lab: lab
