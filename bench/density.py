@@ -81,6 +81,8 @@ def inside(max_zones: int) -> int:
         row = {"zone": i + 1, "create_s": create_s, "xen_free_mib": xen_free_mib(),
                "dom0_memavailable_mib": meminfo()["MemAvailable"] / 1024}
         zones.append(row)
+        save("density", {"machine": m, "zone_mib": ZONE_MIB, "max": max_zones, "zones": zones,
+                         "partial": True}, quiet=True)
         print(f"zone {i + 1}: create {create_s:.1f} s, Xen free {row['xen_free_mib']} MiB, "
               f"dom0 MemAvailable {row['dom0_memavailable_mib']:.0f} MiB",
               file=sys.stderr, flush=True)

@@ -179,12 +179,19 @@ def table(title: str, rows: list[tuple[str, list[float], str]], unit: str = "s",
     return out
 
 
-def save(name: str, payload: dict) -> Path:
-    """bench/results/NAME-DATE.json: the raw values behind the tables."""
+STARTED = time.strftime("%Y-%m-%dT%H%M", time.gmtime())
+
+
+def save(name: str, payload: dict, quiet: bool = False) -> Path:
+    """bench/results/NAME-DATE.json: the raw values behind the tables (DATE: when the
+    benchmark started, so that saving again as it goes rewrites the same file)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{time.strftime('%Y-%m-%dT%H%M', time.gmtime())}.json"
-    path.write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"\nraw values: {path.relative_to(REPO)}")
+    path = RESULTS / f"{name}-{STARTED}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    tmp.rename(path)
+    if not quiet:
+        print(f"\nraw values: {path.relative_to(REPO)}")
     return path
 
 

@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 SIZES_MB = (2, 200, 1000)
 WORK = Path("/run/edera-bench-rootfs")
 BLOCK = 8 << 20
+# a dom0 of 4 GiB for the tmpfs; Xen keeps about the usual 2.5 GiB for zones
+BIG_DOM0 = ["--memory", "6656", "--dom0-mem", "4096M"]
 
 
 def pad(rootfs: Path, total_mb: int) -> int:
@@ -93,7 +95,7 @@ def runc_round(bundle: Path, cid: str, log: Path) -> dict:
             "runc_delete": timed([*base, "delete", "--force", cid])}
 
 
-def inside(runs: int) -> int:
+def inside(runs: int, sizes: list[int]) -> int:
     sys.path.insert(0, str(REPO))
     from tests.xen.bundles import make_bundle
 
@@ -108,7 +110,7 @@ def inside(runs: int) -> int:
     results: dict[str, dict] = {}
     rows = []
     warm = True
-    for size in SIZES_MB:
+    for size in sizes:
         bundle = make_bundle(WORK / f"bundle-{size}", ["/bin/true"])
         t0 = time.monotonic()
         tree_bytes = pad(bundle / "rootfs", size)
@@ -133,6 +135,8 @@ def inside(runs: int) -> int:
                 s[k].append(v)
         warm = False
         results[f"{size}MB"] = {"tree_bytes": tree_bytes, **s}
+        save("rootfs_size", {"machine": m, "runs": runs, "results": results, "partial": True},
+             quiet=True)
         rows += [
             (f"{size} MB: edera-oci create", s["create"],
              f"edera/runc {ratio(s['create'], s['runc_create']):.0f}x"),
@@ -165,12 +169,14 @@ def inside(runs: int) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES_MB)),
+                    help="rootfs sizes in MB, comma-separated (default 2,200,1000)")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inside:
-        return inside(args.runs)
-    return rerun_inside_lab(__file__, args.runs, timeout=5400,
-                            lab_args=["--memory", "8192", "--dom0-mem", "4096M"])
+        return inside(args.runs, [int(x) for x in args.sizes.split(",")])
+    return rerun_inside_lab(__file__, args.runs, timeout=5400, extra=["--sizes", args.sizes],
+                            lab_args=BIG_DOM0)
 
 
 if __name__ == "__main__":
