@@ -230,8 +230,19 @@ def drop_caches() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
+class StepFailed(RuntimeError):
+    """A measured command failed: the benchmark records why and goes on."""
+
+
 def timed(cmd: list[str], **kw) -> float:
+    """Wall time of cmd; StepFailed with its error output if it fails."""
+    kw.setdefault("stderr", subprocess.PIPE)
     t0 = time.monotonic()
-    subprocess.run(cmd, check=True, stdout=kw.pop("stdout", subprocess.DEVNULL),
-                   stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
-    return time.monotonic() - t0
+    proc = subprocess.run(cmd, stdout=kw.pop("stdout", subprocess.DEVNULL),
+                          stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
+    elapsed = time.monotonic() - t0
+    if proc.returncode != 0:
+        err = (proc.stderr or b"").decode(errors="replace").strip()[-600:]
+        raise StepFailed(f"{' '.join(cmd[:6])} ... exit {proc.returncode} after "
+                         f"{elapsed:.0f} s: {err}")
+    return elapsed

@@ -33,6 +33,7 @@ from labbench import (
     CLAIMS,
     REPO,
     TOOLS_OUT,
+    StepFailed,
     build_static,
     machine,
     print_machine,
@@ -151,6 +152,7 @@ def inside(runs: int, full: bool) -> int:
         "edera", "runc", "floor", "floor_disk", "floor_build", "floor_destroy")}
     warmup: dict[str, float] = {}
     phases = []
+    failures: list[dict] = []
 
     def edera(i: int) -> dict[str, float]:
         log.write_text("")
@@ -181,11 +183,23 @@ def inside(runs: int, full: bool) -> int:
     for i in range(runs + 1):  # run 0 is the warm-up, discarded
         k = i % len(order)
         got: dict[str, float] = {}
-        for step in order[k:] + order[:k]:  # interleaved, the order rotating each round
-            step_got = step(i)
-            print(f"  round {i}: " + ", ".join(f"{k} {v:.2f} s" for k, v in step_got.items()),
-                  file=sys.stderr, flush=True)
-            got.update(step_got)
+        phases_before = len(phases)
+        try:
+            for step in order[k:] + order[:k]:  # interleaved, the order rotating each round
+                step_got = step(i)
+                print(f"  round {i}: " + ", ".join(f"{k} {v:.2f} s" for k, v in step_got.items()),
+                      file=sys.stderr, flush=True)
+                got.update(step_got)
+        except StepFailed as e:
+            # the whole round goes: its figures would not be paired
+            failures.append({"round": i, "error": str(e)})
+            print(f"round {i} FAILED, discarded: {e}", flush=True)
+            for cleanup in (["xl", "destroy", "floor"], ["xl", "destroy", f"edera-e{i}"],
+                            ["edera-oci", "--root", str(tmp / "edera"), "delete", "--force",
+                             f"e{i}"]):
+                subprocess.run(cleanup, capture_output=True)
+            del phases[phases_before:]
+            continue
         if i == 0:
             warmup = got
             phases.clear()
@@ -196,6 +210,15 @@ def inside(runs: int, full: bool) -> int:
               + ", ".join(f"{k} {v:.2f} s" for k, v in got.items()), file=sys.stderr, flush=True)
 
     ours, theirs, bare = samples["edera"], samples["runc"], samples["floor"]
+    if failures:
+        print(f"\n{len(failures)} round(s) failed and were discarded:")
+        for f in failures:
+            print(f"  round {f['round']}: {f['error']}")
+    if not ours:
+        save("run_latency", {"machine": m, "runs": runs, "full": full, "failures": failures,
+                             "samples": samples})
+        print("no round succeeded: no table")
+        return 1
     rows = [
         ("edera-oci run /bin/true (total)", ours,
          f"claim: {CLAIMS['boot']}; lab median {statistics.median(ours):.1f} s "
@@ -236,7 +259,7 @@ def inside(runs: int, full: bool) -> int:
           "One factor for all work is wrong (Python runs ~5x slower under TCG, syscall-heavy "
           "work 15-20x: reviews/performance.md 3.2), so this is an order of magnitude only.")
     save("run_latency", {"machine": m, "runs": runs, "full": full, "warmup": warmup,
-                         "samples": samples,
+                         "failures": failures, "samples": samples,
                          "phases": phases, "table": out})
     return 0
 
