@@ -29,6 +29,7 @@ from labbench import (
     TOOLS_OUT,
     StepFailed,
     build_static,
+    local_zone_image,
     machine,
     print_machine,
     rerun_inside_lab,
@@ -64,6 +65,7 @@ def inside(runs: int, workloads: dict[str, int]) -> int:
 
     m = machine()
     print_machine(m)
+    local_zone_image()
     tmp = Path(tempfile.mkdtemp())
     binary = TOOLS_OUT / "cpuwork"
     if not binary.exists():

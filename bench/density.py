@@ -21,6 +21,7 @@ from pathlib import Path
 
 from labbench import (
     CLAIMS,
+    local_zone_image,
     machine,
     meminfo,
     print_machine,
@@ -53,6 +54,7 @@ def inside(max_zones: int) -> int:
 
     m = machine()
     print_machine(m)
+    local_zone_image()
     tmp = Path(tempfile.mkdtemp())
     root = tmp / "state"
     bundle = make_bundle(tmp / "bundle", ["sleep", "3600"],

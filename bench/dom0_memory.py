@@ -28,6 +28,7 @@ from pathlib import Path
 from labbench import (
     CLAIMS,
     drop_caches,
+    local_zone_image,
     machine,
     meminfo,
     print_machine,
@@ -108,6 +109,7 @@ def inside(counts: list[int]) -> int:
 
     m = machine()
     print_machine(m)
+    local_zone_image()
     tmp = Path(tempfile.mkdtemp())
     bundle = make_bundle(tmp / "bundle", ["sleep", "3600"],
                          **{"linux.resources.memory.limit": LIMIT})

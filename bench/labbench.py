@@ -81,6 +81,22 @@ def rerun_inside_lab(script: str, runs: int, timeout: int | None = None,
 
 # -- lab side ------------------------------------------------------------------------------
 
+LOCAL_IMAGE = Path("/var/lib/edera-bench/zone-image")
+
+
+def local_zone_image() -> Path:
+    """A copy of the zone image on dom0's own disk, used by the runtime (EDERA_OCI_ZONE_IMAGE)
+    and by the floors. The lab links /usr/lib/edera-oci/zone-image to the checkout's 9p share,
+    mounted cache=none, so there every `xl create` reads the 65 MB kernel through 9p; an
+    installed runtime reads it from a local disk, and so does the benchmark."""
+    source = Path("/usr/lib/edera-oci/zone-image")
+    LOCAL_IMAGE.mkdir(parents=True, exist_ok=True)
+    for f in source.iterdir():
+        shutil.copyfile(f, LOCAL_IMAGE / f.name)
+    os.environ["EDERA_OCI_ZONE_IMAGE"] = str(LOCAL_IMAGE)
+    return LOCAL_IMAGE
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from labbench import machine, print_machine, rerun_inside_lab, save, table, timed
+from labbench import local_zone_image, machine, print_machine, rerun_inside_lab, save, table, timed
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES_MB = (2, 200, 1000)
@@ -101,6 +101,7 @@ def inside(runs: int, sizes: list[int]) -> int:
 
     m = machine()
     print_machine(m)
+    local_zone_image()
     WORK.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3500m", "tmpfs", str(WORK)], check=True)
     os.environ["EDERA_OCI_DISK_DIR"] = str(WORK / "disks")

@@ -31,10 +31,12 @@ from pathlib import Path
 
 from labbench import (
     CLAIMS,
+    LOCAL_IMAGE,
     REPO,
     TOOLS_OUT,
     StepFailed,
     build_static,
+    local_zone_image,
     machine,
     print_machine,
     rerun_inside_lab,
@@ -82,7 +84,6 @@ def logged_phases(text: str) -> dict[str, dict[str, float]]:
 
 
 FLOOR_DIR = TOOLS_OUT / "floor"
-ZONE_IMAGE = Path("/usr/lib/edera-oci/zone-image")  # what the runtime boots in the lab
 
 
 def build_floor_initramfs() -> Path:
@@ -117,8 +118,8 @@ def floor_config(name: str, disk: Path | None) -> Path:
                  f"script=/var/lib/edera-oci/block-hotplug, target={disk}'")
     cfg = FLOOR_DIR / f"{name}.cfg"
     cfg.write_text("\n".join([
-        f'name = "{name}"', 'type = "pv"', f'kernel = "{ZONE_IMAGE / "vmlinux"}"',
-        f'ramdisk = "{FLOOR_DIR / "initramfs.img"}"', 'extra = "console=hvc0 quiet"',
+        f'name = "{name}"', 'type = "pv"', f'kernel = "{LOCAL_IMAGE / "vmlinux"}"',
+        f'ramdisk = "{LOCAL_IMAGE / "floor-initramfs.img"}"', 'extra = "console=hvc0 quiet"',
         "memory = 256", "maxmem = 256", "vcpus = 1", "maxvcpus = 1", f"disk = [ {disks} ]",
         "vif = [ ]", 'on_poweroff = "destroy"', 'on_reboot = "destroy"',
         'on_crash = "destroy"', ""]))
@@ -146,6 +147,8 @@ def inside(runs: int, full: bool) -> int:
                     str(bundle / "rootfs"), str(image), "64M"], check=True)
     if not (FLOOR_DIR / "initramfs.img").exists():
         raise SystemExit(f"no {FLOOR_DIR / 'initramfs.img'}: run this script from the host")
+    local_zone_image()
+    shutil.copyfile(FLOOR_DIR / "initramfs.img", LOCAL_IMAGE / "floor-initramfs.img")
     plain, with_disk = floor_config("floor", None), floor_config("floor-disk", image)
     log = tmp / "edera.log"
     samples: dict[str, list[float]] = {k: [] for k in (
