@@ -6,7 +6,8 @@ For N zones, one after the other (busybox bundle, `echo first`):
   boot        the domain's unpause -> the zone init's READY (from the monitor's log)
   start->byte `edera-oci start` -> the workload's first stdout byte at the engine's pipe
   guest mem   MemTotal - MemAvailable inside the zone, after boot (the zone init's STATS)
-  dom0 mem    what dom0 spends per zone: the monitor's RSS (Xen's own per-domain memory aside)
+  monitor     the monitor's USS and PSS (smaps_rollup); its VmRSS, which counts shared libpython
+              and libc, overstates what a zone adds (bench/dom0_memory.py has the whole footprint)
 Prints a table with the medians. Run from the host: `python3 bench/zone_boot.py` (it boots the
 lab); inside dom0 it runs with --inside.
 """
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from labbench import rerun_inside_lab
+from labbench import rerun_inside_lab, smaps_rollup
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,7 @@ def one(root: Path, bundle: Path, cid: str) -> dict:
     state = json.loads(subprocess.run(["edera-oci", "--root", str(root), "state", cid],
                                       capture_output=True, text=True, check=True).stdout)
     monitor_kb = rss_kb(state["pid"])
+    monitor_mem = smaps_rollup(state["pid"])
     t1 = time.monotonic()
     subprocess.run(["edera-oci", "--root", str(root), "start", cid], check=True)
     select.select([r], [], [], 120)
@@ -63,7 +65,9 @@ def one(root: Path, bundle: Path, cid: str) -> dict:
     subprocess.run(["edera-oci", "--root", str(root), "delete", "--force", cid], check=True)
     os.close(r)
     return {"create": create_s, "boot": boot_s, "first_byte": first_byte_s,
-            "guest_kb": guest_kb, "monitor_kb": monitor_kb}
+            "guest_kb": guest_kb, "monitor_kb": monitor_kb,
+            "monitor_uss_kb": monitor_mem.get("uss_kb", 0),
+            "monitor_pss_kb": monitor_mem.get("pss_kb", 0)}
 
 
 def inside(runs: int) -> int:
@@ -75,7 +79,10 @@ def inside(runs: int) -> int:
     rows = [one(tmp / "state", bundle, f"bench-{i}") for i in range(runs)]
     cols = [("create", "create (s)", "{:.2f}"), ("boot", "unpause->ready (s)", "{:.2f}"),
             ("first_byte", "start->1st byte (s)", "{:.3f}"),
-            ("guest_kb", "guest used (KiB)", "{:d}"), ("monitor_kb", "monitor RSS (KiB)", "{:d}")]
+            ("guest_kb", "guest used (KiB)", "{:d}"),
+            ("monitor_uss_kb", "monitor USS (KiB)", "{:d}"),
+            ("monitor_pss_kb", "monitor PSS (KiB)", "{:d}"),
+            ("monitor_kb", "monitor RSS (KiB)", "{:d}")]
     print(" | ".join(["run"] + [c[1] for c in cols]))
     for i, row in enumerate(rows):
         print(" | ".join([str(i + 1)] + [c[2].format(row[c[0]]) for c in cols]))
