@@ -48,6 +48,13 @@ def container_state(root: str, container_id: str, rt: object | None = None) -> d
     if raw is None:
         raise NotFound(container_id)
     status = quick_status(root, raw)
+    if status == "stopped" and raw.get("status") == "creating":
+        # The create may have finished between our read of state.json and our look at its
+        # lock: what it wrote last tells (never a transient "stopped" while it finishes).
+        raw = read_state_file(root, container_id)
+        if raw is None:
+            raise NotFound(container_id)
+        status = quick_status(root, raw)
     if status is None and rt is None:
         status = light_status(raw)
     if status is None:

@@ -356,6 +356,18 @@ class Monitor:
         conn.close()
 
 
+def abandon_domain(mon: Monitor) -> None:
+    """Destroy the zone's domain, found by its name (unique per --root and id)."""
+    try:
+        with XenStore() as xs:
+            for entry in xs.ls("/local/domain"):
+                if xs.try_read(f"/local/domain/{entry}/name") == mon.name:
+                    domain.destroy(int(entry))
+                    mon.say(f"destroyed domain {entry} ({mon.name}): create did not take it")
+    except (OSError, domain.DomainError) as e:
+        mon.say(f"could not destroy {mon.name}: {e}")
+
+
 def _prepend(reader: p.FrameReader, frame: p.Frame) -> p.FrameReader:
     """Put a frame back in front of what the reader still holds (boot reads one at a time)."""
     fresh = p.FrameReader()
@@ -400,7 +412,11 @@ def main(argv: list[str] | None = None) -> int:
             mon.report("ready")
     except Exception as e:  # report any boot failure to the caller, which cleans up
         mon.say("boot failed: " + "".join(traceback.format_exception(e)))
-        mon.report(f"error {e}")
+        if not args.exec_file:
+            # create may be gone (killed before the handover): the domain is not left behind
+            abandon_domain(mon)
+        with contextlib.suppress(OSError):
+            mon.report(f"error {e}")
         return 1
     try:
         status = mon.run()
