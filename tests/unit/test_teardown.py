@@ -282,3 +282,24 @@ def test_the_state_records_the_zone_before_each_side_effect(rt, root, make_bundl
     fake.create = create_recording
     create(rt, "c", str(make_bundle()))
     assert seen == [{"name": "edera-x-c", "disk_dir": "/d"}]
+
+
+def test_sigkill_is_enforced_when_the_zone_does_not_report_it(tmp_path, bystander,
+                                                               monkeypatch):
+    """A monitor that does not end (its zone ignores the kill): after the grace, dom0
+    destroys the domain, records 137 and kills the monitor; kill returns after that."""
+    monkeypatch.setattr(zb, "SIGKILL_GRACE", 0.3)
+    order = []
+    monkeypatch.setattr(zb.XenZoneBackend, "_destroy_domain",
+                        lambda self, zone: order.append(("destroy", bystander.poll())))
+    state_dir = tmp_path / "c"
+    state_dir.mkdir()
+    start = process_start_time(bystander.pid)
+    st = ContainerState(id="c", bundle="/b", rootfs="/b/rootfs", created="", status="running",
+                        pid=bystander.pid, pid_start=start,
+                        zone={"monitor_pid": bystander.pid, "monitor_start": start,
+                              "state_dir": str(state_dir), "name": "edera-x-c", "domid": 5})
+    zb.XenZoneBackend().signal(st, 9, True)
+    assert order == [("destroy", None)]  # the domain went first, the monitor still alive
+    assert bystander.poll() == -9
+    assert (state_dir / "exit-status").read_text() == "137\n"
