@@ -168,10 +168,8 @@ def _with_start(state: ContainerState) -> dict[str, Any]:
     return zone
 
 
-def monitors_of(state_dir: str) -> list[tuple[int, int | None]]:
-    """(pid, start time) of the monitors serving state_dir, found in /proc by their argv: for
-    a state.json that is lost or unreadable."""
-    want = ["edera_oci.zone.monitor", "--state-dir", str(state_dir)]
+def _monitors() -> list[tuple[int, int | None, str]]:
+    """(pid, start time, state directory) of every container monitor in /proc, by argv."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -181,9 +179,20 @@ def monitors_of(state_dir: str) -> list[tuple[int, int | None]]:
                 argv = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if any(argv[i:i + 3] == want for i in range(len(argv))):
-            found.append((int(entry), process_start_time(int(entry))))
+        for i in range(len(argv) - 2):
+            if argv[i:i + 2] == ["edera_oci.zone.monitor", "--state-dir"]:
+                found.append((int(entry), process_start_time(int(entry)), argv[i + 2]))
+                break
     return found
+
+
+def monitors_of(state_dir: str) -> list[tuple[int, int | None]]:
+    """(pid, start time) of the monitors serving state_dir: for a state.json that is lost
+    or unreadable."""
+    return [(pid, start) for pid, start, d in _monitors() if d == str(state_dir)]
+
+
+OWNER_FILE = "owner"  # in a disk directory: the state directory it was made for
 
 
 class XenZoneBackend:
@@ -222,6 +231,7 @@ class XenZoneBackend:
             record(zone)
             shutil.rmtree(disk_dir, ignore_errors=True)
             disk_dir.mkdir(parents=True)
+            (disk_dir / OWNER_FILE).write_text(str(state_dir))
             checkpoint("disk-dir")
             disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
             disk_files = [disk_dir / disks.ROOT_DISK]
@@ -484,6 +494,48 @@ class XenZoneBackend:
         if not domain.is_dom0():
             return
         self._teardown(derived_zone(state_dir, container_id))
+
+    def orphans(self, root: str) -> dict[str, list[str]]:
+        """What zones of this --root left that no container under it owns, by the id they
+        were made for (``delete --force ID`` removes them): domains, monitors, disk
+        directories and the loop devices on their images. tc redirects are not found here
+        (they live in engines' namespaces): the next zone on that interface replaces them."""
+        if not domain.is_dom0():
+            return {}
+        root = os.path.abspath(root)
+        prefix = domain_name(os.path.join(root, "x"), "")
+        found: dict[str, list[str]] = {}
+
+        def unowned(state_dir: str) -> bool:
+            return os.path.dirname(state_dir) == root and not os.path.isdir(state_dir)
+
+        try:
+            with XenStore() as xs:
+                for entry in xs.ls("/local/domain"):
+                    name = xs.try_read(f"/local/domain/{entry}/name") or ""
+                    cid = name[len(prefix):]
+                    if name.startswith(prefix) and unowned(os.path.join(root, cid)):
+                        found.setdefault(cid, []).append(f"domain {name} ({entry})")
+        except OSError as e:
+            raise ZoneError(f"cannot list the zones: {e}") from None
+        for pid, _start, state_dir in _monitors():
+            if unowned(state_dir):
+                found.setdefault(os.path.basename(state_dir), []).append(f"monitor {pid}")
+        try:
+            disk_dirs = list(DISK_ROOT.iterdir())
+        except OSError:
+            disk_dirs = []
+        for disk_dir in disk_dirs:
+            try:
+                state_dir = (disk_dir / OWNER_FILE).read_text()
+            except OSError:
+                continue
+            if unowned(state_dir):
+                what = found.setdefault(os.path.basename(state_dir), [])
+                what.append(f"disk dir {disk_dir}")
+                for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+                    what += [f"loop {dev}" for dev in disks.loops_backing(disk_dir / img)]
+        return found
 
     # -- running zones --------------------------------------------------------------------------
     def start(self, state: ContainerState) -> None:

@@ -303,3 +303,42 @@ def test_sigkill_is_enforced_when_the_zone_does_not_report_it(tmp_path, bystande
     assert order == [("destroy", None)]  # the domain went first, the monitor still alive
     assert bystander.poll() == -9
     assert (state_dir / "exit-status").read_text() == "137\n"
+
+
+def test_orphans_are_what_no_container_under_the_root_owns(tmp_path, monkeypatch):
+    """A domain named after this root and an id with no state, a disk directory whose owner
+    is gone: listed by id. What a live container owns, or another root's, is not."""
+    root = tmp_path / "root"
+    (root / "alive").mkdir(parents=True)
+    mine = zb.domain_name(str(root / "x"), "lost")
+    owned = zb.domain_name(str(root / "x"), "alive")
+    other = zb.domain_name(str(tmp_path / "other" / "x"), "lost")
+
+    class Store(LiveDomainXenStore):
+        names = {"1": mine, "2": owned, "3": other}
+
+        def ls(self, path):
+            return ["0", *self.names]
+
+        def try_read(self, path):
+            return self.names.get(path.split("/")[3])
+
+    monkeypatch.setattr(zb, "XenStore", lambda: Store(""))
+    monkeypatch.setattr(zb.domain, "is_dom0", lambda: True)
+    monkeypatch.setattr(zb, "DISK_ROOT", tmp_path / "disks")
+    for owner in ("lost", "alive"):
+        d = tmp_path / "disks" / f"{zb.boot_id()}-{owner}"
+        d.mkdir(parents=True)
+        (d / zb.OWNER_FILE).write_text(str(root / owner))
+    found = zb.XenZoneBackend().orphans(str(root))
+    assert found == {"lost": [f"domain {mine} (1)",
+                              f"disk dir {tmp_path / 'disks' / (zb.boot_id() + '-lost')}"]}
+
+
+def test_list_orphans_on_a_host_without_xen_is_empty(capsys, tmp_path):
+    from edera_oci.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--root", str(tmp_path / "r"), "list", "--orphans", "--format", "json"])
+    assert done.value.code == 0
+    assert json.loads(capsys.readouterr().out) == []
