@@ -84,6 +84,7 @@ def is_pod_sandbox(annotations: dict[str, str]) -> bool:
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 CONSOLE_LOG_DIR = Path("/var/log/xen/console")
 SIGKILL_GRACE = 3.0  # seconds the zone gets to report a SIGKILL itself before dom0 ends it
+DESTROY_SETTLE = 10.0  # seconds a domain whose `xl destroy` failed may take to go anyway
 
 
 def boot_id() -> str:
@@ -471,9 +472,14 @@ class XenZoneBackend:
                 try:
                     domain.destroy(domid)
                 except domain.DomainError as e:
-                    if self._find_domain(xs, zone) is not None:
-                        raise ZoneError(f"destroying zone {name} (domain {domid}) failed: {e}; "
-                                        "the container is kept: try again") from None
+                    # another destroy may be under way (the monitor's, when create went
+                    # away): failed only if the domain stays
+                    deadline = time.monotonic() + DESTROY_SETTLE
+                    while self._find_domain(xs, zone) is not None:
+                        if time.monotonic() > deadline:
+                            raise ZoneError(f"destroying zone {name} (domain {domid}) failed: "
+                                            f"{e}; the container is kept: try again") from None
+                        time.sleep(0.2)
         except OSError as e:
             raise ZoneError(f"cannot tell whether zone {name} still runs: {e}") from None
 

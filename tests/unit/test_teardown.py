@@ -138,6 +138,7 @@ def test_a_failing_xl_destroy_fails_delete_and_keeps_the_state(running_container
 
     monkeypatch.setattr(zb.domain, "destroy", failing_destroy)
     monkeypatch.setattr(zb, "SIGKILL_GRACE", 0.2)
+    monkeypatch.setattr(zb, "DESTROY_SETTLE", 0.3)
     monkeypatch.setattr(cs, "light_status", lambda raw: "running")
     rt = Runtime(str(running_container), backend=zb.XenZoneBackend())
     with pytest.raises(ZoneError, match="destroying zone .* failed.*kept"):

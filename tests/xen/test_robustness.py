@@ -154,14 +154,18 @@ def test_create_killed_at_every_phase_leaves_nothing_after_delete_force(
                               str(bundle_dir), cid], env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              timeout=300)
+        print(f"phase {n} {phase}: create ended {res.returncode}", flush=True)
         assert res.returncode == -9, (phase, res.returncode, res.stderr)
         recorded = zone_of(root, cid)
         assert recorded.get("state_dir"), (phase, recorded)
         if n >= 2:
             assert recorded["name"] and recorded["disk_dir"], (phase, recorded)
         gone = oci(root, "delete", "--force", cid, timeout=120)
+        left = leftovers(root)
+        print(f"  delete --force: {gone.returncode} {gone.stderr.strip()[-400:]} left={left}",
+              flush=True)
         assert gone.returncode == 0, (phase, gone.stderr)
-        assert leftovers(root) == [], phase
+        assert left == [], phase
         assert not ingress_on_eth0(engine_netns), phase
         timings[phase] = round(time.monotonic() - t0, 1)
     print(f"kill at phase, then delete --force (s): {timings}")
@@ -197,14 +201,21 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
         time.sleep(0.3)
     # a domain nobody destroyed (a monitor that died too): built again from its config
     subprocess.run(["xl", "create", "-p", "-q", str(root / cid / "zone.cfg")], check=True,
-                   capture_output=True)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=180)
     shutil.rmtree(root / cid)
     found = leftovers(root)
+    print(f"orphaned: {found}", flush=True)
     assert f"domain {name}" in found and any(f.startswith("loop ") for f in found), found
     assert oci(root, "state", cid).returncode != 0
+    listed = oci(root, "list", "--orphans")
+    print(f"list --orphans: {listed.returncode} {listed.stdout!r} {listed.stderr!r}", flush=True)
+    assert listed.stdout.startswith(f"{cid}: domain {name}") and "disk dir" in listed.stdout
     swept = oci(root, "delete", "--force", cid, timeout=120)
+    print(f"delete --force: {swept.returncode} {swept.stderr!r} left={leftovers(root)}",
+          flush=True)
     assert swept.returncode == 0, swept.stderr
     assert leftovers(root) == []
+    assert oci(root, "list", "--orphans").stdout == ""
     # and a second root never takes this root's names
     other = root.parent / "other-root"
     assert oci(other, "delete", "--force", cid).returncode == 0
@@ -219,6 +230,7 @@ def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, en
     netns = {"linux.namespaces": [{"type": "network", "path": f"/run/netns/{engine_netns}"}]}
     make_bundle(bundle_dir, ["sh", "-c", ping], **SMALL, **netns)
     first = oci(root, "run", "--bundle", str(bundle_dir), "first", timeout=300)
+    print(f"first: {first.returncode} {first.stdout!r} {first.stderr[-400:]!r}", flush=True)
     assert first.returncode == 0 and first.stdout == "net-ok\n", first.stdout + first.stderr
     assert not ingress_on_eth0(engine_netns)
     make_bundle(bundle_dir, ["sh", "-c", ping + "; sleep 600"], **SMALL, **netns)
@@ -243,6 +255,7 @@ def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, en
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
     subprocess.run(["xl", "pause", name], check=True)  # it cannot power off by itself now
     failed = oci(root, "delete", "--force", "second", env=env, timeout=120)
+    print(f"delete with a failing xl: {failed.returncode} {failed.stderr[-400:]!r}", flush=True)
     assert failed.returncode != 0 and "destroying zone" in failed.stderr, failed.stderr
     assert (root / "second" / "state.json").exists() and name in domains()
     assert oci(root, "delete", "--force", "second", timeout=120).returncode == 0
@@ -257,6 +270,7 @@ def test_concurrent_creates(root, bundle_dir):
     ids = [f"par-{i}" for i in range(6)]
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda cid: create_quiet(root, bundle_dir, cid), ids))
+    print(f"6 ids at once: {[(r.returncode, r.stderr[-200:]) for r in results]}", flush=True)
     assert [r.returncode for r in results] == [0] * 6, [r.stderr for r in results]
     assert len({zone_of(root, cid)["name"] for cid in ids}) == 6
     with ThreadPoolExecutor(6) as pool:
@@ -266,6 +280,7 @@ def test_concurrent_creates(root, bundle_dir):
     with ThreadPoolExecutor(6) as pool:
         same = list(pool.map(lambda _: create_quiet(root, bundle_dir, "same"), range(6)))
     codes = sorted(r.returncode for r in same)
+    print(f"6 of one id: {[(r.returncode, r.stderr[-200:]) for r in same]}", flush=True)
     assert codes == [0, 1, 1, 1, 1, 1], [r.stderr for r in same]
     assert all('container "same" already exists' in r.stderr for r in same if r.returncode)
     assert oci(root, "delete", "--force", "same").returncode == 0
