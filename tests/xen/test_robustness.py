@@ -86,11 +86,19 @@ def wait_status(root: Path, cid: str, want: str, timeout: float = 120) -> None:
         time.sleep(0.3)
 
 
-def create_quiet(root: Path, bundle: Path, cid: str) -> subprocess.CompletedProcess:
-    """create with stderr captured (for creates run at once: no shared stderr file)."""
-    return subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle", str(bundle),
-                           cid], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, timeout=300)
+def create_quiet(root: Path, bundle: Path, cid: str, env: dict | None = None,
+                 tag: str = "") -> subprocess.CompletedProcess:
+    """create as an engine runs it: the container (its monitor) keeps create's stdout and
+    stderr, so they are files, not pipes this test would wait on until the container ends."""
+    err_path = root.parent / f"{cid}{tag}.{uuid.uuid4().hex[:6]}.create-stderr"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(err_path, "w+") as err:
+        res = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
+                              str(bundle), cid], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err, text=True, timeout=400)
+        err.seek(0)
+        res.stderr = err.read()
+    return res
 
 
 def no_console_logs(names: list[str]) -> list[str]:
@@ -150,10 +158,7 @@ def test_create_killed_at_every_phase_leaves_nothing_after_delete_force(
     for n, phase in enumerate(CREATE_PHASES, 1):
         t0 = time.monotonic()
         env = {**os.environ, TEST_DIE_AT_PHASE: str(n)}
-        res = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
-                              str(bundle_dir), cid], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             timeout=300)
+        res = create_quiet(root, bundle_dir, cid, env)
         print(f"phase {n} {phase}: create ended {res.returncode}", flush=True)
         assert res.returncode == -9, (phase, res.returncode, res.stderr)
         recorded = zone_of(root, cid)
@@ -169,10 +174,9 @@ def test_create_killed_at_every_phase_leaves_nothing_after_delete_force(
         assert not ingress_on_eth0(engine_netns), phase
         timings[phase] = round(time.monotonic() - t0, 1)
     print(f"kill at phase, then delete --force (s): {timings}")
-    term = subprocess.run(
-        ["edera-oci", "--root", str(root), "create", "--bundle", str(bundle_dir), cid],
-        env={**os.environ, TEST_DIE_AT_PHASE: "domain:TERM"}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    term = create_quiet(root, bundle_dir, cid, {**os.environ, TEST_DIE_AT_PHASE: "domain:TERM"})
+    print(f"SIGTERM at domain: {term.returncode} {term.stderr.strip()!r} "
+          f"left={leftovers(root)}", flush=True)
     assert term.returncode == 1 and "interrupted by SIGTERM" in term.stderr, term.stderr
     assert leftovers(root) == [] and not ingress_on_eth0(engine_netns)
     res = create(root, bundle_dir, cid)  # the id is free again
@@ -190,10 +194,8 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
     make_bundle(bundle_dir, ["sleep", "600"], **SMALL)
     cid = "orphan"
     env = {**os.environ, TEST_DIE_AT_PHASE: "domain"}
-    res = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
-                          str(bundle_dir), cid], env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
-    assert res.returncode == -9
+    res = create_quiet(root, bundle_dir, cid, env)
+    assert res.returncode == -9, res.stderr
     name = zone_of(root, cid)["name"]
     deadline = time.monotonic() + 30
     while name in domains():  # the monitor destroys the domain create left it
@@ -235,10 +237,12 @@ def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, en
     assert not ingress_on_eth0(engine_netns)
     make_bundle(bundle_dir, ["sh", "-c", ping + "; sleep 600"], **SMALL, **netns)
     out = tmp_path / "second.out"
-    with open(out, "w") as f:
+    with open(out, "w") as f, open(tmp_path / "second.err", "w+") as err:
         res = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
                               str(bundle_dir), "second"], stdin=subprocess.DEVNULL,
-                             stdout=f, stderr=subprocess.PIPE, text=True, timeout=300)
+                             stdout=f, stderr=err, text=True, timeout=400)
+        err.seek(0)
+        res.stderr = err.read()
     assert res.returncode == 0, res.stderr
     assert oci(root, "start", "second").returncode == 0
     deadline = time.monotonic() + 60
