@@ -195,6 +195,7 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
     cid = "orphan"
     env = {**os.environ, TEST_DIE_AT_PHASE: "domain"}
     res = create_quiet(root, bundle_dir, cid, env)
+    print(f"create killed at domain: {res.returncode} {res.stderr[-400:]!r}", flush=True)
     assert res.returncode == -9, res.stderr
     name = zone_of(root, cid)["name"]
     deadline = time.monotonic() + 30
@@ -202,8 +203,10 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
         assert time.monotonic() < deadline, "the monitor left its domain when create died"
         time.sleep(0.3)
     # a domain nobody destroyed (a monitor that died too): built again from its config
-    subprocess.run(["xl", "create", "-p", "-q", str(root / cid / "zone.cfg")], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=180)
+    rebuilt = subprocess.run(["xl", "create", "-p", "-q", str(root / cid / "zone.cfg")],
+                             capture_output=True, text=True, timeout=180)
+    print(f"xl create of the orphan: {rebuilt.returncode} {rebuilt.stderr[-400:]!r}", flush=True)
+    assert rebuilt.returncode == 0, rebuilt.stderr
     shutil.rmtree(root / cid)
     found = leftovers(root)
     print(f"orphaned: {found}", flush=True)
