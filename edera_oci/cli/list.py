@@ -24,9 +24,21 @@ def table(rows: list[dict]) -> str:
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="output format")
 @click.option("--quiet", "-q", is_flag=True, help="print only the container ids")
+@click.option("--orphans", is_flag=True,
+              help="list what zones left that no container owns (delete --force ID removes it)")
 @click.pass_obj
-def command(g, fmt, quiet):
+def command(g, fmt, quiet, orphans):
     """List the containers under --root."""
+    if orphans:
+        from edera_oci.lifecycle.container_orphans import find_orphans
+
+        found = find_orphans(g.runtime())
+        if fmt == "json":
+            print_json(found)
+        else:
+            for row in found:
+                click.echo(row["id"] if quiet else f"{row['id']}: {', '.join(row['leftovers'])}")
+        return
     from edera_oci.lifecycle.container_list import list_containers
 
     rows = list_containers(g.runtime())

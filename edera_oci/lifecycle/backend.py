@@ -14,7 +14,10 @@ Contract details the lifecycle relies on:
   pid the hooks see; docker's prestart hook needs it and its netns), and returns the opaque
   ``zone`` dict, which must contain ``"monitor_pid"``. On any failure, including a
   ``HookError`` raised by ``run_hooks``, it removes everything it made and raises
-  (``ZoneError``, or the ``HookError`` itself).
+  (``ZoneError``, or the ``HookError`` itself). Before each side effect it hands the zone
+  dict, with the names of what it is about to make, to ``req.record_zone`` (write-ahead).
+* ``destroy`` must work from a partial zone dict (a create killed half-way), deriving what
+  was not recorded from ``zone["state_dir"]`` and the id.
 * The monitor must close the descriptors it inherits from the runtime (the state lock is
   one of them); the console socket, stdio and ``preserve_fds`` are its to keep.
 * ``status`` answers ``created | running | paused | stopped`` from Xen and the monitor. The
@@ -34,6 +37,8 @@ Contract details the lifecycle relies on:
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +59,24 @@ __all__ = [
 
 BACKEND_PATH = "edera_oci.zone.backend:XenZoneBackend"
 
+# Tests only: ``EDERA_OCI_TEST_DIE_AT_PHASE=N`` (or ``N:TERM``, ``N:INT``) makes ``create``
+# send itself SIGKILL (or that signal) on reaching the N-th phase of CREATE_PHASES (1-based),
+# the way an engine whose deadline passed kills the runtime.
+TEST_DIE_AT_PHASE = "EDERA_OCI_TEST_DIE_AT_PHASE"
+CREATE_PHASES = ("claimed", "disk-dir", "disks", "monitor", "hooks", "domain", "network",
+                 "booting", "ready")
+
+
+def checkpoint(phase: str) -> None:
+    """Where ``create`` stands; dies here when the test knob names this phase."""
+    want = os.environ.get(TEST_DIE_AT_PHASE)
+    if not want:
+        return
+    number, _, signame = want.partition(":")
+    if number not in (str(CREATE_PHASES.index(phase) + 1), phase):
+        return
+    os.kill(os.getpid(), getattr(signal, "SIG" + (signame or "KILL").upper()))
+
 
 @dataclass(frozen=True)
 class CreateRequest:
@@ -73,6 +96,9 @@ class CreateRequest:
     detach: bool = True
     no_pivot: bool = False
     no_new_keyring: bool = False
+    # Write-ahead: the backend calls this with its zone dict before each side effect, and
+    # the lifecycle records it in state.json, so a create killed anywhere names what it made.
+    record_zone: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,14 @@ hook failed, ``poststop`` hooks still run (the spec's lifecycle continues at "de
 from __future__ import annotations
 
 import os
-from contextlib import suppress
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
-from edera_oci.errors import AlreadyExists, ZoneError
+from edera_oci.errors import AlreadyExists, EderaError, ZoneError
 from edera_oci.hooks import run_hooks
-from edera_oci.lifecycle.backend import CreateRequest
+from edera_oci.lifecycle.backend import CreateRequest, checkpoint
 from edera_oci.lifecycle.common import (
     Runtime,
     check_console_socket,
@@ -40,6 +43,33 @@ from edera_oci.state import ContainerState, now_rfc3339, process_start_time, val
 from edera_oci.validate import load_bundle
 
 CREATE_HOOKS = ("prestart", "createRuntime", "createContainer")
+# Engines stop a runtime that passes their deadline; a terminal user presses ^C.
+INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Interrupted(EderaError):
+    """create was stopped by a signal; raised where it stood, so it undoes what it made."""
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP raise Interrupted (once: the cleanup is not interrupted)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signo: int, _frame: object) -> None:
+        for s in INTERRUPTING_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        raise Interrupted(f"create was interrupted by {signal.Signals(signo).name}: "
+                          "what it had made was removed")
+
+    previous = {s: signal.signal(s, interrupt) for s in INTERRUPTING_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def create(
@@ -70,7 +100,7 @@ def create(
     backend = rt.backend()
     backend.check_available()
 
-    with rt.store.claim(container_id) as state_dir:
+    with interruptible(), rt.store.claim(container_id) as state_dir:
         st = ContainerState(
             id=container_id,
             bundle=bundle,
@@ -101,9 +131,16 @@ def create(
                     hook_failed = True
                     raise
 
+        def record_zone(zone: dict) -> None:
+            st.zone = dict(zone)
+            rt.store.save(st)
+
+        zone = None
         try:
             rt.store.save_config(container_id, spec.raw)
+            st.zone = {"state_dir": state_dir}  # what the zone's names derive from
             rt.store.save(st)
+            checkpoint("claimed")
             req = CreateRequest(
                 id=container_id,
                 bundle=bundle,
@@ -114,11 +151,17 @@ def create(
                 detach=detach,
                 no_pivot=no_pivot,
                 no_new_keyring=no_new_keyring,
+                record_zone=record_zone,
             )
             clock.mark("prepare")
             zone = backend.create(req, run_create_hooks)
             clock.mark("zone")
+            checkpoint("ready")
         except BaseException:
+            if zone is not None:  # interrupted right after the backend returned
+                st.zone = dict(zone)
+                with suppress(Exception):
+                    backend.destroy(st)
             rt.store.remove(container_id)
             if hook_failed:
                 run_hooks("poststop", spec.hooks.poststop, st.oci_state("stopped"))

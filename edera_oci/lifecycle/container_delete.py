@@ -1,15 +1,21 @@
-"""``delete``: destroy a stopped container's zone and forget it; ``--force`` kills first.
+"""``delete``: destroy a container's zone and forget it; ``--force`` kills it first.
 
-Per the runtime-spec, deleting a container that is not ``stopped`` (``created`` included:
-runc and crun get that wrong) fails and leaves it alone. The zone is destroyed (the backend
-call is idempotent), the state directory is removed, then ``poststop`` hooks run; their
-failures are only warnings. An unknown id fails with "does not exist", which engines
-ignore on cleanup.
+As runc and crun do (containerd's shim relies on it), a ``created`` container is killed and
+deleted without ``--force``; a ``running`` or ``paused`` one needs ``--force``. The zone is
+destroyed (the backend call is idempotent, and fails, keeping the state, when the zone may
+still run), the state directory is removed, then ``poststop`` hooks run; their failures are
+only warnings. An unknown id fails with "does not exist", which engines ignore on cleanup;
+with ``--force`` it succeeds (runc's behaviour) after sweeping whatever a container of that
+id under this ``--root`` would have left in dom0 (its domain, loop devices, disks). A
+``state.json`` that cannot be read does not stop ``--force``: the zone's names derive from
+``--root`` and the id.
 """
 
 from __future__ import annotations
 
-from edera_oci.errors import EderaError, WrongState
+import os
+
+from edera_oci.errors import AlreadyExists, EderaError, WrongState
 from edera_oci.hooks import run_hooks
 from edera_oci.lifecycle.common import Runtime, current_status
 from edera_oci.logs import log
@@ -19,17 +25,39 @@ from edera_oci.state import ContainerState, read_state_file, validate_id
 
 def delete(rt: Runtime, container_id: str, force: bool = False) -> None:
     validate_id(container_id)
-    with rt.store.locked(container_id):
-        raw = read_state_file(rt.root, container_id)
-        if raw is None:
+    if force and not rt.store.exists(container_id) and _sweep_unknown(rt, container_id):
+        return
+    with rt.store.locked(container_id) as state_dir:
+        broken = False
+        try:
+            raw = read_state_file(rt.root, container_id)
+            st = ContainerState.from_dict(raw) if raw is not None else None
+        except Exception as e:  # noqa: BLE001 - whatever is wrong with the file
+            if not force:
+                if isinstance(e, EderaError):
+                    raise
+                raise EderaError(f'the state of container "{container_id}" is unreadable '
+                                 f"({e}): use delete --force") from None
+            log.warning(f'the state of container "{container_id}" is unreadable ({e}): '
+                        "tearing its zone down by the names derived from --root and the id")
+            st = ContainerState(id=container_id, bundle="", rootfs="", created="",
+                                status="stopped")
+            broken = True
+        if st is None:
             # a directory a create left behind before it wrote any state: nothing to destroy
             rt.store.remove(container_id)
             return
-        st = ContainerState.from_dict(raw)
-        status = current_status(rt, st, locked=True)
+        st.zone.setdefault("state_dir", state_dir)
         backend = rt.backend()
-        if status != "stopped":
+        try:
+            status = "stopped" if broken else current_status(rt, st, locked=True)
+        except EderaError as e:
             if not force:
+                raise
+            log.warning(f"{e}: killing and destroying it anyway (--force)")
+            status = "unknown"
+        if status != "stopped":
+            if status != "created" and not force:
                 raise WrongState(
                     f'cannot delete container "{container_id}" that is {status}: '
                     "stop it first, or use --force"
@@ -37,7 +65,34 @@ def delete(rt: Runtime, container_id: str, force: bool = False) -> None:
             try:
                 backend.signal(st, 9, True)
             except EderaError as e:
-                log.debug(f"kill before forced delete: {e}")
+                log.debug(f"kill before delete: {e}")
         backend.destroy(st)
         rt.store.remove(container_id)
     run_hooks("poststop", Hooks.from_dict(st.hooks).poststop, st.oci_state("stopped"))
+
+
+def _sweep_unknown(rt: Runtime, container_id: str) -> bool:
+    """delete --force of an id with no state: remove what a container of this id would
+    have left in dom0, holding the id meanwhile. False if the id was created meanwhile."""
+    try:
+        backend = rt.backend()
+    except EderaError:
+        return True
+    sweep = getattr(backend, "sweep", None)
+    if sweep is None:
+        return True
+    try:
+        if not os.path.isdir(rt.root):
+            sweep(rt.store.dir(container_id), container_id)
+            return True
+        with rt.store.claim(container_id) as state_dir:
+            try:
+                sweep(state_dir, container_id)
+            finally:
+                rt.store.remove(container_id)
+    except AlreadyExists:
+        return False
+    except EderaError as e:
+        log.warning(f'container "{container_id}" does not exist; sweeping what it might '
+                    f"have left failed: {e}")
+    return True

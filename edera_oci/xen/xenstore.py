@@ -44,7 +44,18 @@ class XenStore:
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
         self._fd: int | None = None
-        for path in SOCKET_PATHS:
+        # XENSTORED_PATH: the socket libxenstore (and so xl) would use; no fallback then.
+        forced = os.environ.get("XENSTORED_PATH")
+        if forced:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(forced)
+            except OSError as e:
+                s.close()
+                raise XenStoreError(e.errno, f"cannot reach xenstored at {forced} "
+                                    f"({e.strerror})") from e
+            self._sock = s
+        for path in () if forced else SOCKET_PATHS:
             if os.path.exists(path):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
@@ -54,7 +65,7 @@ class XenStore:
                     continue
                 self._sock = s
                 break
-        if self._sock is None:
+        if self._sock is None and not forced:
             try:
                 self._fd = os.open(DEVICE_PATH, os.O_RDWR)
             except OSError as e:

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from edera_oci.errors import BackendUnavailable, ZoneError
-from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
+from edera_oci.lifecycle.backend import CreateRequest, ExecRequest, checkpoint
 from edera_oci.logs import log
 from edera_oci.phases import Phases
 from edera_oci.state import ContainerState
+from edera_oci.statefile import process_alive, process_start_time
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
@@ -80,8 +81,67 @@ def is_pod_sandbox(annotations: dict[str, str]) -> bool:
     return any(annotations.get(key) == value for key, value in POD_SANDBOX_ANNOTATIONS)
 
 
-def domain_name(container_id: str) -> str:
-    return f"edera-{container_id}"
+BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+CONSOLE_LOG_DIR = Path("/var/log/xen/console")
+SIGKILL_GRACE = 3.0  # seconds the zone gets to report a SIGKILL itself before dom0 ends it
+DESTROY_SETTLE = 10.0  # seconds a domain whose `xl destroy` failed may take to go anyway
+
+
+def boot_id() -> str:
+    """This boot of dom0, short: disk directories carry it, so a crash's leftovers are known."""
+    try:
+        return BOOT_ID_FILE.read_text().strip().replace("-", "")[:12]
+    except OSError:
+        return "unknown-boot"
+
+
+def domain_name(state_dir: str | Path, container_id: str) -> str:
+    """edera-<hash of --root>-<id>: two roots on one dom0 never share a name."""
+    root = os.path.dirname(os.path.abspath(str(state_dir)))
+    return f"edera-{hashlib.sha256(root.encode()).hexdigest()[:8]}-{container_id}"
+
+
+def disk_dir_of(state_dir: str | Path) -> Path:
+    """<boot id>-<hash of the state directory>, under DISK_ROOT."""
+    digest = hashlib.sha256(os.path.abspath(str(state_dir)).encode()).hexdigest()[:24]
+    return DISK_ROOT / f"{boot_id()}-{digest}"
+
+
+def derived_zone(state_dir: str | Path, container_id: str) -> dict[str, Any]:
+    """The names of a container's zone, from its state directory (--root and id) alone."""
+    return {"name": domain_name(state_dir, container_id), "state_dir": str(state_dir),
+            "disk_dir": str(disk_dir_of(state_dir))}
+
+
+def console_log(name: str) -> Path:
+    return CONSOLE_LOG_DIR / f"guest-{name}.log"
+
+
+def sweep_previous_boots() -> list[str]:
+    """Disk directories and zone console logs that a previous boot of dom0 left (a crash, a
+    reset: their zones and containers are gone). Returns what was removed."""
+    current = boot_id()
+    removed = []
+    try:
+        entries = list(DISK_ROOT.iterdir())
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.is_dir() and not entry.name.startswith(current + "-"):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(str(entry))
+    try:
+        with open("/proc/uptime") as f:
+            booted = time.time() - float(f.read().split()[0])
+        logs = list(CONSOLE_LOG_DIR.glob("guest-edera-*.log"))
+    except (OSError, ValueError):
+        logs = []
+    for log_file in logs:
+        with contextlib.suppress(OSError):
+            if log_file.stat().st_mtime < booted:
+                log_file.unlink()
+                removed.append(str(log_file))
+    return removed
 
 
 def _monitor_env() -> dict[str, str]:
@@ -92,12 +152,48 @@ def _monitor_env() -> dict[str, str]:
     return env
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+def _monitor_alive(zone: dict) -> bool:
+    """The zone's monitor still runs: its pid, with the start time recorded with it (a pid
+    the kernel has since given to another process is not ours to signal)."""
+    pid = zone.get("monitor_pid")
+    if not isinstance(pid, int) or pid <= 0:
         return False
+    return process_alive(pid, zone.get("monitor_start"))
+
+
+def _with_start(state: ContainerState) -> dict[str, Any]:
+    """The zone dict, with the monitor's start time (older states kept it as ``pid_start``)."""
+    zone = dict(state.zone)
+    if "monitor_start" not in zone and zone.get("monitor_pid") == state.pid:
+        zone["monitor_start"] = state.pid_start
+    return zone
+
+
+def _monitors() -> list[tuple[int, int | None, str]]:
+    """(pid, start time, state directory) of every container monitor in /proc, by argv."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        for i in range(len(argv) - 2):
+            if argv[i:i + 2] == ["edera_oci.zone.monitor", "--state-dir"]:
+                found.append((int(entry), process_start_time(int(entry)), argv[i + 2]))
+                break
+    return found
+
+
+def monitors_of(state_dir: str) -> list[tuple[int, int | None]]:
+    """(pid, start time) of the monitors serving state_dir: for a state.json that is lost
+    or unreadable."""
+    return [(pid, start) for pid, start, d in _monitors() if d == str(state_dir)]
+
+
+OWNER_FILE = "owner"  # in a disk directory: the state directory it was made for
 
 
 class XenZoneBackend:
@@ -114,26 +210,37 @@ class XenZoneBackend:
     # -- create ---------------------------------------------------------------------------------
     def create(self, req: CreateRequest,
                run_hooks: Callable[[ContainerState], None]) -> dict[str, Any]:
+        """Build the zone. Before each side effect the names it will carry are recorded
+        (``req.record_zone``), so a create killed at any point leaves state.json naming all
+        of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
         image = find_zone_image()
         memory_mb, vcpus = zone_size(spec)
-        disk_dir = DISK_ROOT / hashlib.sha256(str(state_dir).encode()).hexdigest()[:24]
+        for gone in sweep_previous_boots():
+            log.debug(f"removed {gone}, left by an earlier boot of dom0")
         zone: dict[str, Any] = {
-            "name": domain_name(req.id), "state_dir": str(state_dir),
-            "disk_dir": str(disk_dir), "memory_mb": memory_mb,
-            "vcpus": vcpus, "kernel_version": image.manifest.get("kernel_version"),
+            **derived_zone(state_dir, req.id), "boot_id": boot_id(),
+            "memory_mb": memory_mb, "vcpus": vcpus,
+            "kernel_version": image.manifest.get("kernel_version"),
         }
+        record = req.record_zone or (lambda _zone: None)
+        disk_dir = Path(zone["disk_dir"])
         monitor: subprocess.Popen | None = None
         clock = Phases()
         try:
+            record(zone)
             shutil.rmtree(disk_dir, ignore_errors=True)
-            disk_dir.mkdir(parents=True)
+            disks.make_disk_dir(disk_dir)
+            (disk_dir / OWNER_FILE).write_text(str(state_dir))
+            checkpoint("disk-dir")
             disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
             disk_files = [disk_dir / disks.ROOT_DISK]
             staging = disk_dir / "binds"
             staging.mkdir()
-            bind_sources = disks.stage_binds(spec.mounts, staging)
+            # a bind source holding this --root would copy container state into the zone
+            bind_sources = disks.stage_binds(spec.mounts, staging,
+                                             protected=[os.path.dirname(req.state_dir)])
             if bind_sources:
                 disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
                 disk_files.append(disk_dir / disks.BINDS_DISK)
@@ -143,22 +250,25 @@ class XenZoneBackend:
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             clock.mark("disks")
+            checkpoint("disks")
             netns = spec.linux.namespace("network") if spec.linux else None
-            monitor, report_r, go_w = self._spawn_monitor(req, state_dir, netns)
+            zone["netns"] = netns.path if netns is not None and netns.path else None
+            monitor, report_r, go_w = self._spawn_monitor(req, state_dir, netns, zone["name"])
             zone["monitor_pid"] = monitor.pid
+            zone["monitor_start"] = process_start_time(monitor.pid)
+            record(zone)
+            checkpoint("monitor")
             # The hooks come before the domain: docker's prestart hook configures the network
             # namespace (found through the monitor's pid), and the zone's NIC mirrors it.
             run_hooks(ContainerState(id=req.id, bundle=req.bundle, rootfs=spec.root.path,
                                      created="", status="creating", pid=monitor.pid))
             clock.mark("monitor+hooks")
+            checkpoint("hooks")
             ns_path = f"/proc/{monitor.pid}/ns/net"
             # A pod's sandbox takes no NIC: the pod's network belongs to its containers' zones.
             mirror = netns is not None and not is_pod_sandbox(spec.annotations)
             ifaces = network.read_interfaces(ns_path) if mirror else []
-            vifs = [
-                f"mac={iface.mac},script={hotplug.vif_script()}"
-                for n, iface in enumerate(ifaces)
-            ]
+            vifs = [f"mac={iface.mac},script={hotplug.vif_script()}" for iface in ifaces]
             zone["interfaces"] = [iface.name for iface in ifaces]
             (state_dir / "spec.bin").write_bytes(records + encode_records(net_records(ifaces)))
             cfg = domain.DomainConfig(
@@ -167,20 +277,25 @@ class XenZoneBackend:
                 vifs=vifs, disk_script=hotplug.block_script(),
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
+            record(zone)
             clock.mark("network")
             try:
                 zone["domid"] = domain.create_paused(state_dir / "zone.cfg", zone["name"])
             except domain.DomainError as e:
                 raise ZoneError(f"building the zone failed: {e}") from None
+            record(zone)
             clock.mark("domain")
+            checkpoint("domain")
             self._publish(zone["domid"], req.id)
             for n, iface in enumerate(ifaces):
                 try:
-                    network.attach_vif(f"vif{zone['domid']}.{n}", ns_path, iface)
+                    network.attach_vif(f"vif{zone['domid']}.{n}", ns_path, iface, zone["name"])
                 except OSError as e:
                     raise ZoneError(f"connecting the zone to {iface.name}: {e}") from None
+            checkpoint("network")
             os.write(go_w, f"go {zone['domid']}\n".encode())
             os.close(go_w)
+            checkpoint("booting")
             answer = self._await_report(report_r, monitor)
             if answer != "ready":
                 raise ZoneError(answer.removeprefix("error ").strip() or "the zone failed to boot")
@@ -188,10 +303,14 @@ class XenZoneBackend:
             log.debug("create phases (s): " + clock.summary())
             return zone
         except BaseException:
-            if monitor is not None and monitor.poll() is None:
-                monitor.kill()
+            try:
+                self._teardown(zone)
+            except ZoneError as e:
+                log.warning(f"cleaning up after the failed create: {e}")
+            if monitor is not None:
+                if monitor.poll() is None:
+                    monitor.kill()
                 monitor.wait()
-            self._teardown(zone)
             raise
 
     def _publish(self, domid: int, container_id: str) -> None:
@@ -203,7 +322,7 @@ class XenZoneBackend:
             for path in (base, f"{base}/version", f"{base}/container-id"):
                 xs.set_perms(path, [f"n{domid}"])
 
-    def _spawn_monitor(self, req: CreateRequest, state_dir: Path, netns):
+    def _spawn_monitor(self, req: CreateRequest, state_dir: Path, netns, name: str):
         """The monitor, in the container's network namespace (joined, or a new one)."""
         report_r, report_w = os.pipe()
         go_r, go_w = os.pipe()
@@ -216,7 +335,7 @@ class XenZoneBackend:
         argv = [
             sys.executable, "-m", "edera_oci.zone.monitor",
             "--state-dir", str(state_dir),
-            "--name", domain_name(req.id), "--spec-file", str(state_dir / "spec.bin"),
+            "--name", name, "--spec-file", str(state_dir / "spec.bin"),
             "--ready-fd", str(report_w), "--go-fd", str(go_r),
             "--control-fd", str(listener.fileno()), "--tty-fd", str(tty_fd),
         ]
@@ -260,24 +379,15 @@ class XenZoneBackend:
 
     # -- teardown -------------------------------------------------------------------------------
     def _teardown(self, zone: dict, clock: Phases | None = None) -> None:
+        """Undo a zone, in reverse: tc redirects, monitor, domain, loop devices, disks,
+        console log. Works from whatever names were recorded. Raises ZoneError, leaving the
+        disks in place, when the domain may still be running."""
         clock = clock or Phases()
-        pid = zone.get("monitor_pid")
-        if pid and _pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
+        self._remove_redirects(zone)
+        clock.mark("network")
+        self._stop_monitor(zone)
         clock.mark("monitor")
-        name = zone.get("name")
-        try:
-            with XenStore() as xs:
-                domid = zone.get("domid")
-                if domid is not None and domain.is_alive(xs, domid, name):
-                    domain.destroy(domid)
-        except (OSError, domain.DomainError):
-            if name:
-                subprocess.run(["xl", "destroy", name], capture_output=True)
+        self._destroy_domain(zone)
         clock.mark("domain")
         disk_dir = zone.get("disk_dir")
         if disk_dir:
@@ -287,33 +397,198 @@ class XenZoneBackend:
                 except ZoneError as e:
                     log.warning(str(e))
             shutil.rmtree(disk_dir, ignore_errors=True)
+        if zone.get("name"):
+            with contextlib.suppress(OSError):
+                console_log(zone["name"]).unlink(missing_ok=True)
         clock.mark("disks")
+
+    def _remove_redirects(self, zone: dict) -> None:
+        """The tc state on the engine's interfaces: the next zone on this namespace needs it
+        gone (a restart in a Kubernetes pod)."""
+        names = zone.get("interfaces") or []
+        if not names or not zone.get("name"):
+            return
+        ns_path = zone.get("netns")
+        if not ns_path:
+            if not _monitor_alive(zone):
+                return  # a namespace of the monitor's own went with it, and its tc state too
+            ns_path = f"/proc/{zone['monitor_pid']}/ns/net"
+        try:
+            removed = network.detach_redirects(ns_path, names, zone["name"])
+        except Exception as e:  # noqa: BLE001 - pyroute2's NetlinkError is no OSError
+            log.warning(f"removing the redirects from {', '.join(names)}: {e}")
+            return
+        if removed:
+            log.debug(f"removed the zone's redirects from {', '.join(removed)}")
+
+    def _stop_monitor(self, zone: dict) -> None:
+        """SIGKILL the zone's monitor(s): the recorded one if it is still that process; with
+        no record (a lost state.json), those /proc shows serving this state directory."""
+        if zone.get("monitor_pid"):
+            targets = [(zone["monitor_pid"], zone.get("monitor_start"))]
+        elif zone.get("state_dir"):
+            targets = monitors_of(zone["state_dir"])
+        else:
+            targets = []
+        for pid, start in targets:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                # checked after the pidfd is held: the pid cannot be reused behind it
+                if process_alive(pid, start):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            finally:
+                os.close(pidfd)
+            deadline = time.monotonic() + 5
+            while process_alive(pid, start) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    @staticmethod
+    def _find_domain(xs: XenStore, zone: dict) -> int | None:
+        """The domid of the zone's domain if it exists: the recorded one if its name still
+        matches (ids are reused), else looked up by the zone's unique name."""
+        name = zone.get("name")
+        domid = zone.get("domid")
+        if isinstance(domid, int) and domain.is_alive(xs, domid, name):
+            return domid
+        for entry in xs.ls("/local/domain"):
+            if xs.try_read(f"/local/domain/{entry}/name") == name:
+                return int(entry)
+        return None
+
+    def _destroy_domain(self, zone: dict) -> None:
+        """Destroy the zone's domain; ZoneError when it may still run (xl failed, or XenStore
+        cannot say), so that the caller keeps its state for another try."""
+        name = zone.get("name")
+        if not name:
+            return
+        try:
+            with XenStore() as xs:
+                domid = self._find_domain(xs, zone)
+                if domid is None:
+                    return
+                try:
+                    domain.destroy(domid)
+                except domain.DomainError as e:
+                    # another destroy may be under way (the monitor's, when create went
+                    # away): failed only if the domain stays
+                    deadline = time.monotonic() + DESTROY_SETTLE
+                    while self._find_domain(xs, zone) is not None:
+                        if time.monotonic() > deadline:
+                            raise ZoneError(f"destroying zone {name} (domain {domid}) failed: "
+                                            f"{e}; the container is kept: try again") from None
+                        time.sleep(0.2)
+        except OSError as e:
+            raise ZoneError(f"cannot tell whether zone {name} still runs: {e}") from None
 
     def destroy(self, state: ContainerState) -> None:
         t0 = time.monotonic()
         clock = Phases()
-        self._teardown(state.zone, clock)
+        zone = _with_start(state)
+        if zone.get("state_dir"):  # names a create that died early did not record yet
+            for key, value in derived_zone(zone["state_dir"], state.id).items():
+                zone.setdefault(key, value)
+        self._teardown(zone, clock)
         log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
         log.debug("teardown phases (s): " + clock.summary())
+
+    def sweep(self, state_dir: str, container_id: str) -> None:
+        """What a container of this id under this root would have left (its state is gone):
+        its monitors, domain, loop devices, disks and console log."""
+        if not domain.is_dom0():
+            return
+        self._teardown(derived_zone(state_dir, container_id))
+
+    def orphans(self, root: str) -> dict[str, list[str]]:
+        """What zones of this --root left that no container under it owns, by the id they
+        were made for (``delete --force ID`` removes them): domains, monitors, disk
+        directories and the loop devices on their images. tc redirects are not found here
+        (they live in engines' namespaces): the next zone on that interface replaces them."""
+        if not domain.is_dom0():
+            return {}
+        root = os.path.abspath(root)
+        prefix = domain_name(os.path.join(root, "x"), "")
+        found: dict[str, list[str]] = {}
+
+        def unowned(state_dir: str) -> bool:
+            return os.path.dirname(state_dir) == root and not os.path.isdir(state_dir)
+
+        try:
+            with XenStore() as xs:
+                for entry in xs.ls("/local/domain"):
+                    name = xs.try_read(f"/local/domain/{entry}/name") or ""
+                    cid = name[len(prefix):]
+                    if name.startswith(prefix) and unowned(os.path.join(root, cid)):
+                        found.setdefault(cid, []).append(f"domain {name} ({entry})")
+        except OSError as e:
+            raise ZoneError(f"cannot list the zones: {e}") from None
+        for pid, _start, state_dir in _monitors():
+            if unowned(state_dir):
+                found.setdefault(os.path.basename(state_dir), []).append(f"monitor {pid}")
+        try:
+            disk_dirs = list(DISK_ROOT.iterdir())
+        except OSError:
+            disk_dirs = []
+        for disk_dir in disk_dirs:
+            try:
+                state_dir = (disk_dir / OWNER_FILE).read_text()
+            except OSError:
+                continue
+            if unowned(state_dir):
+                what = found.setdefault(os.path.basename(state_dir), [])
+                what.append(f"disk dir {disk_dir}")
+                for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+                    what += [f"loop {dev}" for dev in disks.loops_backing(disk_dir / img)]
+        return found
 
     # -- running zones --------------------------------------------------------------------------
     def start(self, state: ContainerState) -> None:
         self._request(state, "start")
 
     def signal(self, state: ContainerState, signo: int, all_processes: bool) -> None:
-        try:
+        if signo != signal.SIGKILL:
             self._request(state, "signal", signo=signo, all=all_processes)
-        except ZoneError:
-            if signo != signal.SIGKILL:
-                raise
-            self._teardown(state.zone)
+            return
+        self._kill(state, all_processes)
+
+    def _kill(self, state: ContainerState, all_processes: bool) -> None:
+        """SIGKILL, enforced by dom0: the zone gets SIGKILL_GRACE to report the kill through
+        its monitor; then, whatever the zone does, its domain is destroyed, 137 recorded and
+        the monitor killed (the engine reaps it killed by SIGKILL, as runc's init is). Returns
+        once the domain and the monitor are gone."""
+        zone = _with_start(state)
+        try:
+            self._request(state, "signal", timeout=SIGKILL_GRACE, signo=signal.SIGKILL,
+                          all=all_processes)
+        except ZoneError as e:
+            log.debug(f"the monitor did not take the kill: {e}")
+        deadline = time.monotonic() + SIGKILL_GRACE
+        while _monitor_alive(zone) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        forced = _monitor_alive(zone)
+        self._destroy_domain(zone)
+        if forced:
+            log.debug("the zone did not report the kill in time: destroyed from dom0")
+            with contextlib.suppress(OSError, KeyError):
+                (Path(zone["state_dir"]) / EXIT_STATUS_FILE).write_text(
+                    f"{128 + signal.SIGKILL}\n")
+            self._stop_monitor(zone)
 
     def status(self, state: ContainerState) -> str:
         from .status import status as zone_status
 
-        if not state.zone.get("monitor_pid") or not _pid_alive(state.zone["monitor_pid"]):
+        if not _monitor_alive(_with_start(state)):
             return "stopped"
-        return zone_status(state.to_dict()) or "stopped"
+        found = zone_status(state.to_dict())
+        if found is None:
+            # "cannot tell" is not "stopped": a delete must not take it for one
+            raise ZoneError(f'cannot tell the status of container "{state.id}": '
+                            "xenstored does not answer")
+        return found
 
     def pause(self, state: ContainerState) -> None:
         try:
@@ -328,8 +603,7 @@ class XenZoneBackend:
             raise ZoneError(str(e)) from None
 
     def pids(self, state: ContainerState) -> list[int]:
-        pid = state.zone.get("monitor_pid")
-        return [pid] if pid and _pid_alive(pid) else []
+        return [state.zone["monitor_pid"]] if _monitor_alive(_with_start(state)) else []
 
     def stats(self, state: ContainerState) -> dict[str, Any]:
         raw = self._request(state, "stats").get("stats")

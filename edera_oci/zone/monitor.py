@@ -610,6 +610,18 @@ ZONE_FRAMES = frozenset({p.Msg.READY, p.Msg.ERROR, p.Msg.STARTED, p.Msg.STDOUT, 
                          p.Msg.EXIT, p.Msg.STATS, p.Msg.EXEC_PORT})
 
 
+def abandon_domain(mon: Monitor) -> None:
+    """Destroy the zone's domain, found by its name (unique per --root and id)."""
+    try:
+        with XenStore() as xs:
+            for entry in xs.ls("/local/domain"):
+                if xs.try_read(f"/local/domain/{entry}/name") == mon.name:
+                    domain.destroy(int(entry))
+                    mon.say(f"destroyed domain {entry} ({mon.name}): create did not take it")
+    except (OSError, domain.DomainError) as e:
+        mon.say(f"could not destroy {mon.name}: {e}")
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -668,7 +680,11 @@ def main(argv: list[str] | None = None, zone_ops: Callable[[int, str], ZoneOps] 
         return 1
     except Exception as e:  # report any boot failure to the caller, which cleans up
         mon.say("boot failed: " + "".join(traceback.format_exception(e)))
-        mon.report(f"error {e}")
+        if not args.exec_file:
+            # create may be gone (killed before the handover): the domain is not left behind
+            abandon_domain(mon)
+        with contextlib.suppress(OSError):
+            mon.report(f"error {e}")
         return 1
     wake_r, _wake_w = forward_signals()
     try:

@@ -12,6 +12,7 @@ reach the zone unchanged.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import ipaddress
 import os
 import socket
@@ -128,9 +129,22 @@ def interface_counters(ns_path: str, names: list[str]) -> list[dict[str, int | s
     return found
 
 
-def attach_vif(vif: str, ns_path: str, iface: Interface) -> None:
+def redirect_mark(zone_name: str) -> int:
+    """The handle of a zone's tc filters: who put a redirect there, read back at teardown."""
+    return int(hashlib.sha256(zone_name.encode()).hexdigest()[:7], 16) | 1
+
+
+def _ingress_handles(ipr, index: int) -> set[int] | None:
+    """The handles of the filters under iface's ingress qdisc; None when it has none."""
+    if not any(q.get_attr("TCA_KIND") == "ingress" for q in ipr.get_qdiscs(index=index)):
+        return None
+    return {f["handle"] for f in ipr.get_filters(index=index, parent=0xFFFF0000)
+            if f["handle"]}
+
+
+def attach_vif(vif: str, ns_path: str, iface: Interface, zone_name: str) -> None:
     """Move the zone's vif (netback names it vif<domid>.<n>) into the namespace and join it to
-    iface with tc redirects."""
+    iface with tc redirects, marked as this zone's (``redirect_mark``)."""
     from pyroute2 import IPRoute
 
     with IPRoute() as ipr:
@@ -142,15 +156,49 @@ def attach_vif(vif: str, ns_path: str, iface: Interface) -> None:
             ipr.link("set", index=found[0], net_ns_fd=fd)
         finally:
             os.close(fd)
+    mark = redirect_mark(zone_name)
     with in_netns(ns_path), IPRoute() as ipr:
         vidx = ipr.link_lookup(ifname=vif)[0]
-        if any(q.get_attr("TCA_KIND") == "ingress" for q in ipr.get_qdiscs(index=iface.index)):
-            raise OSError(f"{iface.name} already carries another zone's traffic: containers "
-                          "that share one network namespace (a pod's) cannot each have a "
-                          "zone on it; not supported yet")
+        handles = _ingress_handles(ipr, iface.index)
+        if handles is not None:
+            # Another zone's vif still in this namespace: that zone owns the interface.
+            # Otherwise the redirects are stale (their zone is gone: a restart in the same
+            # pod network namespace) and are replaced.
+            others = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()
+                      if link.get_attr("IFLA_IFNAME", "").startswith("vif")
+                      and link["index"] != vidx]
+            if others and mark not in handles:
+                raise OSError(f"{iface.name} already carries another zone's traffic "
+                              f"({', '.join(others)}): containers that share one network "
+                              "namespace (a pod's) cannot each have a zone on it")
+            ipr.tc("del", "ingress", iface.index, "ffff:")
         ipr.link("set", index=vidx, mtu=iface.mtu, state="up")
         for src, dst in ((iface.index, vidx), (vidx, iface.index)):
             ipr.tc("add", "ingress", src, "ffff:")
-            ipr.tc("add-filter", "matchall", src, parent="ffff:",
+            ipr.tc("add-filter", "matchall", src, parent="ffff:", handle=mark,
                    action={"kind": "mirred", "direction": "egress", "action": "redirect",
                            "ifindex": dst})
+
+
+def detach_redirects(ns_path: str, names: list[str], zone_name: str) -> list[str]:
+    """Remove the ingress qdisc (and so the redirects) a zone put on the namespace's
+    interfaces, leaving one that another zone's redirects hold. Returns what was removed.
+    A namespace or an interface that is gone is not an error: its tc state went with it."""
+    from pyroute2 import IPRoute
+
+    mark = redirect_mark(zone_name)
+    removed = []
+    try:
+        with in_netns(ns_path), IPRoute() as ipr:
+            for name in names:
+                index = ipr.link_lookup(ifname=name)
+                if not index:
+                    continue
+                handles = _ingress_handles(ipr, index[0])
+                if handles is None or (handles and mark not in handles):
+                    continue
+                ipr.tc("del", "ingress", index[0], "ffff:")
+                removed.append(name)
+    except FileNotFoundError:
+        pass
+    return removed

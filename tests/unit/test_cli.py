@@ -122,10 +122,13 @@ def test_full_lifecycle_through_the_cli(ok, fails, cli_fake, root, make_bundle, 
     assert tree(root) == []
 
 
-def test_delete_force_and_created_refusal(ok, fails, cli_fake, root, make_bundle):
+def test_delete_of_created_and_force_of_unknown(ok, fails, cli_fake, root, make_bundle):
+    """As runc: delete kills and deletes a created container; delete -f of an unknown id
+    succeeds."""
     ok("--root", root, "create", "-b", make_bundle(), "c")
-    fails("--root", root, "delete", "c", match="that is created")
+    ok("--root", root, "delete", "c")
     ok("--root", root, "delete", "-f", "c")
+    fails("--root", root, "delete", "c", match='container "c" does not exist')
     assert tree(root) == []
 
 

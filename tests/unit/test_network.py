@@ -65,21 +65,38 @@ def test_a_second_zone_cannot_take_an_interface_that_carries_one(engine_netns):
     """Two containers in one namespace (a pod) would both redirect eth0: the second is refused
     with a message that says why, and what the first zone set up stays as it was. (The first
     zone's redirects are made in the lab: this host's kernel has no matchall classifier, so
-    the test puts the ingress qdisc that a first zone leaves in place by hand.)"""
+    the test puts the ingress qdisc and the vif that a first zone leaves in place by hand.)"""
     (eth0,) = network.read_interfaces(engine_netns)
     ns_name = engine_netns.rsplit("/", 1)[1]
     subprocess.run(["ip", "netns", "exec", ns_name, "tc", "qdisc", "add", "dev", "eth0",
                     "ingress"], check=True)
+    first = f"vif8{uuid.uuid4().hex[:4]}.0"  # the first zone's vif, alive in the namespace
+    ip("-n", ns_name, "link", "add", "name", first, "type", "veth", "peer", "name",
+       "q" + first[:-2])
     second = f"vif9{uuid.uuid4().hex[:4]}.0"  # a veth stands in for netback's vif
     ip("link", "add", "name", second, "type", "veth", "peer", "name", "p" + second[:-2])
     try:
         with pytest.raises(OSError, match="eth0 already carries another zone's traffic"):
-            network.attach_vif(second, engine_netns, eth0)
+            network.attach_vif(second, engine_netns, eth0, "edera-second")
         qdiscs = subprocess.run(["ip", "netns", "exec", ns_name, "tc", "qdisc", "show", "dev",
                                  "eth0"], capture_output=True, text=True, check=True).stdout
         assert "ingress" in qdiscs, qdiscs
     finally:
         subprocess.run(["ip", "link", "del", "p" + second[:-2]], capture_output=True)
+
+
+def test_teardown_removes_its_ingress_qdisc_and_tolerates_a_gone_namespace(engine_netns):
+    """detach_redirects takes the ingress qdisc off the engine's interface (the next zone on
+    this namespace needs it gone), and a namespace that no longer exists is no error."""
+    ns_name = engine_netns.rsplit("/", 1)[1]
+    subprocess.run(["ip", "netns", "exec", ns_name, "tc", "qdisc", "add", "dev", "eth0",
+                    "ingress"], check=True)
+    assert network.detach_redirects(engine_netns, ["eth0", "gone0"], "edera-x") == ["eth0"]
+    qdiscs = subprocess.run(["ip", "netns", "exec", ns_name, "tc", "qdisc", "show", "dev",
+                             "eth0"], capture_output=True, text=True, check=True).stdout
+    assert "ingress" not in qdiscs, qdiscs
+    assert network.detach_redirects(engine_netns, ["eth0"], "edera-x") == []
+    assert network.detach_redirects("/run/netns/no-such-ns", ["eth0"], "edera-x") == []
 
 
 def test_only_a_pods_sandbox_gives_up_the_network():
