@@ -72,7 +72,7 @@ test-lab: lab
 	$(PYTHON) -m pytest -m lab -q tests
 
 test-xen: lab zone-image
-	$(PYTHON) lab/run --timeout $(LAB_TIMEOUT) python3 -m pytest -p no:cacheprovider -m xen -v --durations=20 tests
+	$(PYTHON) lab/run --timeout $(LAB_TIMEOUT) python3 -m pytest -p no:cacheprovider -m xen -v --durations=20 tests/xen
 
 lint:
 	$(PYTHON) -m ruff check .
