@@ -67,6 +67,8 @@ class Tag(IntEnum):
     NET_IF = 29
     NET_ADDR = 30
     NET_ROUTE = 31
+    NAMESPACE = 32
+    DEVICE = 33
 
 
 class ProtocolError(Exception):
