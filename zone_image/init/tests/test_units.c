@@ -1,5 +1,7 @@
 /* Unit tests of the zone init's pure parts; run on the host by `make test` (no root needed). */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,10 +13,12 @@
 
 #include "buf.h"
 #include "config.h"
+#include "container.h"
 #include "fsutil.h"
 #include "launch.h"
 #include "net.h"
 #include "proto.h"
+#include "setup.h"
 #include "stats.h"
 
 static int passed, failed;
@@ -266,6 +270,118 @@ static void test_spec_errors(void)
 	expect_error("truncated", "truncated", false);
 }
 
+static void test_boundary_records(void)
+{
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_NAMESPACE, "mount");
+	REC(TAG_NAMESPACE, "pid");
+	REC(TAG_NAMESPACE, "ipc");
+	REC(TAG_NAMESPACE, "uts");
+	REC(TAG_NAMESPACE, "cgroup");
+	REC(TAG_DEVICE, "/dev/fuse\0c\00010\000229\000438\0000\0000");
+	REC(TAG_DEVICE, "/dev/fifo\0p\0000\0000\000384\0001000\0001000");
+	struct proc_cfg p = {0};
+	struct container_cfg c = {0};
+	char err[ERR_MAX] = "";
+	CHECK(config_parse(list, list_len, &p, &c, err) == 0);
+	CHECK(c.ns_flags == (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			     CLONE_NEWCGROUP));
+	CHECK(c.ndevices == 2 && !strcmp(c.devices[0].path, "/dev/fuse") &&
+	      c.devices[0].type == 'c' && c.devices[0].major == 10 && c.devices[0].minor == 229 &&
+	      c.devices[0].mode == 0666);
+	CHECK(c.devices[1].type == 'p' && c.devices[1].uid == 1000 && c.devices[1].gid == 1000 &&
+	      c.devices[1].mode == 0600);
+	CHECK(c.nrecords == 7);
+	proc_cfg_free(&p);
+	container_cfg_free(&c);
+	CHECK(namespace_flag("network") == 0 && namespace_flag("user") == 0 &&
+	      namespace_flag("pid") == CLONE_NEWPID);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_NAMESPACE, "user");
+	expect_error("user namespace", "NAMESPACE: \"user\"", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_DEVICE, "/dev/x\0q\0001\0001\000438\0000\0000");
+	expect_error("device type", "DEVICE", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_DEVICE, "dev/x\0c\0001\0001\000438\0000\0000");
+	expect_error("relative device", "DEVICE", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_DEVICE, "/dev/x\0c\0001\0001\000438\0000");
+	expect_error("device fields", "6 fields, expected 7", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_NAMESPACE, "pid");
+	expect_error("namespace in EXEC", "not allowed in EXEC", true);
+}
+
+static void test_zone_plumbing(void)
+{
+	const char *misc = " 58 xen/gntalloc\n 59 xen/gntdev\n 60 xen/evtchn\n229 fuse\n"
+			   " 61 xen/xenbus\n 62 xen/privcmd\n";
+	CHECK(zone_plumbing_device('c', 10, 58, misc));
+	CHECK(zone_plumbing_device('c', 10, 61, misc));
+	CHECK(zone_plumbing_device('c', 10, 62, misc));
+	CHECK(!zone_plumbing_device('c', 10, 229, misc)); /* fuse */
+	CHECK(!zone_plumbing_device('b', 10, 58, misc));  /* a block device 10:58 is not it */
+	CHECK(zone_plumbing_device('b', 202, 16, NULL));  /* xvdb */
+	CHECK(zone_plumbing_device('c', 229, 0, NULL));   /* hvc0 */
+	CHECK(!zone_plumbing_device('c', 1, 3, misc));    /* null */
+	CHECK(!zone_plumbing_device('c', 10, 58, NULL));  /* no /proc/misc: unknown, not refused */
+}
+
+static void test_mountinfo(void)
+{
+	const char *mi =
+		"1 1 0:2 / / rw - rootfs rootfs rw\n"
+		"20 1 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw\n"
+		"21 20 0:20 / /dev/pts rw - devpts devpts rw\n"
+		"30 1 202:0 / /run/edera/root rw - ext4 /dev/xvda rw\n"
+		"31 1 0:30 / /with\\040space rw - tmpfs tmpfs rw";
+	char out[512];
+	int n = mountinfo_mount_points(mi, out, sizeof out);
+	CHECK(n == 5);
+	const char *expect[] = {"/", "/dev", "/dev/pts", "/run/edera/root", "/with space"};
+	const char *p = out;
+	for (int i = 0; i < 5 && n == 5; i++, p += strlen(p) + 1)
+		CHECK_STR(p, expect[i]);
+	CHECK(mountinfo_mount_points(mi, out, 10) == -1);
+}
+
+static void test_passwd_home(void)
+{
+	const char *pw = "root:x:0:0:root:/root:/bin/sh\n"
+			 "broken line\n"
+			 "user:x:1000:1000:A User:/home/user:/bin/sh\n"
+			 "nohome:x:1001:1001:::/bin/false";
+	char home[64];
+	CHECK(passwd_home(pw, 0, home, sizeof home) == 0);
+	CHECK_STR(home, "/root");
+	CHECK(passwd_home(pw, 1000, home, sizeof home) == 0);
+	CHECK_STR(home, "/home/user");
+	CHECK(passwd_home(pw, 1001, home, sizeof home) == -1); /* empty home: runc's "/" */
+	CHECK(passwd_home(pw, 4242, home, sizeof home) == -1);
+	CHECK(passwd_home(pw, 1000, home, 5) == -1); /* does not fit */
+}
+
+static void test_close_fds_fallback(void)
+{
+	/* Without close_range: every descriptor /proc/self/fd lists from `low` up is closed. */
+	int low = open("/dev/null", O_RDONLY);
+	int a = open("/dev/null", O_RDONLY), b = dup2(a, 300);
+	CHECK(low >= 3 && a > low && b == 300);
+	CHECK(close_fds_from(a, false) == 0);
+	CHECK(fcntl(a, F_GETFD) < 0 && errno == EBADF);
+	CHECK(fcntl(300, F_GETFD) < 0);
+	CHECK(fcntl(low, F_GETFD) >= 0); /* below the limit: kept */
+	close(low);
+}
+
 static void test_numbers(void)
 {
 	uint64_t u;
@@ -412,6 +528,11 @@ int main(void)
 	test_buf();
 	test_spec();
 	test_spec_errors();
+	test_boundary_records();
+	test_zone_plumbing();
+	test_mountinfo();
+	test_passwd_home();
+	test_close_fds_fallback();
 	test_numbers();
 	test_resolve();
 	test_net_parse();
