@@ -69,6 +69,7 @@ class Tag(IntEnum):
     NET_ROUTE = 31
     NAMESPACE = 32
     DEVICE = 33
+    CGROUP = 34
 
 
 class ProtocolError(Exception):

@@ -182,6 +182,30 @@ def device_records(devices: list[dict[str, Any]]) -> list[tuple[int, Any]]:
     return recs
 
 
+def cpu_weight(shares: int) -> int:
+    """cgroup v1 cpu shares as a cgroup v2 cpu.weight, runc's conversion."""
+    return min(10000, max(1, 1 + ((shares - 2) * 9999) // 262142))
+
+
+def cgroup_records(resources: dict[str, Any]) -> list[tuple[int, Any]]:
+    """CGROUP records: the limits the zone init writes into the container's cgroup in the zone
+    (memory.max at the limit itself: the zone's extra memory is its own headroom)."""
+    recs: list[tuple[int, Any]] = []
+    limit = (resources.get("memory") or {}).get("limit")
+    if limit is not None and limit > 0:
+        recs.append((Tag.CGROUP, ["memory.max", int(limit)]))
+    pids = (resources.get("pids") or {}).get("limit")
+    if pids is not None:
+        recs.append((Tag.CGROUP, ["pids.max", int(pids) if pids > 0 else "max"]))
+    cpu = resources.get("cpu") or {}
+    quota = cpu.get("quota")
+    if quota is not None and quota > 0:
+        recs.append((Tag.CGROUP, ["cpu.max", f"{int(quota)} {int(cpu.get('period') or 100000)}"]))
+    if cpu.get("shares"):
+        recs.append((Tag.CGROUP, ["cpu.weight", cpu_weight(int(cpu["shares"]))]))
+    return recs
+
+
 def container_records(config: dict[str, Any], bind_sources: dict[int, str],
                       has_binds_disk: bool) -> list[tuple[int, Any]]:
     """Records for the SPEC frame: the container, then its init process."""
@@ -199,6 +223,7 @@ def container_records(config: dict[str, Any], bind_sources: dict[int, str],
         recs.append((Tag.SYSCTL, [key, value]))
     recs += mount_records(config.get("mounts") or [], bind_sources)
     recs += device_records(linux.get("devices") or [])
+    recs += cgroup_records(linux.get("resources") or {})
     recs += [(Tag.MASKED_PATH, p) for p in linux.get("maskedPaths") or []]
     recs += [(Tag.READONLY_PATH, p) for p in linux.get("readonlyPaths") or []]
     if (config.get("root") or {}).get("readonly"):

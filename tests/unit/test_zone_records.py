@@ -159,3 +159,15 @@ def test_features_list_the_namespaces_the_workload_gets():
 
     assert features()["linux"]["namespaces"] == sorted((*ZONE_NAMESPACES, "network"))
     assert set(ZONE_NAMESPACES) == {"mount", "pid", "ipc", "uts", "cgroup"}
+
+
+def test_resources_become_cgroup_records():
+    config = {"process": {"args": ["sh"]}, "linux": {"resources": {
+        "memory": {"limit": 256 << 20}, "pids": {"limit": 64},
+        "cpu": {"quota": 50000, "period": 100000, "shares": 1024}}}}
+    got = [fields(v) for v in by_tag(container_records(config, {}, False), p.Tag.CGROUP)]
+    assert got == [["memory.max", str(256 << 20)], ["pids.max", "64"],
+                   ["cpu.max", "50000 100000"], ["cpu.weight", "39"]]
+    unlimited = {"process": {"args": ["sh"]}, "linux": {"resources": {"pids": {"limit": -1}}}}
+    assert [fields(v) for v in by_tag(container_records(unlimited, {}, False),
+                                      p.Tag.CGROUP)] == [["pids.max", "max"]]

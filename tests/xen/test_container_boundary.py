@@ -3,7 +3,8 @@
 One zone runs a root workload with docker's default capabilities (CAP_MKNOD and CAP_SYS_CHROOT
 among them) and its default namespaces. The workload is a shell script that tries to reach the
 zone's plumbing (the Xen devices the zone init talks to dom0 through, xenfs, the zone init
-itself, the zone's root) and prints what happened as key=value lines; then it idles while an
+itself, the zone's root), runs a fork bomb under a pids limit, and prints what happened as
+key=value lines; then it idles while an
 exec looks at the container from a second process, a SIGTERM it has no handler for is sent, and
 SIGKILL ends it. Everything is collected once (module scope, one zone boot) and the tests read
 the results, so the zone is gone before the first test's leftover check.
@@ -43,14 +44,29 @@ for d in xenbus evtchn gntdev gntalloc privcmd; do
   if [ -e /dev/xen/$d ]; then echo "present-$d=yes"; else echo "present-$d=no"; fi
   minor=$(awk -v n="xen/$d" '$2 == n {print $1}' /proc/misc)
   echo "minor-$d=$minor"
-  if [ -n "$minor" ] && mknod /dev/.drill-$d c 10 "$minor" 2>/dev/null; then
+  if [ -z "$minor" ]; then
+    echo "mknod-$d=not-in-this-zone"
+  elif mknod /dev/.drill-$d c 10 "$minor" 2>/dev/null; then
     echo "mknod-$d=ok"
     if (: < /dev/.drill-$d) 2>/dev/null; then echo "open-$d=ok"; else echo "open-$d=denied"; fi
     rm -f /dev/.drill-$d
   else
-    echo "mknod-$d=failed"
+    echo "mknod-$d=denied"
   fi
 done
+for b in xvda:202:0 xvdb:202:16; do
+  n=${b%%:*}; mm=${b#*:}
+  if mknod /dev/.drill-$n b ${mm%:*} ${mm#*:} 2>/dev/null; then r=ok; else r=denied; fi
+  echo "mknod-$n=$r"
+done
+mknod /dev/.drill-null c 1 3 2>/dev/null && echo x > /dev/.drill-null && echo mknod-null=ok
+echo x > /dev/null && echo devnull=ok
+echo "cgroup=$(cat /proc/self/cgroup)"
+echo "pids-max=$(cat /sys/fs/cgroup/pids.max)"
+i=0; while [ $i -lt 100 ]; do sleep 600 & i=$((i+1)); done 2>/dev/null
+echo "bomb-procs=$(ls /proc | grep -c '^[0-9]')"
+pkill sleep; wait
+echo "after-bomb=alive"
 mkdir -p /mnt/xenfs
 if mount -t xenfs xenfs /mnt/xenfs 2>/dev/null; then echo xenfs=mounted; else echo xenfs=refused; fi
 if umount -l / 2>/dev/null; then echo "umount-root=done"; else echo "umount-root=refused"; fi
@@ -96,6 +112,7 @@ def drill(tmp_path_factory) -> dict:
         "process.user": {"uid": 0, "gid": 0},
         "hostname": "drill",
         "root.readonly": False,  # as docker runs it
+        "linux.resources": {"pids": {"limit": 48}},
     })
     cid = "boundary-" + uuid.uuid4().hex[:8]
     out_path = tmp / "stdout"
@@ -156,17 +173,26 @@ def test_dev_is_the_containers_and_has_no_xen_devices(drill):
         assert w[f"present-{d}"] == "no", d
 
 
-def test_mknod_of_the_xen_devices(drill):
-    """CAP_MKNOD (docker's default) still makes the nodes (in the writable tmpfs /dev), and
-    without a device cgroup (not in this slice: runc installs an eBPF device program) the ones
-    the zone has can be opened.
-    This records that remaining gap: when the device cgroup lands, open must be denied."""
+def test_the_zones_devices_cannot_be_made_or_opened(drill):
+    """CAP_MKNOD (docker's default) makes device nodes, but the device program on the
+    container's cgroup refuses the zone's own: its Xen channel devices, disks and console."""
     w = drill["workload"]
     present = [d for d in XEN_DEVICES if w[f"minor-{d}"]]
     assert {"xenbus", "evtchn", "gntalloc"} <= set(present), w  # what the zone init uses
     for d in present:
-        assert w[f"mknod-{d}"] == "ok", (d, w)
-        assert w[f"open-{d}"] == "ok", (d, w)  # the gap: no device cgroup yet
+        assert w[f"mknod-{d}"] == "denied", (d, w)
+    assert w["mknod-xvda"] == w["mknod-xvdb"] == "denied"
+    # ... and nothing else: other nodes can be made and used, as under docker
+    assert w["mknod-null"] == "ok" and w["devnull"] == "ok"
+
+
+def test_pids_limit_contains_a_fork_bomb(drill):
+    w = drill["workload"]
+    assert w["cgroup"] == "0::/"  # its own cgroup, as the root of its cgroup namespace
+    assert w["pids-max"] == "48"
+    assert int(w["bomb-procs"]) <= 48, w
+    assert w["after-bomb"] == "alive"
+    assert drill["exec_status"] == 0  # and exec works once the bomb is gone
 
 
 def test_no_way_out_of_the_root(drill):

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "proto.h"
 
 #define PUSH(arr, n, item)                                                   \
@@ -63,6 +64,7 @@ static const char *tag_name(uint16_t tag)
 		[TAG_ROOT_READONLY] = "ROOT_READONLY", [TAG_BINDS_DISK] = "BINDS_DISK",
 		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
 		[TAG_NET_ROUTE] = "NET_ROUTE", [TAG_NAMESPACE] = "NAMESPACE", [TAG_DEVICE] = "DEVICE",
+		[TAG_CGROUP] = "CGROUP",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -374,6 +376,16 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 	}
 	case TAG_DEVICE:
 		return parse_device(r, c, err);
+	case TAG_CGROUP:
+		if (fields(r, f, 2, err))
+			return -1;
+		if (!cgroup_setting_allowed(f[0]) || strchr(f[1], '\n')) {
+			errf(err, "record CGROUP: \"%s\" is not a setting the zone applies", f[0]);
+			free(f[0]), free(f[1]);
+			return -1;
+		}
+		PUSH(c->cgroup, c->ncgroup, ((struct kv){f[0], f[1]}));
+		return 0;
 	}
 	return 1;
 }
@@ -391,7 +403,7 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 			return -1;
 		if (done == 0)
 			continue;
-		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_DEVICE) {
+		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) {
 			if (!ctr)
 				return errf(err, "record %s is not allowed in EXEC", tag_name(r.tag));
 			if (parse_container_record(&r, ctr, err) < 0)
@@ -464,5 +476,8 @@ void container_cfg_free(struct container_cfg *c)
 	for (size_t i = 0; i < c->ndevices; i++)
 		free(c->devices[i].path);
 	free(c->devices);
+	for (size_t i = 0; i < c->ncgroup; i++)
+		free(c->cgroup[i].key), free(c->cgroup[i].value);
+	free(c->cgroup);
 	memset(c, 0, sizeof *c);
 }

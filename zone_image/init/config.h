@@ -98,6 +98,8 @@ struct container_cfg {
 	int ns_flags; /* CLONE_NEW* of the namespaces made for the workload (NAMESPACE) */
 	struct device_cfg *devices;
 	size_t ndevices;
+	struct kv *cgroup; /* CGROUP: file in the container's cgroup, value */
+	size_t ncgroup;
 	size_t nrecords; /* container records seen, for "skipped" diagnostics */
 };
 

@@ -23,6 +23,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fsutil.h"
 #include "platform.h"
 #include "setup.h"
@@ -262,6 +263,9 @@ static void __attribute__((noreturn)) init_child(const struct container_cfg *c,
 	 * closed before any of its namespaces or its root is entered. */
 	if (close_fds_from(CTL_FD + 4, true) < 0)
 		setup_fail("close the zone's descriptors: %s", strerror(errno));
+	/* Into the container's cgroup before its cgroup namespace, which is then rooted there. */
+	if (cgroup_active() && cgroup_join() < 0)
+		setup_fail("join the container's cgroup: %s", strerror(errno));
 	int flags = c->ns_flags & ~CLONE_NEWPID;
 	if (flags && unshare(flags) < 0)
 		setup_fail("create the container's namespaces (0x%x): %s", flags, strerror(errno));
@@ -443,6 +447,8 @@ pid_t container_join_fork(struct container_join *j)
 
 int container_join_child(struct container_join *j)
 {
+	if (cgroup_active() && cgroup_join() < 0)
+		return -1;
 	static const int flags[3] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP};
 	for (int i = 0; i < 3; i++)
 		if (j->ns_fds[i] >= 0 && setns(j->ns_fds[i], flags[i]) < 0)

@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fsutil.h"
 #include "log.h"
 #include "net.h"
@@ -370,6 +371,8 @@ int zone_prepare(const struct container_cfg *c, const char *root, bool zone, cha
 	if (mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
 		return -1;
 	if (c->binds_disk && mount_disk(c->binds_disk, "ext4", ZONE_BINDS, err) < 0)
+		return -1;
+	if (cgroup_prepare(c, err) < 0)
 		return -1;
 	return net_setup(c, err);
 }

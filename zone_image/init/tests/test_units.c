@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "config.h"
 #include "container.h"
 #include "fsutil.h"
@@ -382,6 +383,71 @@ static void test_close_fds_fallback(void)
 	close(low);
 }
 
+/* A tiny interpreter for the opcodes device_program emits, to check what it decides. */
+static int run_device_program(const struct bpf_insn *prog, int len, int type, unsigned maj,
+			      unsigned min)
+{
+	uint64_t r[11] = {0};
+	uint32_t ctx[3] = {(uint32_t)(BPF_DEVCG_ACC_READ << 16 | type), maj, min};
+	for (int pc = 0, steps = 0; pc >= 0 && pc < len && steps < 1000; steps++) {
+		const struct bpf_insn *in = &prog[pc];
+		switch (in->code) {
+		case BPF_LDX | BPF_MEM | BPF_W:
+			if (in->src_reg != 1 || in->off % 4 || in->off > 8)
+				return -1;
+			r[in->dst_reg] = ctx[in->off / 4];
+			break;
+		case BPF_ALU64 | BPF_AND | BPF_K: r[in->dst_reg] &= (uint64_t)in->imm; break;
+		case BPF_ALU64 | BPF_MOV | BPF_K: r[in->dst_reg] = (uint64_t)in->imm; break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			if (r[in->dst_reg] == (uint64_t)in->imm)
+				pc += in->off;
+			break;
+		case BPF_JMP | BPF_JNE | BPF_K:
+			if (r[in->dst_reg] != (uint64_t)in->imm)
+				pc += in->off;
+			break;
+		case BPF_JMP | BPF_JA: pc += in->off; break;
+		case BPF_JMP | BPF_EXIT: return (int)r[0];
+		default: return -1;
+		}
+		pc++;
+	}
+	return -1;
+}
+
+static void test_device_program(void)
+{
+	unsigned minors[8];
+	const char *misc = " 58 xen/gntalloc\n 59 xen/gntdev\n229 fuse\n 61 xen/xenbus\n";
+	size_t n = xen_misc_minors(misc, minors, 8);
+	CHECK(n == 3 && minors[0] == 58 && minors[1] == 59 && minors[2] == 61);
+	struct bpf_insn prog[64];
+	int len = device_program(minors, n, prog, 64);
+	CHECK(len == 17);
+	CHECK(device_program(minors, n, prog, 10) == -1);
+	int C = BPF_DEVCG_DEV_CHAR, B = BPF_DEVCG_DEV_BLOCK;
+	CHECK(run_device_program(prog, len, C, 10, 58) == 0);  /* xen/gntalloc */
+	CHECK(run_device_program(prog, len, C, 10, 61) == 0);  /* xen/xenbus */
+	CHECK(run_device_program(prog, len, C, 10, 229) == 1); /* fuse */
+	CHECK(run_device_program(prog, len, C, 1, 3) == 1);    /* null */
+	CHECK(run_device_program(prog, len, C, 136, 0) == 1);  /* pts */
+	CHECK(run_device_program(prog, len, C, 229, 0) == 0);  /* hvc0 */
+	CHECK(run_device_program(prog, len, B, 202, 16) == 0); /* xvdb */
+	CHECK(run_device_program(prog, len, B, 10, 58) == 1);  /* a block 10:58 is not xen */
+	CHECK(run_device_program(prog, len, B, 7, 0) == 1);    /* loop0 */
+	/* No xen misc device known: disks and console still denied. */
+	len = device_program(minors, 0, prog, 64);
+	CHECK(run_device_program(prog, len, B, 202, 0) == 0 &&
+	      run_device_program(prog, len, C, 10, 58) == 1);
+	CHECK(cgroup_setting_allowed("pids.max") && cgroup_setting_allowed("cpu.weight") &&
+	      !cgroup_setting_allowed("cgroup.procs") && !cgroup_setting_allowed("../x"));
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_CGROUP, "cgroup.procs\0001");
+	expect_error("cgroup file", "CGROUP", false);
+}
+
 static void test_numbers(void)
 {
 	uint64_t u;
@@ -533,6 +599,7 @@ int main(void)
 	test_mountinfo();
 	test_passwd_home();
 	test_close_fds_fallback();
+	test_device_program();
 	test_numbers();
 	test_resolve();
 	test_net_parse();
