@@ -97,6 +97,14 @@ def oci(root: Path, *args: str, **kw) -> subprocess.CompletedProcess:
                           text=True, **kw)
 
 
+def dump_diagnostics(root: Path) -> None:
+    """Shown by pytest when the drill failed: the monitor's log and the zone's console."""
+    for log in sorted(root.glob("*/monitor.log")):
+        print(f"--- {log}\n{log.read_text()[-4000:]}")
+    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
+        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
+
+
 def keyvals(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
@@ -122,7 +130,7 @@ def drill(tmp_path_factory) -> dict:
                                 str(bundle), cid], stdin=subprocess.DEVNULL, stdout=out,
                                stderr=err)
         try:
-            deadline = time.monotonic() + 240
+            deadline = time.monotonic() + 420
             while "drill-done=1" not in out_path.read_text():
                 assert run.poll() is None, (out_path.read_text(), (tmp / "stderr").read_text())
                 assert time.monotonic() < deadline, out_path.read_text()
@@ -138,6 +146,9 @@ def drill(tmp_path_factory) -> dict:
             result["after_term"] = state.get("status")
             oci(root, "kill", cid, "KILL")
             result["status"] = run.wait(timeout=120)
+        except BaseException:
+            dump_diagnostics(root)
+            raise
         finally:
             if run.poll() is None:
                 run.kill()

@@ -44,23 +44,30 @@ int device_program(const unsigned *xen_minors, size_t n, struct bpf_insn *out, s
 	if (len > cap)
 		return -1;
 	size_t allow = 10 + n, deny = 12 + n, i = 0;
+/* A jump's offset counts from the instruction after it. */
 #define JUMP_TO(target) ((short)((target) - (i + 1)))
-	out[i++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0);
-	out[i++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, 2, 0, 0, 0xffff);
-	out[i++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 1, 4, 0);
-	out[i++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 8, 0);
-	out[i++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 2, BPF_DEVCG_DEV_BLOCK);
-	out[i++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, JUMP_TO(deny), 202); /* xvd* */
-	out[i++] = INSN(BPF_JMP | BPF_JA, 0, 0, JUMP_TO(allow), 0);
-	out[i++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, JUMP_TO(allow), BPF_DEVCG_DEV_CHAR);
-	out[i++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, JUMP_TO(deny), 229); /* hvc* */
-	out[i++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 3, 0, JUMP_TO(allow), 10);  /* misc */
+#define EMIT(insn)           \
+	do {                 \
+		out[i] = (insn); \
+		i++;             \
+	} while (0)
+	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0));
+	EMIT(INSN(BPF_ALU64 | BPF_AND | BPF_K, 2, 0, 0, 0xffff));
+	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 1, 4, 0));
+	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 8, 0));
+	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 2, BPF_DEVCG_DEV_BLOCK));
+	EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, JUMP_TO(deny), 202)); /* xvd* */
+	EMIT(INSN(BPF_JMP | BPF_JA, 0, 0, JUMP_TO(allow), 0));
+	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, JUMP_TO(allow), BPF_DEVCG_DEV_CHAR));
+	EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, JUMP_TO(deny), 229)); /* hvc* */
+	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 3, 0, JUMP_TO(allow), 10));  /* misc */
 	for (size_t k = 0; k < n; k++)
-		out[i++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, JUMP_TO(deny), (int)xen_minors[k]);
-	out[i++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1); /* allow */
-	out[i++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-	out[i++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0); /* deny */
-	out[i++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+		EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, JUMP_TO(deny), (int)xen_minors[k]));
+	EMIT(INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1)); /* allow */
+	EMIT(INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+	EMIT(INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0)); /* deny */
+	EMIT(INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+#undef EMIT
 #undef JUMP_TO
 	return (int)i;
 }

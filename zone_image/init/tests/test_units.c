@@ -388,6 +388,8 @@ static int run_device_program(const struct bpf_insn *prog, int len, int type, un
 			      unsigned min)
 {
 	uint64_t r[11] = {0};
+	bool set[11] = {false, true}; /* r1 = the context; a read of any other unset register is
+				       * what the verifier refuses */
 	uint32_t ctx[3] = {(uint32_t)(BPF_DEVCG_ACC_READ << 16 | type), maj, min};
 	for (int pc = 0, steps = 0; pc >= 0 && pc < len && steps < 1000; steps++) {
 		const struct bpf_insn *in = &prog[pc];
@@ -396,9 +398,17 @@ static int run_device_program(const struct bpf_insn *prog, int len, int type, un
 			if (in->src_reg != 1 || in->off % 4 || in->off > 8)
 				return -1;
 			r[in->dst_reg] = ctx[in->off / 4];
+			set[in->dst_reg] = true;
 			break;
-		case BPF_ALU64 | BPF_AND | BPF_K: r[in->dst_reg] &= (uint64_t)in->imm; break;
-		case BPF_ALU64 | BPF_MOV | BPF_K: r[in->dst_reg] = (uint64_t)in->imm; break;
+		case BPF_ALU64 | BPF_AND | BPF_K:
+			if (!set[in->dst_reg])
+				return -1;
+			r[in->dst_reg] &= (uint64_t)in->imm;
+			break;
+		case BPF_ALU64 | BPF_MOV | BPF_K:
+			r[in->dst_reg] = (uint64_t)in->imm;
+			set[in->dst_reg] = true;
+			break;
 		case BPF_JMP | BPF_JEQ | BPF_K:
 			if (r[in->dst_reg] == (uint64_t)in->imm)
 				pc += in->off;
@@ -408,7 +418,7 @@ static int run_device_program(const struct bpf_insn *prog, int len, int type, un
 				pc += in->off;
 			break;
 		case BPF_JMP | BPF_JA: pc += in->off; break;
-		case BPF_JMP | BPF_EXIT: return (int)r[0];
+		case BPF_JMP | BPF_EXIT: return set[0] ? (int)r[0] : -1;
 		default: return -1;
 		}
 		pc++;
@@ -426,6 +436,19 @@ static void test_device_program(void)
 	int len = device_program(minors, n, prog, 64);
 	CHECK(len == 17);
 	CHECK(device_program(minors, n, prog, 10) == -1);
+	/* Every instruction is reachable (the verifier refuses a program with one that is not):
+	 * each jump lands inside the program, and both exits are some jump's target. */
+	bool target[64] = {false};
+	for (int k = 0; k < len; k++) {
+		int cls = prog[k].code & 0x07, op = prog[k].code & 0xf0;
+		if (cls == BPF_JMP && op != BPF_EXIT) {
+			int to = k + 1 + prog[k].off;
+			CHECK(to > k && to < len);
+			if (to > k && to < len)
+				target[to] = true;
+		}
+	}
+	CHECK(target[len - 4] && target[len - 2]); /* allow, deny */
 	int C = BPF_DEVCG_DEV_CHAR, B = BPF_DEVCG_DEV_BLOCK;
 	CHECK(run_device_program(prog, len, C, 10, 58) == 0);  /* xen/gntalloc */
 	CHECK(run_device_program(prog, len, C, 10, 61) == 0);  /* xen/xenbus */
