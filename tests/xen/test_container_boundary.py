@@ -60,9 +60,13 @@ for b in xvda:202:0 xvdb:202:16; do
   echo "mknod-$n=$r"
 done
 mknod /dev/.drill-null c 1 3 2>/dev/null && echo x > /dev/.drill-null && echo mknod-null=ok
+rm -f /dev/.drill-null
 echo x > /dev/null && echo devnull=ok
 echo "cgroup=$(cat /proc/self/cgroup)"
 echo "pids-max=$(cat /sys/fs/cgroup/pids.max)"
+if mount -t xenfs xenfs /tmp 2>/dev/null; then echo xenfs=mounted; else echo xenfs=refused; fi
+if umount -l / 2>/dev/null; then echo "umount-root=done"; else echo "umount-root=refused"; fi
+if mount --bind / /tmp 2>/dev/null; then echo "bind-root=done"; else echo "bind-root=refused"; fi
 kill -9 1
 echo "after-kill-1=alive"
 echo "hostname=$(hostname)"
