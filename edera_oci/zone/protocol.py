@@ -77,6 +77,9 @@ class Tag(IntEnum):
     NET_IF = 29
     NET_ADDR = 30
     NET_ROUTE = 31
+    NAMESPACE = 32
+    DEVICE = 33
+    CGROUP = 34
 
 
 class ProtocolError(Exception):

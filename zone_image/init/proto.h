@@ -59,6 +59,9 @@ enum tag {
 	TAG_NET_IF = 29,
 	TAG_NET_ADDR = 30,
 	TAG_NET_ROUTE = 31,
+	TAG_NAMESPACE = 32,
+	TAG_DEVICE = 33,
+	TAG_CGROUP = 34,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)
