@@ -77,3 +77,23 @@ def keep_umask():
     os.umask(old)
     yield
     os.umask(old)
+
+
+@pytest.fixture(autouse=True)
+def reset_logger():
+    """main() configures the process-wide logger; the next test starts from the default."""
+    yield
+    from edera_oci.logs import log
+
+    log.configure(None, "text", False)
+
+
+def run_cli(capsys, *args):
+    """edera-oci's main() in this process: (exit status, stdout, stderr)."""
+    from edera_oci.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (0 if code is None else code), out, err

@@ -16,23 +16,8 @@ from edera_oci.cli.events import parse_duration
 from edera_oci.cli.main import main, parse_globals
 from edera_oci.cli.update import parse_bytes
 from edera_oci.errors import UsageError
-from edera_oci.logs import log
 from edera_oci.validate import schema_version, validate_config, validate_features
-from tests.unit.conftest import REPO, minimal_config, tree
-
-
-@pytest.fixture(autouse=True)
-def reset_logger():
-    yield
-    log.configure(None, "text", False)
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (0 if code is None else code), out, err
+from tests.unit.conftest import REPO, minimal_config, run_cli, tree
 
 
 @pytest.fixture

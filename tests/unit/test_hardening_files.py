@@ -23,26 +23,11 @@ from contextlib import contextmanager
 import pytest
 
 from edera_oci import state as state_module
-from edera_oci.cli.main import main
 from edera_oci.errors import ConfigError, NotFound, UsageError
 from edera_oci.lifecycle.common import write_pid_file
-from edera_oci.logs import log
 from edera_oci.state import StateCorrupt, StateStore
 from edera_oci.validate import MAX_JSON_FILE, load_bundle, read_json_file
-from tests.unit.conftest import REPO, minimal_config, tree
-
-
-@pytest.fixture(autouse=True)
-def reset_logger():
-    yield
-    log.configure(None, "text", False)
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code or 0, out, err
+from tests.unit.conftest import REPO, minimal_config, run_cli, tree
 
 
 @contextmanager

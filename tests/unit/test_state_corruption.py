@@ -15,13 +15,12 @@ import re
 
 import pytest
 
-from edera_oci.cli.main import main
 from edera_oci.errors import EderaError
 from edera_oci.lifecycle.common import Runtime
 from edera_oci.lifecycle.container_list import list_containers
 from edera_oci.lifecycle.container_state import container_state
-from edera_oci.logs import log
 from edera_oci.state import MAX_STATE_FILE, StateCorrupt, read_state_file
+from tests.unit.conftest import run_cli
 
 
 def good_state(**changes) -> dict:
@@ -96,19 +95,6 @@ CORRUPTIONS = {
     "a dangling symlink": lambda p: os.symlink("/nonexistent", p),
     "a symlink to /dev/zero": lambda p: os.symlink("/dev/zero", p),
 }
-
-
-@pytest.fixture(autouse=True)
-def reset_logger():
-    yield
-    log.configure(None, "text", False)
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code or 0, out, err
 
 
 @pytest.fixture
