@@ -226,50 +226,6 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
     assert oci(other, "delete", "--force", cid).returncode == 0
 
 
-def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, engine_netns,
-                                                             tmp_path):
-    """What the kubelet does on a restart: a second container in the pod's namespace after
-    the first is deleted gets its network. A failing `xl destroy` fails delete, keeps the
-    state and the zone, and a later delete succeeds."""
-    ping = "ping -c 1 -W 5 10.251.0.1 >/dev/null && echo net-ok || echo net-down"
-    netns = {"linux.namespaces": [{"type": "network", "path": f"/run/netns/{engine_netns}"}]}
-    make_bundle(bundle_dir, ["sh", "-c", ping], **SMALL, **netns)
-    first = oci(root, "run", "--bundle", str(bundle_dir), "first", timeout=300)
-    print(f"first: {first.returncode} {first.stdout!r} {first.stderr[-400:]!r}", flush=True)
-    assert first.returncode == 0 and first.stdout == "net-ok\n", first.stdout + first.stderr
-    assert not ingress_on_eth0(engine_netns)
-    make_bundle(bundle_dir, ["sh", "-c", ping + "; sleep 600"], **SMALL, **netns)
-    out = tmp_path / "second.out"
-    with open(out, "w") as f, open(tmp_path / "second.err", "w+") as err:
-        res = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
-                              str(bundle_dir), "second"], stdin=subprocess.DEVNULL,
-                             stdout=f, stderr=err, text=True, timeout=400)
-        err.seek(0)
-        res.stderr = err.read()
-    assert res.returncode == 0, res.stderr
-    assert oci(root, "start", "second").returncode == 0
-    deadline = time.monotonic() + 60
-    while "net-" not in out.read_text():
-        assert time.monotonic() < deadline, "the second container printed nothing"
-        time.sleep(0.5)
-    assert out.read_text() == "net-ok\n"
-    name = zone_of(root, "second")["name"]
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "xl").write_text('#!/bin/sh\n[ "$1" = destroy ] && { echo "libxl: error: fake" >&2;'
-                             ' exit 1; }\nexec /usr/sbin/xl "$@"\n')
-    (fake / "xl").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
-    subprocess.run(["xl", "pause", name], check=True)  # it cannot power off by itself now
-    failed = oci(root, "delete", "--force", "second", env=env, timeout=120)
-    print(f"delete with a failing xl: {failed.returncode} {failed.stderr[-400:]!r}", flush=True)
-    assert failed.returncode != 0 and "destroying zone" in failed.stderr, failed.stderr
-    assert (root / "second" / "state.json").exists() and name in domains()
-    assert oci(root, "delete", "--force", "second", timeout=120).returncode == 0
-    assert not ingress_on_eth0(engine_netns)
-    assert leftovers(root) == []
-
-
 def test_concurrent_creates(root, bundle_dir):
     """6 creates of different ids at once all succeed; 6 of one id: exactly one does, the
     others say "already exists", and nothing leaks."""
