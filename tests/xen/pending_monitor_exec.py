@@ -1,3 +1,6 @@
+# NOT COLLECTED (the name does not start with test_): failed in its first full lab run
+# (2026-12-01, three labs at once; details unseen before the session ended). exec itself is
+# shown by the docker and podman lab tests; port reuse on real Xen is not shown until this passes.
 """exec against real Xen, on one zone: the zone picks the exec channel's port (EXEC_PORT) and
 frees it for the next exec, a fast exec keeps its output and status, and an exec too large for
 the channel is refused by the CLI while the container keeps running.
