@@ -5,9 +5,10 @@ It must tell the truth: dockerd and others read it to decide what to ask for. So
 * ``mountOptions`` are the option names the zone mapping (``edera_oci.zone.records``)
   turns into mount flags; fs data options (``mode=755``, ``size=...``) pass through and are
   not listed, as the spec says.
-* namespaces: the zone is the isolation boundary; the types in
-  ``edera_oci.validate.SUPPORTED_NAMESPACES`` are accepted (a ``network`` path is how
-  podman hands over its netns), ``user`` and ``time`` are refused at create.
+* namespaces: those the workload really gets: the ones the zone init creates inside the zone
+  (``edera_oci.zone.records.ZONE_NAMESPACES``: mount, PID, IPC, UTS, cgroup), and
+  ``network``, which the zone's own network stack provides (the engine's netns is mirrored
+  into it). ``user`` and ``time`` are refused at create.
 * seccomp, AppArmor, SELinux, Intel RDT and idmapped mounts are not enforced in a zone:
   ``enabled: false``. The cgroup section is left out: resources size the zone rather
   than a host cgroup, and what the zone does inside is not a host cgroup either.
@@ -23,7 +24,7 @@ from edera_oci.spec import HOOK_KINDS
 OCI_VERSION_MIN = "1.0.0"
 
 def features() -> dict[str, Any]:
-    from edera_oci.validate import SUPPORTED_NAMESPACES, schema_version
+    from edera_oci.validate import schema_version
     from edera_oci.zone import records
 
     doc: dict[str, Any] = {
@@ -34,7 +35,7 @@ def features() -> dict[str, Any]:
     # What the zone mapping (edera_oci.zone.records) understands, so features cannot drift.
     doc["mountOptions"] = sorted(records.MOUNT_OPTIONS)
     doc["linux"] = {
-        "namespaces": list(SUPPORTED_NAMESPACES),
+        "namespaces": sorted((*records.ZONE_NAMESPACES, "network")),
         "capabilities": list(records.CAPABILITIES),
         "seccomp": {"enabled": False},
         "apparmor": {"enabled": False},

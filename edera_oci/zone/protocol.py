@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: EXEC_PORT, the NAMESPACE, DEVICE and CGROUP records
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
 MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
@@ -77,6 +77,9 @@ class Tag(IntEnum):
     NET_IF = 29
     NET_ADDR = 30
     NET_ROUTE = 31
+    NAMESPACE = 32
+    DEVICE = 33
+    CGROUP = 34
 
 
 class ProtocolError(Exception):

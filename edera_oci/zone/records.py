@@ -62,6 +62,12 @@ IGNORED_OPTIONS = {"defaults", "tmpcopyup", "idmap", "ridmap"}
 ZONE_FS_TYPES = {"proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup2", "bind", "ext4",
                  "overlay", "ramfs"}
 BINDS_MOUNTPOINT = "/run/edera/binds"
+# The namespaces the zone init creates for the workload inside the zone (a NAMESPACE record
+# each). A ``path`` (a pod's shared namespace on the host) cannot be joined from a zone, which
+# has its own kernel: the workload gets a new one. ``network`` is not among them: the zone's
+# own network stack, which no other container shares, is the container's.
+ZONE_NAMESPACES = ("cgroup", "ipc", "mount", "pid", "uts")
+DEVICE_TYPES = {"c": "c", "u": "c", "b": "b", "p": "p"}
 RLIM_INFINITY = (1 << 64) - 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -158,6 +164,48 @@ def mount_records(mounts: list[dict[str, Any]], bind_sources: dict[int, str]) ->
     return recs
 
 
+def device_records(devices: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """DEVICE records for linux.devices (the zone init skips its own disks, console and Xen
+    channel devices; see PROTOCOL.md)."""
+    recs: list[tuple[int, Any]] = []
+    for i, d in enumerate(devices):
+        path = d.get("path", "")
+        if not path.startswith("/"):
+            raise MappingError(f"linux.devices[{i}].path: must be an absolute path, got {path!r}")
+        kind = DEVICE_TYPES.get(d.get("type", ""))
+        if kind is None:
+            raise MappingError(f"linux.devices[{i}].type: {d.get('type')!r} is not c, b, u or p")
+        mode = d.get("fileMode")
+        recs.append((Tag.DEVICE, [path, kind, int(d.get("major", 0)), int(d.get("minor", 0)),
+                                  0o666 if mode is None else int(mode) & 0o7777,
+                                  int(d.get("uid", 0)), int(d.get("gid", 0))]))
+    return recs
+
+
+def cpu_weight(shares: int) -> int:
+    """cgroup v1 cpu shares as a cgroup v2 cpu.weight, runc's conversion."""
+    return min(10000, max(1, 1 + ((shares - 2) * 9999) // 262142))
+
+
+def cgroup_records(resources: dict[str, Any]) -> list[tuple[int, Any]]:
+    """CGROUP records: the limits the zone init writes into the container's cgroup in the zone
+    (memory.max at the limit itself: the zone's extra memory is its own headroom)."""
+    recs: list[tuple[int, Any]] = []
+    limit = (resources.get("memory") or {}).get("limit")
+    if limit is not None and limit > 0:
+        recs.append((Tag.CGROUP, ["memory.max", int(limit)]))
+    pids = (resources.get("pids") or {}).get("limit")
+    if pids is not None:
+        recs.append((Tag.CGROUP, ["pids.max", int(pids) if pids > 0 else "max"]))
+    cpu = resources.get("cpu") or {}
+    quota = cpu.get("quota")
+    if quota is not None and quota > 0:
+        recs.append((Tag.CGROUP, ["cpu.max", f"{int(quota)} {int(cpu.get('period') or 100000)}"]))
+    if cpu.get("shares"):
+        recs.append((Tag.CGROUP, ["cpu.weight", cpu_weight(int(cpu["shares"]))]))
+    return recs
+
+
 def container_records(config: dict[str, Any], bind_sources: dict[int, str],
                       has_binds_disk: bool) -> list[tuple[int, Any]]:
     """Records for the SPEC frame: the container, then its init process."""
@@ -169,9 +217,13 @@ def container_records(config: dict[str, Any], bind_sources: dict[int, str],
         recs.append((Tag.HOSTNAME, config["hostname"]))
     if config.get("domainname"):
         recs.append((Tag.DOMAINNAME, config["domainname"]))
+    recs += [(Tag.NAMESPACE, ns["type"]) for ns in linux.get("namespaces") or []
+             if ns.get("type") in ZONE_NAMESPACES]
     for key, value in sorted((linux.get("sysctl") or {}).items()):
         recs.append((Tag.SYSCTL, [key, value]))
     recs += mount_records(config.get("mounts") or [], bind_sources)
+    recs += device_records(linux.get("devices") or [])
+    recs += cgroup_records(linux.get("resources") or {})
     recs += [(Tag.MASKED_PATH, p) for p in linux.get("maskedPaths") or []]
     recs += [(Tag.READONLY_PATH, p) for p in linux.get("readonlyPaths") or []]
     if (config.get("root") or {}).get("readonly"):

@@ -753,3 +753,171 @@ def test_net_if_is_found_by_mac_renamed_and_configured(zone) -> None:
     assert "02:00:00:00:00:01" in link
     assert "10.9.0.2/24" in out
     assert "default via 10.9.0.1 dev edera0" in out
+
+
+NAMESPACES = [(Tag.NAMESPACE, t) for t in ("mount", "pid", "ipc", "uts", "cgroup")]
+
+
+def _container_root(tmp_path: Path) -> Path:
+    """A root that runs the host's own binaries through a read-only bind of /usr."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("bin", "lib", "lib64", "sbin"):
+        (root / name).symlink_to(f"usr/{name}")
+    (root / "etc").mkdir()
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/home/r00t:/bin/sh\n"
+                                         "user:x:1000:1000::/home/user:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nextra:x:2000:user\n")
+    (root / "marker").write_text("inside\n")
+    return root
+
+
+def _boundary_records() -> list:
+    MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_RDONLY = 2, 4, 8, 4096, 16384, 1
+    mounts = [
+        ("/usr", "bind", "/usr", MS_BIND | MS_REC | MS_RDONLY, ""),
+        ("/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""),
+        ("/dev", "tmpfs", "tmpfs", MS_NOSUID, "mode=755,size=65536k"),
+        ("/dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+         "newinstance,ptmxmode=0666,mode=0620"),
+        ("/dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""),
+    ]
+    return [*NAMESPACES, (Tag.HOSTNAME, "ctr-host"),
+            *[(Tag.MOUNT, (d, t, s, str(f), o)) for d, t, s, f, o in mounts]]
+
+
+NS_SCRIPT = "for n in mnt pid ipc uts cgroup; do echo ns-$n=$(readlink /proc/self/ns/$n); done; "
+
+
+def _stdout_until(z: Zone, text: bytes, timeout: float = 10.0) -> bytes:
+    """Like Zone.wait_output, but returns the STDOUT it read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        frames = z.read_until(Msg.STDOUT, timeout=max(0.1, deadline - time.monotonic()))
+        seen += b"".join(f.payload for f in frames if f.type == Msg.STDOUT)
+        z.pending[:0] = [f for f in frames if f.type != Msg.STDOUT]
+    return seen
+
+
+def _lines(out: bytes) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in out.decode().splitlines() if "=" in line)
+
+
+def test_namespaces_pivot_root_and_exec_joins_them(zone, tmp_path: Path) -> None:
+    """NAMESPACE records: the workload is PID 1 of its own PID namespace, with its own mount
+    (pivot_root: nothing of the old root left), IPC, UTS and cgroup namespaces; the init stays
+    outside; an exec'd process joins exactly those namespaces and that root."""
+    root = _container_root(tmp_path)
+    script = (NS_SCRIPT + "echo pid=$$; echo cmdline=$(tr '\\0' ' ' < /proc/1/cmdline); "
+              "echo hostname=$(hostname); echo marker=$(cat /marker); echo home=$HOME; "
+              "echo procs=$(ls /proc | grep -c '^[0-9]'); "
+              "echo mounts=$(cut -d' ' -f2 /proc/mounts | tr '\\n' ' '); "
+              "echo dotdot=$(cat /../../marker); echo fds=$(ls /proc/self/fd | tr '\\n' ' '); "
+              "echo ready; while :; do sleep 0.1; done")
+    z = zone(env={"EDERA_INIT_ROOT": str(root)},
+             wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
+                              "--mount-proc"))
+    z.create([(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"), (Tag.ARG, script), (Tag.ENV, PATH_ENV),
+              *_boundary_records()])
+    init_pid = z.start()
+    first = _stdout_until(z, b"ready\n")
+    # An exec'd process sees what the container's process sees.
+    z.send(Msg.EXEC, exec_payload(2, encode_records(sh(
+        NS_SCRIPT + "echo pid=$$; echo cmdline=$(tr '\\0' ' ' < /proc/1/cmdline); "
+        "echo hostname=$(hostname); echo marker=$(cat /marker); echo home=$HOME; "
+        "echo mounts=$(cut -d' ' -f2 /proc/mounts | tr '\\n' ' ')"))))
+    ex = summarize(ExecChannel(z, 2).read_until(Msg.EXIT))
+    # A workload that is PID 1 of its namespace ignores SIGTERM it has no handler for, as
+    # under runc; SIGKILL from outside still ends it.
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGTERM))
+    time.sleep(0.5)
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    res = z.wait_exit()
+    assert res["status"] == 137, (res, z.log())
+    got = _lines(first)
+    assert got["pid"] == "1", got
+    assert got["cmdline"].startswith("/bin/sh -c for n in"), got
+    assert got["hostname"] == "ctr-host"
+    assert got["marker"] == got["dotdot"] == "inside"
+    assert got["home"] == "/home/r00t"  # from the container's /etc/passwd
+    assert int(got["procs"]) <= 4, got  # sh and its pipeline: no init, nothing of the host
+    mounts = got["mounts"].split()
+    # In a user namespace (no mknod) the standard nodes are binds of the host's.
+    nodes = {f"/dev/{n}" for n in ("null", "zero", "full", "random", "urandom", "tty")}
+    assert mounts[0] == "/" and set(mounts) - nodes == {"/", "/usr", "/proc", "/dev",
+                                                        "/dev/pts", "/dev/mqueue"}, mounts
+    assert got["fds"].split() == ["0", "1", "2", "3"], got  # 3: ls's own directory
+    # The zone init's namespaces are not the container's.
+    init_side = [p for p, _ in _children(z.proc.pid)]
+    assert len(init_side) == 1, init_side
+    for n in ("mnt", "pid", "ipc", "uts", "cgroup"):
+        assert got[f"ns-{n}"] != os.readlink(f"/proc/{init_side[0]}/ns/{n}"), n
+    assert ex["status"] == 0, (ex, z.log())
+    seen = _lines(ex["stdout"])
+    for key in ("ns-mnt", "ns-pid", "ns-ipc", "ns-uts", "ns-cgroup", "cmdline", "hostname",
+                "marker", "home", "mounts"):
+        assert seen[key] == got[key], (key, seen[key], got[key])
+    assert seen["pid"] != "1"
+    assert init_pid != 1  # STARTED carries the pid as the zone sees it
+
+
+def test_workload_without_namespaces_is_chrooted_and_shares_the_zones(zone, tmp_path) -> None:
+    """No NAMESPACE record: as runc without them, the process shares the zone's namespaces
+    (and is chrooted, since there is no mount namespace to pivot in)."""
+    root = _container_root(tmp_path)
+    MS_BIND, MS_REC = 4096, 16384
+    z = zone(env={"EDERA_INIT_ROOT": str(root)},
+             wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
+                              "--mount-proc"))
+    res = run(z, [(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"),
+                  (Tag.ARG, NS_SCRIPT + "echo pid=$$; echo marker=$(cat /marker)"),
+                  (Tag.ENV, PATH_ENV), (Tag.ENV, "HOME=/given"),
+                  (Tag.MOUNT, ("/usr", "bind", "/usr", str(MS_BIND | MS_REC), "")),
+                  (Tag.MOUNT, ("/proc", "proc", "proc", "0", ""))])
+    got = _lines(res["stdout"])
+    assert res["status"] == 0, (res, z.log())
+    assert got["pid"] != "1" and got["marker"] == "inside"
+    init_side = [p for p, _ in _children(z.proc.pid)]
+    for n in ("mnt", "pid", "ipc", "uts", "cgroup"):
+        assert got[f"ns-{n}"] == os.readlink(f"/proc/{init_side[0]}/ns/{n}"), n
+
+
+def test_dev_is_made_for_the_container(zone, tmp_path: Path) -> None:
+    """/dev: a tmpfs even when the config mounts none, with runc's nodes and links,
+    linux.devices, /dev/console on the terminal; the zone's own devices (here the host's) and
+    the devices of the zone's plumbing (xvd*, hvc*) are not there."""
+    root = _container_root(tmp_path)
+    (root / "dev").mkdir()
+    (root / "dev" / "from-image").write_text("image's own /dev content\n")
+    MS_NOSUID, MS_NOEXEC, MS_BIND, MS_REC = 2, 8, 4096, 16384
+    script = ("ls -A /dev | tr '\\n' ' '; echo; ls -A /dev/my | tr '\\n' ' '; echo; "
+              "grep ' /dev ' /proc/mounts; test -c /dev/console && echo console-ok; "
+              "echo hi > /dev/null && echo null-ok; test -d /dev/shm && echo shm-ok")
+    records = [*NAMESPACES,
+               (Tag.MOUNT, ("/usr", "bind", "/usr", str(MS_BIND | MS_REC), "")),
+               (Tag.MOUNT, ("/proc", "proc", "proc", "0", "")),
+               (Tag.MOUNT, ("/dev/pts", "devpts", "devpts", str(MS_NOSUID | MS_NOEXEC),
+                            "newinstance,ptmxmode=0666,mode=0620")),
+               # the host's /dev/zero stands in for a device the config grants
+               (Tag.DEVICE, ("/dev/my/zero", "c", "1", "5", str(0o640), "0", "0")),
+               (Tag.DEVICE, ("/dev/xvda", "b", "202", "0", str(0o600), "0", "0")),
+               (Tag.DEVICE, ("/dev/hvc0", "c", "229", "0", str(0o600), "0", "0"))]
+    # As root (no user namespace), so mknod runs as it does in a zone.
+    z = zone(env={"EDERA_INIT_ROOT": str(root)},
+             wrapper=_unshare("--mount", "--propagation", "private", "--pid", "--fork",
+                              "--mount-proc"))
+    res = run(z, [(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"), (Tag.ARG, script),
+                  (Tag.ENV, PATH_ENV), (Tag.TERMINAL, ""), *records])
+    out = res["stdout"].replace(b"\r", b"").decode()
+    assert res["status"] == 0, (out, z.log())
+    lines = out.splitlines()
+    assert set(lines[0].split()) == {"null", "zero", "full", "random", "urandom", "tty",
+                                     "ptmx", "pts", "fd", "stdin", "stdout", "stderr", "core",
+                                     "shm", "console", "my"}, lines[0]
+    assert lines[1].split() == ["zero"]
+    assert " tmpfs " in lines[2]
+    for expected in ("console-ok", "null-ok", "shm-ok"):
+        assert expected in lines, (expected, out)
+    assert "not created: it is the zone's own" in z.log()
+    assert not (root / "dev" / "null").exists(), "a node was made in the image's /dev"

@@ -121,3 +121,53 @@ def test_bind_without_a_zone_source_and_foreign_fs_are_refused():
     config["mounts"] = [{"destination": "/x", "type": "nfs", "source": "srv:/"}]
     with pytest.raises(MappingError, match=r"mounts\[0\].type"):
         container_records(config, {}, False)
+
+
+def test_namespaces_and_devices_become_records():
+    config = {
+        "process": {"args": ["sh"]},
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "network", "path": "/var/run/netns/x"},
+                           {"type": "ipc", "path": "/proc/1/ns/ipc"}, {"type": "mount"},
+                           {"type": "uts"}, {"type": "cgroup"}],
+            "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
+                        {"path": "/dev/sdz", "type": "b", "major": 8, "minor": 0,
+                         "fileMode": 0o100660, "uid": 0, "gid": 6},
+                        {"path": "/dev/ttyX", "type": "u", "major": 4, "minor": 7}],
+        },
+    }
+    recs = container_records(config, {}, False)
+    # network is the zone's own stack, not a namespace inside it; a path cannot be joined
+    # from a zone: the workload gets a new namespace of that type
+    assert [fields(v) for v in by_tag(recs, p.Tag.NAMESPACE)] == [
+        ["pid"], ["ipc"], ["mount"], ["uts"], ["cgroup"]]
+    assert [fields(v) for v in by_tag(recs, p.Tag.DEVICE)] == [
+        ["/dev/fuse", "c", "10", "229", "438", "0", "0"],
+        ["/dev/sdz", "b", "8", "0", "432", "0", "6"],
+        ["/dev/ttyX", "c", "4", "7", "438", "0", "0"]]
+    with pytest.raises(MappingError, match=r"linux.devices\[0\].type"):
+        container_records({"process": {"args": ["sh"]},
+                           "linux": {"devices": [{"path": "/dev/x", "type": "z"}]}}, {}, False)
+    with pytest.raises(MappingError, match=r"linux.devices\[0\].path"):
+        container_records({"process": {"args": ["sh"]},
+                           "linux": {"devices": [{"path": "x", "type": "c"}]}}, {}, False)
+
+
+def test_features_list_the_namespaces_the_workload_gets():
+    from edera_oci.features import features
+    from edera_oci.zone.records import ZONE_NAMESPACES
+
+    assert features()["linux"]["namespaces"] == sorted((*ZONE_NAMESPACES, "network"))
+    assert set(ZONE_NAMESPACES) == {"mount", "pid", "ipc", "uts", "cgroup"}
+
+
+def test_resources_become_cgroup_records():
+    config = {"process": {"args": ["sh"]}, "linux": {"resources": {
+        "memory": {"limit": 256 << 20}, "pids": {"limit": 64},
+        "cpu": {"quota": 50000, "period": 100000, "shares": 1024}}}}
+    got = [fields(v) for v in by_tag(container_records(config, {}, False), p.Tag.CGROUP)]
+    assert got == [["memory.max", str(256 << 20)], ["pids.max", "64"],
+                   ["cpu.max", "50000 100000"], ["cpu.weight", "39"]]
+    unlimited = {"process": {"args": ["sh"]}, "linux": {"resources": {"pids": {"limit": -1}}}}
+    assert [fields(v) for v in by_tag(container_records(unlimited, {}, False),
+                                      p.Tag.CGROUP)] == [["pids.max", "max"]]

@@ -185,8 +185,11 @@ def test_engine_style_create_start_kill(root, bundle_dir, tmp_path):
 
 
 def test_sigterm_without_trap_is_143_and_sigkill_137(root, bundle_dir):
-    """kill TERM, and kill --all KILL (every process in the zone, as runc signals the cgroup)."""
-    make_bundle(bundle_dir, ["sleep", "600"])
+    """kill TERM, and kill --all KILL (every process in the zone, as runc signals the cgroup).
+    Without a PID namespace: as its namespace's PID 1, sleep would ignore an unhandled TERM, as
+    under runc (test_container_boundary shows that)."""
+    make_bundle(bundle_dir, ["sleep", "600"], **{"linux.namespaces": [
+        {"type": t} for t in ("network", "ipc", "uts", "mount", "cgroup")]})
     for signame, expected, flags in (("TERM", 143, []), ("KILL", 137, ["--all"])):
         cid = new_id()
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",

@@ -3,9 +3,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "proto.h"
 
 #define PUSH(arr, n, item)                                                   \
@@ -61,7 +63,8 @@ static const char *tag_name(uint16_t tag)
 		[TAG_MASKED_PATH] = "MASKED_PATH", [TAG_READONLY_PATH] = "READONLY_PATH",
 		[TAG_ROOT_READONLY] = "ROOT_READONLY", [TAG_BINDS_DISK] = "BINDS_DISK",
 		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
-		[TAG_NET_ROUTE] = "NET_ROUTE",
+		[TAG_NET_ROUTE] = "NET_ROUTE", [TAG_NAMESPACE] = "NAMESPACE", [TAG_DEVICE] = "DEVICE",
+		[TAG_CGROUP] = "CGROUP",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -76,8 +79,11 @@ static int fields(const struct record *r, char **out, int want, char err[ERR_MAX
 	for (size_t i = 0; i <= r->len; i++) {
 		if (i < r->len && r->value[i])
 			continue;
-		if (got == want)
+		if (got == want) {
+			for (int j = 0; j < got; j++)
+				free(out[j]);
 			return errf(err, "record %s: more than %d fields", tag_name(r->tag), want);
+		}
 		size_t n = i - start;
 		out[got] = memcpy(xrealloc(NULL, n + 1), r->value + start, n);
 		out[got][n] = 0;
@@ -232,6 +238,43 @@ static int parse_proc_record(const struct record *r, struct proc_cfg *p, char er
 	return 1; /* not a process record */
 }
 
+int namespace_flag(const char *type)
+{
+	static const struct { const char *name; int flag; } types[] = {
+		{"mount", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"ipc", CLONE_NEWIPC},
+		{"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP},
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (!strcmp(type, types[i].name))
+			return types[i].flag;
+	return 0;
+}
+
+static int parse_device(const struct record *r, struct container_cfg *c, char err[ERR_MAX])
+{
+	char *f[7];
+	if (fields(r, f, 7, err))
+		return -1;
+	uint64_t major, minor, mode, uid, gid;
+	int bad = f[0][0] != '/' || strlen(f[1]) != 1 || !strchr("cbp", f[1][0]) ||
+		  parse_u64(f[2], 10, &major) || major > 0xfff || parse_u64(f[3], 10, &minor) ||
+		  minor > 0xfffff || parse_u64(f[4], 10, &mode) || mode > 07777 ||
+		  parse_u64(f[5], 10, &uid) || uid > UINT32_MAX - 1 || parse_u64(f[6], 10, &gid) ||
+		  gid > UINT32_MAX - 1;
+	if (bad)
+		errf(err, "record DEVICE: bad value \"%s %s %s %s %s %s %s\"", f[0], f[1], f[2],
+		     f[3], f[4], f[5], f[6]);
+	if (!bad)
+		PUSH(c->devices, c->ndevices,
+		     ((struct device_cfg){.path = f[0], .type = f[1][0], .major = major,
+					  .minor = minor, .mode = mode, .uid = uid, .gid = gid}));
+	else
+		free(f[0]);
+	for (int i = 1; i < 7; i++)
+		free(f[i]);
+	return bad ? -1 : 0;
+}
+
 static int parse_container_record(const struct record *r, struct container_cfg *c,
 				  char err[ERR_MAX])
 {
@@ -319,6 +362,30 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 			return -1;
 		PUSH(c->routes, c->nroutes, ((struct net_route_cfg){f[0], f[1], f[2]}));
 		return 0;
+	case TAG_NAMESPACE: {
+		if (text(r, f, err))
+			return -1;
+		int flag = namespace_flag(f[0]);
+		if (!flag)
+			errf(err, "record NAMESPACE: \"%s\" is not a namespace the zone creates", f[0]);
+		free(f[0]);
+		if (!flag)
+			return -1;
+		c->ns_flags |= flag;
+		return 0;
+	}
+	case TAG_DEVICE:
+		return parse_device(r, c, err);
+	case TAG_CGROUP:
+		if (fields(r, f, 2, err))
+			return -1;
+		if (!cgroup_setting_allowed(f[0]) || strchr(f[1], '\n')) {
+			errf(err, "record CGROUP: \"%s\" is not a setting the zone applies", f[0]);
+			free(f[0]), free(f[1]);
+			return -1;
+		}
+		PUSH(c->cgroup, c->ncgroup, ((struct kv){f[0], f[1]}));
+		return 0;
 	}
 	return 1;
 }
@@ -336,7 +403,7 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 			return -1;
 		if (done == 0)
 			continue;
-		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_NET_ROUTE) {
+		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) {
 			if (!ctr)
 				return errf(err, "record %s is not allowed in EXEC", tag_name(r.tag));
 			if (parse_container_record(&r, ctr, err) < 0)
@@ -406,5 +473,11 @@ void container_cfg_free(struct container_cfg *c)
 	for (size_t i = 0; i < c->nroutes; i++)
 		free(c->routes[i].ifname), free(c->routes[i].dst), free(c->routes[i].gw);
 	free(c->routes);
+	for (size_t i = 0; i < c->ndevices; i++)
+		free(c->devices[i].path);
+	free(c->devices);
+	for (size_t i = 0; i < c->ncgroup; i++)
+		free(c->cgroup[i].key), free(c->cgroup[i].value);
+	free(c->cgroup);
 	memset(c, 0, sizeof *c);
 }

@@ -61,6 +61,16 @@ struct net_addr_cfg {
 	char *ifname, *addr; /* addr is "address/prefix" */
 };
 
+/* linux.devices: a node made in the container's /dev. */
+struct device_cfg {
+	char *path;
+	char type; /* 'c', 'b' or 'p' */
+	unsigned major, minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
 struct net_route_cfg {
 	char *ifname, *dst, *gw; /* gw may be "" */
 };
@@ -85,6 +95,11 @@ struct container_cfg {
 	size_t naddrs;
 	struct net_route_cfg *routes;
 	size_t nroutes;
+	int ns_flags; /* CLONE_NEW* of the namespaces made for the workload (NAMESPACE) */
+	struct device_cfg *devices;
+	size_t ndevices;
+	struct kv *cgroup; /* CGROUP: file in the container's cgroup, value */
+	size_t ncgroup;
 	size_t nrecords; /* container records seen, for "skipped" diagnostics */
 };
 
@@ -97,6 +112,10 @@ void container_cfg_free(struct container_cfg *c);
 
 /* The value of NAME in a NULL-terminated KEY=VALUE list, or NULL. */
 const char *env_lookup(char *const *envp, const char *name);
+
+/* The CLONE_NEW* flag of a namespace type as config.json names it, or 0 for a type the zone
+ * init does not create. */
+int namespace_flag(const char *type);
 
 /* Strict number parsing (whole string, no sign for unsigned). 0 on success. */
 int parse_u64(const char *s, int base, uint64_t *out);

@@ -1,6 +1,8 @@
 #include "launch.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -20,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -38,8 +41,7 @@ int exec_failure_status(int err)
 }
 
 /* In the child: report on the process's own stderr (the host gets it as STDERR) and end. */
-static void __attribute__((noreturn, format(printf, 2, 3))) child_fail(int status,
-								       const char *fmt, ...)
+void child_fail(int status, const char *fmt, ...)
 {
 	char msg[ERR_MAX + 64];
 	va_list ap;
@@ -127,8 +129,7 @@ static void __attribute__((noreturn)) exec_process(const struct proc_cfg *p)
 	child_fail(127, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-static void __attribute__((noreturn)) child(const struct proc_cfg *p, const char *root, int in,
-					    int out, int err, int tty)
+void reset_signals(void)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -136,7 +137,38 @@ static void __attribute__((noreturn)) child(const struct proc_cfg *p, const char
 	/* PID 1 ignores SIGPIPE; an ignored signal would survive execve. */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
+}
 
+int close_fds_from(int low, bool use_close_range)
+{
+	if (use_close_range && syscall(SYS_close_range, low, ~0U, 0) == 0)
+		return 0;
+	/* No close_range (an old kernel): every descriptor /proc/self/fd lists. Collected first,
+	 * since closing while reading the directory would skip entries. */
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int fds[1024], n = 0, rc = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name || fd < low || fd == dirfd(d))
+			continue;
+		if (n == (int)(sizeof fds / sizeof fds[0])) {
+			rc = 1; /* more than fit: close these, then look again */
+			break;
+		}
+		fds[n++] = (int)fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return rc ? close_fds_from(low, false) : 0;
+}
+
+void stdio_for_child(int in, int out, int err, int tty)
+{
 	setsid();
 	if (tty >= 0) {
 		in = out = err = tty;
@@ -146,21 +178,67 @@ static void __attribute__((noreturn)) child(const struct proc_cfg *p, const char
 			_exit(1);
 		}
 	}
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+	if ((in != 0 && dup2(in, 0) < 0) || (out != 1 && dup2(out, 1) < 0) ||
+	    (err != 2 && dup2(err, 2) < 0))
 		_exit(1);
-	/* Nothing of PID 1's (vchan, pipes of other processes) may leak into the container. */
-	syscall(SYS_close_range, 3, ~0U, 0);
+}
 
-	/* Written through PID 1's /proc, before the chroot: the container may not mount one. */
-	if (p->has_oom) {
-		char v[16];
-		snprintf(v, sizeof v, "%d", p->oom_score_adj);
-		if (write_file("/proc/self/oom_score_adj", v) < 0)
-			child_fail(1, "set oom_score_adj to %d: %s", p->oom_score_adj,
-				   strerror(errno));
+int passwd_home(const char *passwd, uid_t uid, char *home, size_t len)
+{
+	for (const char *line = passwd; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		/* name:password:uid:gid:gecos:home:shell */
+		const char *f[7];
+		size_t nf = 0;
+		f[nf++] = line;
+		for (size_t i = 0; i < n && nf < 7; i++)
+			if (line[i] == ':')
+				f[nf++] = line + i + 1;
+		char num[16];
+		if (nf == 7 && f[3] - f[2] - 1 > 0 && f[3] - f[2] - 1 < (long)sizeof num) {
+			memcpy(num, f[2], f[3] - f[2] - 1);
+			num[f[3] - f[2] - 1] = 0;
+			uint64_t v;
+			size_t hl = f[6] - f[5] - 1;
+			if (parse_u64(num, 10, &v) == 0 && v == uid && hl > 0 && hl < len) {
+				memcpy(home, f[5], hl);
+				home[hl] = 0;
+				return 0;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
 	}
-	if (root[0] && (chroot(root) < 0 || chdir("/") < 0))
-		child_fail(1, "chroot to %s: %s", root, strerror(errno));
+	return -1;
+}
+
+/* runc sets HOME from the user's entry in the container's /etc/passwd (or "/") when the
+ * process's env has none. */
+static char **env_with_home(const struct proc_cfg *p)
+{
+	if (env_lookup(p->envp, "HOME"))
+		return p->envp;
+	static char text[65536];
+	char home[PATH_MAX] = "/";
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, text, sizeof text - 1);
+		close(fd);
+		text[n > 0 ? n : 0] = 0;
+		if (passwd_home(text, p->has_uid ? p->uid : 0, home, sizeof home) < 0)
+			strcpy(home, "/");
+	}
+	char **env = xrealloc(NULL, (p->envc + 2) * sizeof(char *));
+	memcpy(env, p->envp, p->envc * sizeof(char *));
+	char *h = xrealloc(NULL, strlen(home) + 6);
+	sprintf(h, "HOME=%s", home);
+	env[p->envc] = h;
+	env[p->envc + 1] = NULL;
+	return env;
+}
+
+void __attribute__((noreturn)) run_process(const struct proc_cfg *p)
+{
 	if (chdir(p->cwd) < 0)
 		child_fail(1, "chdir to cwd \"%s\": %s", p->cwd, strerror(errno));
 	for (size_t i = 0; i < p->nrlimits; i++) {
@@ -169,6 +247,8 @@ static void __attribute__((noreturn)) child(const struct proc_cfg *p, const char
 			child_fail(1, "setrlimit %d: %s", p->rlimits[i].resource, strerror(errno));
 	}
 	umask(p->has_umask ? p->umask : 022);
+	struct proc_cfg with_home = *p;
+	with_home.envp = env_with_home(p);
 	if (p->has_caps) {
 		drop_bounding(p->caps[CAP_BOUNDING]);
 		/* Keep the permitted set across setuid so capset can still grant it. */
@@ -184,13 +264,52 @@ static void __attribute__((noreturn)) child(const struct proc_cfg *p, const char
 		set_caps(p);
 	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(1, "set no_new_privs: %s", strerror(errno));
-	exec_process(p);
+	exec_process(&with_home);
+}
+
+void write_oom_score_adj(const struct proc_cfg *p)
+{
+	/* Written through the zone's /proc, before the container's root is entered: the
+	 * container may not mount one. */
+	if (!p->has_oom)
+		return;
+	char v[16];
+	snprintf(v, sizeof v, "%d", p->oom_score_adj);
+	if (write_file("/proc/self/oom_score_adj", v) < 0)
+		child_fail(1, "set oom_score_adj to %d: %s", p->oom_score_adj, strerror(errno));
+}
+
+/* An exec'd process: into the container's namespaces (or chroot), then the process. */
+static void __attribute__((noreturn)) exec_child(const struct proc_cfg *p, const char *root,
+						 struct container_join *j, int in, int out,
+						 int err, int tty)
+{
+	reset_signals();
+	stdio_for_child(in, out, err, tty);
+	/* The mount namespace is entered last, after the zone's /proc served for closing
+	 * descriptors and oom_score_adj; its fd waits at 3. */
+	if (container_join_child(j) < 0)
+		child_fail(1, "enter the container's namespaces: %s", strerror(errno));
+	int mnt = j->mnt_fd >= 0 ? dup2(j->mnt_fd, 3) : -1;
+	/* Nothing of PID 1's (vchan, evtchn, gntalloc, xenbus, other processes' pipes) may
+	 * leak into the container. */
+	if (close_fds_from(mnt >= 0 ? 4 : 3, true) < 0)
+		child_fail(1, "close the zone's descriptors: %s", strerror(errno));
+	write_oom_score_adj(p);
+	if (mnt >= 0) {
+		if (setns(mnt, CLONE_NEWNS) < 0)
+			child_fail(1, "enter the container's mount namespace: %s", strerror(errno));
+		close(mnt);
+	} else if (root[0] && (chroot(root) < 0 || chdir("/") < 0)) {
+		child_fail(1, "chroot to %s: %s", root, strerror(errno));
+	}
+	run_process(p);
 }
 
 /* A pty pair, preferably from the container's own devpts (so the process sees its terminal in
  * its /dev/pts), else from PID 1's. The slave is opened through the master (TIOCGPTPEER), which
  * needs no path. */
-static int open_pty(const char *root, int *master, int *slave, char err[ERR_MAX])
+int open_pty(const char *root, int *master, int *slave, char err[ERR_MAX])
 {
 	int m = -1;
 	char path[PATH_MAX];
@@ -231,11 +350,16 @@ static void close_all(int *fds, size_t n)
 
 pid_t launch(const struct proc_cfg *p, const char *root, struct launch_io *io, char err[ERR_MAX])
 {
+	struct container_join j;
+	if (container_join_open(&j, root, err) < 0)
+		return -1;
 	/* in[2], out[2], err[2], master, slave */
 	int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
 	if (p->terminal) {
-		if (open_pty(root, &fds[6], &fds[7], err) < 0)
+		if (open_pty(j.pty_root, &fds[6], &fds[7], err) < 0) {
+			container_join_close(&j);
 			return -1;
+		}
 		if (p->rows && p->cols) {
 			struct winsize ws = {.ws_row = p->rows, .ws_col = p->cols};
 			ioctl(fds[6], TIOCSWINSZ, &ws);
@@ -243,29 +367,38 @@ pid_t launch(const struct proc_cfg *p, const char *root, struct launch_io *io, c
 	} else if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
 		   pipe2(fds + 4, O_CLOEXEC) < 0) {
 		close_all(fds, 8);
+		container_join_close(&j);
 		return errf(err, "pipe: %s", strerror(errno));
 	}
-	pid_t pid = fork();
+	pid_t pid = container_join_fork(&j);
 	if (pid < 0) {
 		close_all(fds, 8);
-		return errf(err, "fork: %s", strerror(errno));
+		container_join_close(&j);
+		return errf(err, "fork into the container: %s", strerror(errno));
 	}
 	if (pid == 0)
-		child(p, root, fds[0], fds[3], fds[5], fds[7]);
+		exec_child(p, root, &j, fds[0], fds[3], fds[5], fds[7]);
+	container_join_close(&j);
 	int child_ends[4] = {fds[0], fds[3], fds[5], fds[7]};
 	close_all(child_ends, 4);
-	if (p->terminal) {
-		io->stdout_r = fds[6];
-		io->stdin_w = fcntl(fds[6], F_DUPFD_CLOEXEC, 3);
+	launch_io_from(io, p->terminal, fds[1], fds[2], fds[4], fds[6]);
+	return pid;
+}
+
+void launch_io_from(struct launch_io *io, bool terminal, int in_w, int out_r, int err_r,
+		    int master)
+{
+	if (terminal) {
+		io->stdout_r = master;
+		io->stdin_w = fcntl(master, F_DUPFD_CLOEXEC, 3);
 		io->stderr_r = -1;
 	} else {
-		io->stdin_w = fds[1];
-		io->stdout_r = fds[2];
-		io->stderr_r = fds[4];
+		io->stdin_w = in_w;
+		io->stdout_r = out_r;
+		io->stderr_r = err_r;
 	}
 	int mine[3] = {io->stdin_w, io->stdout_r, io->stderr_r};
 	for (int i = 0; i < 3; i++)
 		if (mine[i] >= 0)
 			fcntl(mine[i], F_SETFL, fcntl(mine[i], F_GETFL) | O_NONBLOCK);
-	return pid;
 }

@@ -18,6 +18,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "container.h"
 #include "launch.h"
 #include "log.h"
 #include "net.h"
@@ -123,7 +124,8 @@ static void start_process(struct session *s)
 {
 	char err[ERR_MAX];
 	struct launch_io io;
-	pid_t pid = launch(&s->cfg, g.pl.root, &io, err);
+	pid_t pid = s == init_session ? container_start(&s->cfg, &io, err)
+				      : launch(&s->cfg, g.pl.root, &io, err);
 	if (pid < 0) {
 		send_error_exit(s, err, 1);
 		return;
@@ -148,16 +150,14 @@ static void handle_spec(struct session *s, const uint8_t *p, uint32_t len)
 		send_error_exit(s, msg, 1);
 		return;
 	}
-	if (g.pl.apply_setup) {
-		if (container_setup(&g.ctr, g.pl.root, g.pl.zone, err) < 0) {
-			send_error_exit(s, err, 1);
-			return;
-		}
-	} else if (g.ctr.nrecords) {
+	if (!g.pl.apply_setup && g.ctr.nrecords)
 		log_msg("host test without EDERA_INIT_ROOT: %zu container records not applied",
 			g.ctr.nrecords);
-	}
 	if (!g.pl.zone && g.pl.host_net && net_setup(&g.ctr, err) < 0) {
+		send_error_exit(s, err, 1);
+		return;
+	}
+	if (container_create(&g.ctr, &s->cfg, &g.pl, err) < 0) {
 		send_error_exit(s, err, 1);
 		return;
 	}

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 #define FRAME_HDR 8
 #define RECORD_HDR 6
 #define MAX_PAYLOAD (1u << 20)
@@ -59,6 +59,9 @@ enum tag {
 	TAG_NET_IF = 29,
 	TAG_NET_ADDR = 30,
 	TAG_NET_ROUTE = 31,
+	TAG_NAMESPACE = 32,
+	TAG_DEVICE = 33,
+	TAG_CGROUP = 34,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)

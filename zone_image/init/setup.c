@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -12,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fsutil.h"
 #include "log.h"
 #include "net.h"
@@ -177,21 +179,82 @@ static int apply_mount(const char *root, const struct mount_cfg *m, char err[ERR
 	return 0;
 }
 
-static bool dev_is_tmpfs(const struct container_cfg *c)
+/* What the config mounts on /dev: runc populates a /dev it mounted (tmpfs) and leaves a bind
+ * alone. With no /dev mount at all, the container still gets a tmpfs /dev made for it, never
+ * the image's nodes nor the zone's devtmpfs. */
+enum dev_kind { DEV_NONE, DEV_TMPFS, DEV_BIND };
+
+static bool is_dev(const char *d)
 {
+	size_t n = strlen(d);
+	while (n > 1 && d[n - 1] == '/')
+		n--;
+	return n == 4 && !strncmp(d, "/dev", 4);
+}
+
+static enum dev_kind dev_kind(const struct container_cfg *c)
+{
+	enum dev_kind kind = DEV_NONE;
 	for (size_t i = 0; i < c->nmounts; i++) {
-		const char *d = c->mounts[i].dest;
-		size_t n = strlen(d);
-		while (n > 1 && d[n - 1] == '/')
-			n--;
-		if (n == 4 && !strncmp(d, "/dev", 4) && !strcmp(c->mounts[i].type, "tmpfs"))
+		const struct mount_cfg *m = &c->mounts[i];
+		if (is_dev(m->dest))
+			kind = (m->flags & MS_BIND) || !strcmp(m->type, "bind") ? DEV_BIND : DEV_TMPFS;
+	}
+	return kind;
+}
+
+bool zone_plumbing_device(char type, unsigned maj, unsigned min, const char *proc_misc)
+{
+	if (type == 'b' && maj == 202) /* xvd*: the zone's disks */
+		return true;
+	if (type == 'c' && maj == 229) /* hvc*: the zone's console */
+		return true;
+	if (type != 'c' || maj != 10 || !proc_misc)
+		return false;
+	/* Misc devices named xen/... (xenbus, evtchn, gntalloc, gntdev, privcmd) carry the
+	 * zone init's channel to dom0; their minors are dynamic, so read them. */
+	for (const char *line = proc_misc; *line;) {
+		unsigned m;
+		char name[64];
+		if (sscanf(line, "%u %63s", &m, name) == 2 && m == min && !strncmp(name, "xen/", 4))
 			return true;
+		const char *nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		line = nl + 1;
 	}
 	return false;
 }
 
-/* The devices and links runc creates in a tmpfs /dev. */
-static int make_devices(const char *root, char err[ERR_MAX])
+static char *read_text(const char *path)
+{
+	static char buf[16384];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = 0;
+	return buf;
+}
+
+/* mknod, or (no CAP_MKNOD, e.g. a user namespace in host tests) a bind of the zone's own node. */
+static int make_node(const char *path, mode_t type, dev_t dev, mode_t perm, const char *zone_path)
+{
+	if (mknod(path, type | perm, dev) == 0)
+		return chmod(path, perm);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, perm);
+	if (fd >= 0)
+		close(fd);
+	if (fd < 0 || mount(zone_path, path, NULL, MS_BIND, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* The devices and links runc creates in the /dev it mounts, then linux.devices. */
+static int make_devices(const struct container_cfg *c, const char *root, char err[ERR_MAX])
 {
 	static const struct { const char *name; unsigned maj, min; } nodes[] = {
 		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
@@ -210,17 +273,9 @@ static int make_devices(const char *root, char err[ERR_MAX])
 		snprintf(path, sizeof path, "%s/%s", dev, nodes[i].name);
 		if (lstat(path, &st) == 0)
 			continue;
-		if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) == 0) {
-			chmod(path, 0666);
-			continue;
-		}
-		/* No mknod (a user namespace in host tests): bind the zone's own node instead. */
-		char src[64];
-		snprintf(src, sizeof src, "/dev/%s", nodes[i].name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-		if (fd >= 0)
-			close(fd);
-		if (fd < 0 || mount(src, path, NULL, MS_BIND, NULL) < 0)
+		char zone_path[64];
+		snprintf(zone_path, sizeof zone_path, "/dev/%s", nodes[i].name);
+		if (make_node(path, S_IFCHR, makedev(nodes[i].maj, nodes[i].min), 0666, zone_path) < 0)
 			return errf(err, "create device %s: %s", path, strerror(errno));
 	}
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
@@ -228,6 +283,34 @@ static int make_devices(const char *root, char err[ERR_MAX])
 		if (symlink(links[i].target, path) < 0 && errno != EEXIST)
 			return errf(err, "symlink %s -> %s: %s", path, links[i].target,
 				    strerror(errno));
+	}
+	snprintf(path, sizeof path, "%s/shm", dev);
+	if (mkdir(path, 01777) == 0)
+		chmod(path, 01777);
+	const char *misc = c->ndevices ? read_text("/proc/misc") : NULL;
+	for (size_t i = 0; i < c->ndevices; i++) {
+		const struct device_cfg *d = &c->devices[i];
+		if (zone_plumbing_device(d->type, d->major, d->minor, misc)) {
+			log_msg("linux.devices %s (%c %u:%u) not created: it is the zone's own "
+				"disk, console or channel to dom0", d->path, d->type, d->major,
+				d->minor);
+			continue;
+		}
+		if (resolve_in_root(root, d->path, path, sizeof path) < 0)
+			return errf(err, "device %s: %s", d->path, strerror(errno));
+		if (lstat(path, &st) == 0)
+			continue; /* one of the standard nodes above */
+		char *slash = strrchr(path, '/');
+		*slash = 0;
+		int made = mkdir_p(path, 0755);
+		*slash = '/';
+		if (made < 0)
+			return errf(err, "device %s: %s", d->path, strerror(errno));
+		mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+		if (make_node(path, type, makedev(d->major, d->minor), d->mode & 07777, d->path) < 0)
+			return errf(err, "create device %s: %s", d->path, strerror(errno));
+		if (lchown(path, d->uid, d->gid) < 0 && errno != EINVAL)
+			return errf(err, "chown device %s: %s", d->path, strerror(errno));
 	}
 	return 0;
 }
@@ -278,39 +361,58 @@ static int readonly_path(const char *root, const char *p, char err[ERR_MAX])
 	return 0;
 }
 
+int zone_prepare(const struct container_cfg *c, const char *root, bool zone, char err[ERR_MAX])
+{
+	if (!zone) {
+		log_msg("host test: root disk %s and binds disk %s not mounted; root is %s",
+			c->root_dev, c->binds_disk ? c->binds_disk : "-", root);
+		return 0;
+	}
+	if (mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
+		return -1;
+	if (c->binds_disk && mount_disk(c->binds_disk, "ext4", ZONE_BINDS, err) < 0)
+		return -1;
+	if (cgroup_prepare(c, err) < 0)
+		return -1;
+	return net_setup(c, err);
+}
+
 int container_setup(const struct container_cfg *c, const char *root, bool zone,
 		    char err[ERR_MAX])
 {
-	if (zone) {
-		if (mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
-			return -1;
-		if (c->binds_disk && mount_disk(c->binds_disk, "ext4", ZONE_BINDS, err) < 0)
-			return -1;
-	} else {
-		log_msg("host test: root disk %s and binds disk %s not mounted; root is %s",
-			c->root_dev, c->binds_disk ? c->binds_disk : "-", root);
-		/* Make the root a mount point of its own so ROOT_READONLY can remount it. */
-		if (c->root_readonly && mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-			return errf(err, "bind mount %s on itself: %s", root, strerror(errno));
+	bool own_uts = c->ns_flags & CLONE_NEWUTS;
+	/* The root must be a mount point of its own for ROOT_READONLY's remount and for
+	 * pivot_root; in a zone it is the root disk already. */
+	if (!zone && (c->root_readonly || (c->ns_flags & CLONE_NEWNS)) &&
+	    mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return errf(err, "bind mount %s on itself: %s", root, strerror(errno));
+	enum dev_kind dev = dev_kind(c);
+	if (dev == DEV_NONE) {
+		char path[PATH_MAX];
+		if (ensure_path(root, "/dev", false, path, sizeof path) < 0 ||
+		    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_STRICTATIME,
+			  "mode=755,size=65536k") < 0)
+			return errf(err, "mount a tmpfs on the container's /dev: %s", strerror(errno));
 	}
 	for (size_t i = 0; i < c->nmounts; i++)
 		if (apply_mount(root, &c->mounts[i], err) < 0)
 			return -1;
-	if (dev_is_tmpfs(c) && make_devices(root, err) < 0)
+	if (dev != DEV_BIND && make_devices(c, root, err) < 0)
 		return -1;
 	if (zone) {
-		if (net_setup(c, err) < 0)
-			return -1;
 		for (size_t i = 0; i < c->nsysctls; i++)
 			if (apply_sysctl(&c->sysctls[i], err) < 0)
 				return -1;
+	} else if (c->nsysctls || c->nifs || c->naddrs || c->nroutes) {
+		log_msg("host test: sysctl and network records skipped");
+	}
+	if (zone || own_uts) {
 		if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
 			return errf(err, "sethostname %s: %s", c->hostname, strerror(errno));
 		if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
 			return errf(err, "setdomainname %s: %s", c->domainname, strerror(errno));
-	} else if (c->nsysctls || c->hostname || c->domainname || c->nifs || c->naddrs ||
-		   c->nroutes) {
-		log_msg("host test: sysctl, hostname, domainname and network records skipped");
+	} else if (c->hostname || c->domainname) {
+		log_msg("host test without a UTS namespace: hostname and domainname skipped");
 	}
 	for (size_t i = 0; i < c->nmasked; i++)
 		if (mask_path(root, c->masked[i], err) < 0)

@@ -1,5 +1,7 @@
 /* Unit tests of the zone init's pure parts; run on the host by `make test` (no root needed). */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,11 +12,14 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "config.h"
+#include "container.h"
 #include "fsutil.h"
 #include "launch.h"
 #include "net.h"
 #include "proto.h"
+#include "setup.h"
 #include "stats.h"
 
 static int passed, failed;
@@ -266,6 +271,206 @@ static void test_spec_errors(void)
 	expect_error("truncated", "truncated", false);
 }
 
+static void test_boundary_records(void)
+{
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_NAMESPACE, "mount");
+	REC(TAG_NAMESPACE, "pid");
+	REC(TAG_NAMESPACE, "ipc");
+	REC(TAG_NAMESPACE, "uts");
+	REC(TAG_NAMESPACE, "cgroup");
+	REC(TAG_DEVICE, "/dev/fuse\0c\00010\000229\000438\0000\0000");
+	REC(TAG_DEVICE, "/dev/fifo\0p\0000\0000\000384\0001000\0001000");
+	struct proc_cfg p = {0};
+	struct container_cfg c = {0};
+	char err[ERR_MAX] = "";
+	CHECK(config_parse(list, list_len, &p, &c, err) == 0);
+	CHECK(c.ns_flags == (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			     CLONE_NEWCGROUP));
+	CHECK(c.ndevices == 2 && !strcmp(c.devices[0].path, "/dev/fuse") &&
+	      c.devices[0].type == 'c' && c.devices[0].major == 10 && c.devices[0].minor == 229 &&
+	      c.devices[0].mode == 0666);
+	CHECK(c.devices[1].type == 'p' && c.devices[1].uid == 1000 && c.devices[1].gid == 1000 &&
+	      c.devices[1].mode == 0600);
+	CHECK(c.nrecords == 7);
+	proc_cfg_free(&p);
+	container_cfg_free(&c);
+	CHECK(namespace_flag("network") == 0 && namespace_flag("user") == 0 &&
+	      namespace_flag("pid") == CLONE_NEWPID);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_NAMESPACE, "user");
+	expect_error("user namespace", "NAMESPACE: \"user\"", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_DEVICE, "/dev/x\0q\0001\0001\000438\0000\0000");
+	expect_error("device type", "DEVICE", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_DEVICE, "dev/x\0c\0001\0001\000438\0000\0000");
+	expect_error("relative device", "DEVICE", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_DEVICE, "/dev/x\0c\0001\0001\000438\0000");
+	expect_error("device fields", "6 fields, expected 7", false);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_NAMESPACE, "pid");
+	expect_error("namespace in EXEC", "not allowed in EXEC", true);
+}
+
+static void test_zone_plumbing(void)
+{
+	const char *misc = " 58 xen/gntalloc\n 59 xen/gntdev\n 60 xen/evtchn\n229 fuse\n"
+			   " 61 xen/xenbus\n 62 xen/privcmd\n";
+	CHECK(zone_plumbing_device('c', 10, 58, misc));
+	CHECK(zone_plumbing_device('c', 10, 61, misc));
+	CHECK(zone_plumbing_device('c', 10, 62, misc));
+	CHECK(!zone_plumbing_device('c', 10, 229, misc)); /* fuse */
+	CHECK(!zone_plumbing_device('b', 10, 58, misc));  /* a block device 10:58 is not it */
+	CHECK(zone_plumbing_device('b', 202, 16, NULL));  /* xvdb */
+	CHECK(zone_plumbing_device('c', 229, 0, NULL));   /* hvc0 */
+	CHECK(!zone_plumbing_device('c', 1, 3, misc));    /* null */
+	CHECK(!zone_plumbing_device('c', 10, 58, NULL));  /* no /proc/misc: unknown, not refused */
+}
+
+static void test_mountinfo(void)
+{
+	const char *mi =
+		"1 1 0:2 / / rw - rootfs rootfs rw\n"
+		"20 1 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw\n"
+		"21 20 0:20 / /dev/pts rw - devpts devpts rw\n"
+		"30 1 202:0 / /run/edera/root rw - ext4 /dev/xvda rw\n"
+		"31 1 0:30 / /with\\040space rw - tmpfs tmpfs rw";
+	char out[512];
+	int n = mountinfo_mount_points(mi, out, sizeof out);
+	CHECK(n == 5);
+	const char *expect[] = {"/", "/dev", "/dev/pts", "/run/edera/root", "/with space"};
+	const char *p = out;
+	for (int i = 0; i < 5 && n == 5; i++, p += strlen(p) + 1)
+		CHECK_STR(p, expect[i]);
+	CHECK(mountinfo_mount_points(mi, out, 10) == -1);
+}
+
+static void test_passwd_home(void)
+{
+	const char *pw = "root:x:0:0:root:/root:/bin/sh\n"
+			 "broken line\n"
+			 "user:x:1000:1000:A User:/home/user:/bin/sh\n"
+			 "nohome:x:1001:1001:::/bin/false";
+	char home[64];
+	CHECK(passwd_home(pw, 0, home, sizeof home) == 0);
+	CHECK_STR(home, "/root");
+	CHECK(passwd_home(pw, 1000, home, sizeof home) == 0);
+	CHECK_STR(home, "/home/user");
+	CHECK(passwd_home(pw, 1001, home, sizeof home) == -1); /* empty home: runc's "/" */
+	CHECK(passwd_home(pw, 4242, home, sizeof home) == -1);
+	CHECK(passwd_home(pw, 1000, home, 5) == -1); /* does not fit */
+}
+
+static void test_close_fds_fallback(void)
+{
+	/* Without close_range: every descriptor /proc/self/fd lists from `low` up is closed. */
+	int low = open("/dev/null", O_RDONLY);
+	int a = open("/dev/null", O_RDONLY), b = dup2(a, 300);
+	CHECK(low >= 3 && a > low && b == 300);
+	CHECK(close_fds_from(a, false) == 0);
+	CHECK(fcntl(a, F_GETFD) < 0 && errno == EBADF);
+	CHECK(fcntl(300, F_GETFD) < 0);
+	CHECK(fcntl(low, F_GETFD) >= 0); /* below the limit: kept */
+	close(low);
+}
+
+/* A tiny interpreter for the opcodes device_program emits, to check what it decides. */
+static int run_device_program(const struct bpf_insn *prog, int len, int type, unsigned maj,
+			      unsigned min)
+{
+	uint64_t r[11] = {0};
+	bool set[11] = {false, true}; /* r1 = the context; a read of any other unset register is
+				       * what the verifier refuses */
+	uint32_t ctx[3] = {(uint32_t)(BPF_DEVCG_ACC_READ << 16 | type), maj, min};
+	for (int pc = 0, steps = 0; pc >= 0 && pc < len && steps < 1000; steps++) {
+		const struct bpf_insn *in = &prog[pc];
+		switch (in->code) {
+		case BPF_LDX | BPF_MEM | BPF_W:
+			if (in->src_reg != 1 || in->off % 4 || in->off > 8)
+				return -1;
+			r[in->dst_reg] = ctx[in->off / 4];
+			set[in->dst_reg] = true;
+			break;
+		case BPF_ALU64 | BPF_AND | BPF_K:
+			if (!set[in->dst_reg])
+				return -1;
+			r[in->dst_reg] &= (uint64_t)in->imm;
+			break;
+		case BPF_ALU64 | BPF_MOV | BPF_K:
+			r[in->dst_reg] = (uint64_t)in->imm;
+			set[in->dst_reg] = true;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			if (r[in->dst_reg] == (uint64_t)in->imm)
+				pc += in->off;
+			break;
+		case BPF_JMP | BPF_JNE | BPF_K:
+			if (r[in->dst_reg] != (uint64_t)in->imm)
+				pc += in->off;
+			break;
+		case BPF_JMP | BPF_JA: pc += in->off; break;
+		case BPF_JMP | BPF_EXIT: return set[0] ? (int)r[0] : -1;
+		default: return -1;
+		}
+		pc++;
+	}
+	return -1;
+}
+
+static void test_device_program(void)
+{
+	unsigned minors[8];
+	const char *misc = " 58 xen/gntalloc\n 59 xen/gntdev\n229 fuse\n 61 xen/xenbus\n";
+	size_t n = xen_misc_minors(misc, minors, 8);
+	CHECK(n == 3 && minors[0] == 58 && minors[1] == 59 && minors[2] == 61);
+	struct bpf_insn prog[64];
+	int len = device_program(minors, n, prog, 64);
+	CHECK(len == 17);
+	CHECK(device_program(minors, n, prog, 10) == -1);
+	/* Every instruction is reachable (the verifier refuses a program with one that is not):
+	 * each jump lands inside the program, and both exits are some jump's target. */
+	bool target[64] = {false};
+	for (int k = 0; k < len; k++) {
+		int cls = prog[k].code & 0x07, op = prog[k].code & 0xf0;
+		if (cls == BPF_JMP && op != BPF_EXIT) {
+			int to = k + 1 + prog[k].off;
+			CHECK(to > k && to < len);
+			if (to > k && to < len)
+				target[to] = true;
+		}
+	}
+	CHECK(target[len - 4] && target[len - 2]); /* allow, deny */
+	int C = BPF_DEVCG_DEV_CHAR, B = BPF_DEVCG_DEV_BLOCK;
+	CHECK(run_device_program(prog, len, C, 10, 58) == 0);  /* xen/gntalloc */
+	CHECK(run_device_program(prog, len, C, 10, 61) == 0);  /* xen/xenbus */
+	CHECK(run_device_program(prog, len, C, 10, 229) == 1); /* fuse */
+	CHECK(run_device_program(prog, len, C, 1, 3) == 1);    /* null */
+	CHECK(run_device_program(prog, len, C, 136, 0) == 1);  /* pts */
+	CHECK(run_device_program(prog, len, C, 229, 0) == 0);  /* hvc0 */
+	CHECK(run_device_program(prog, len, B, 202, 16) == 0); /* xvdb */
+	CHECK(run_device_program(prog, len, B, 10, 58) == 1);  /* a block 10:58 is not xen */
+	CHECK(run_device_program(prog, len, B, 7, 0) == 1);    /* loop0 */
+	/* No xen misc device known: disks and console still denied. */
+	len = device_program(minors, 0, prog, 64);
+	CHECK(run_device_program(prog, len, B, 202, 0) == 0 &&
+	      run_device_program(prog, len, C, 10, 58) == 1);
+	CHECK(cgroup_setting_allowed("pids.max") && cgroup_setting_allowed("cpu.weight") &&
+	      !cgroup_setting_allowed("cgroup.procs") && !cgroup_setting_allowed("../x"));
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_CGROUP, "cgroup.procs\0001");
+	expect_error("cgroup file", "CGROUP", false);
+}
+
 static void test_numbers(void)
 {
 	uint64_t u;
@@ -412,6 +617,12 @@ int main(void)
 	test_buf();
 	test_spec();
 	test_spec_errors();
+	test_boundary_records();
+	test_zone_plumbing();
+	test_mountinfo();
+	test_passwd_home();
+	test_close_fds_fallback();
+	test_device_program();
 	test_numbers();
 	test_resolve();
 	test_net_parse();
