@@ -10,7 +10,7 @@ endif
 VENV ?= $(CURDIR)/.venv
 PYTHON = $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
-LAB_TIMEOUT ?= 3600
+LAB_TIMEOUT ?= 4500
 APT_PACKAGES = qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio gzip xz-utils \
 	file gcc make libc6-dev libxen-dev ca-certificates python3-venv kmod
 
