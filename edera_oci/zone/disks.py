@@ -150,25 +150,25 @@ class _Copy:
                     self.tree(path, target, est)
             else:
                 self.skipped.append(f"{path} ({_SPECIAL.get(kind, 'a special file')})")
-        try:
-            fd = os.open(dst, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                self._attrs(fd, st)
-            finally:
-                os.close(fd)
-        except OSError as e:
-            raise self.fail(src, e.strerror) from None
+        self._dir_attrs(dst, st, src)
 
     def _empty_dir(self, target: str, st: os.stat_result) -> None:
         try:
             os.mkdir(target, 0o700)
-            fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise self.fail(target, e.strerror) from None
+        self._dir_attrs(target, st, target)
+
+    def _dir_attrs(self, directory: str, st: os.stat_result, named: str) -> None:
+        """Give directory st's owner, mode and times; an error names ``named``."""
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 self._attrs(fd, st)
             finally:
                 os.close(fd)
         except OSError as e:
-            raise self.fail(target, e.strerror) from None
+            raise self.fail(named, e.strerror) from None
 
 
 def _inside(path: str, ancestor: str) -> bool:
