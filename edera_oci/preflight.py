@@ -69,10 +69,10 @@ def _bounded(fn: Callable[[], str], what: str, fix: str) -> str:
     return str(result["value"])
 
 
-def _running(comm: str) -> list[int]:
+def _running(comm: str, proc: str = "/proc") -> list[int]:
     """Pids of processes whose command name is comm (what ``pidof`` finds)."""
     pids = []
-    for entry in os.scandir("/proc"):
+    for entry in os.scandir(proc):
         if entry.name.isdigit():
             try:
                 if Path(entry.path, "comm").read_text().strip() == comm:

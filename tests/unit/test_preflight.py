@@ -112,14 +112,16 @@ def test_a_probe_that_hangs_fails_in_bounded_time(monkeypatch):
         preflight._bounded(lambda: (_ for _ in ()).throw(OSError("boom")), "xenstored", "x")
 
 
-def test_processes_are_found_by_command_name():
-    proc = subprocess.Popen(["sleep", "30"])
-    try:
-        assert proc.pid in preflight._running("sleep")
-    finally:
-        proc.kill()
-        proc.wait()
-    assert preflight._running("no-such-daemon-here") == []
+def test_processes_are_found_by_command_name(tmp_path):
+    """A fake /proc: CI's sandbox may show a /proc of another PID namespace."""
+    for pid, comm in ((17, "xenstored"), (23, "xenconsoled"), (42, "xenstored-helper")):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "comm").write_text(comm + "\n")
+    (tmp_path / "99").mkdir()            # exited between scandir and read: no comm
+    (tmp_path / "self").mkdir()          # not a pid
+    assert preflight._running("xenstored", proc=str(tmp_path)) == [17]
+    assert preflight._running("xenconsoled", proc=str(tmp_path)) == [23]
+    assert preflight._running("no-such-daemon-here", proc=str(tmp_path)) == []
 
 
 def test_report_lines_and_json():
