@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .dom0 import leftovers, sweep
+from .test_zone_runtime import dump_diagnostics, oci
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +17,19 @@ def no_leftovers(request):
     if found:
         sweep()
         pytest.fail(f"left behind in dom0 after the test: {found}", pytrace=False)
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A state root per test; whatever the test left in it is force-deleted afterwards."""
+    r = tmp_path / "state"
+    yield r
+    dump_diagnostics(r)
+    if r.exists():
+        for d in r.iterdir():
+            oci(r, "delete", "--force", d.name)
+
+
+@pytest.fixture
+def bundle_dir(tmp_path):
+    return tmp_path / "bundle"

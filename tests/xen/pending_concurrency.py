@@ -11,7 +11,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 from .dom0 import domains, leftovers
-from .test_robustness import SMALL, bundle_dir, make_bundle, oci, root
+from .test_robustness import SMALL, make_bundle, oci
 
 def test_concurrent_creates(root, bundle_dir):
     """6 creates of different ids at once all succeed; 6 of one id: exactly one does, the

@@ -15,7 +15,7 @@ import pytest
 
 from .bundles import make_bundle
 from .dom0 import leftovers
-from .test_zone_runtime import bundle_dir, create, new_id, oci, root  # noqa: F401
+from .test_zone_runtime import create, new_id, oci
 
 pytestmark = pytest.mark.xen
 

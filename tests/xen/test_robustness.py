@@ -20,21 +20,11 @@ from edera_oci.lifecycle.backend import CREATE_PHASES, TEST_DIE_AT_PHASE
 
 from .bundles import make_bundle
 from .dom0 import domains, leftovers
-from .test_zone_runtime import create, dump_diagnostics, oci
+from .test_zone_runtime import create, oci
 
 pytestmark = pytest.mark.xen
 
 SMALL = {"linux.resources": {"memory": {"limit": 64 << 20}}}  # 128 MiB zones
-
-
-@pytest.fixture
-def root(tmp_path):
-    r = tmp_path / "state"
-    yield r
-    dump_diagnostics(r)
-    if r.exists():
-        for d in r.iterdir():
-            oci(r, "delete", "--force", d.name)
 
 
 def ip(*args: str) -> str:
@@ -225,6 +215,3 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
     assert oci(other, "delete", "--force", cid).returncode == 0
 
 
-@pytest.fixture
-def bundle_dir(tmp_path):
-    return tmp_path / "bundle"

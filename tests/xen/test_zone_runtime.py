@@ -54,21 +54,6 @@ def dump_diagnostics(root: Path) -> None:
         print(f"--- {log}\n{log.read_text(errors='replace')[-3000:]}")
 
 
-@pytest.fixture
-def root(tmp_path):
-    r = tmp_path / "state"
-    yield r
-    dump_diagnostics(r)
-    if r.exists():
-        for d in r.iterdir():
-            oci(r, "delete", "--force", d.name)
-
-
-@pytest.fixture
-def bundle_dir(tmp_path):
-    return tmp_path / "bundle"
-
-
 def test_run_streams_apart_and_exit_code(root, bundle_dir):
     make_bundle(bundle_dir, ["sh", "-c", "echo out; echo err >&2; echo out2; exit 3"])
     cid = new_id()
