@@ -13,8 +13,8 @@ Nothing else exists: a field this table does not know (a newer runtime-spec's, a
 ignored with a warning too. ``edera_oci.validate`` refuses through :func:`refusals`,
 ``create`` warns through :func:`warnings`, ``edera_oci.features`` derives the namespaces,
 mount options and the enabled flags from the table, and the README's support section and
-``man/edera-oci-create.8`` are generated from it (``python -m edera_oci.support --markdown``
-/ ``--man``; ``tests/unit/test_support.py`` fails when they drift).
+``man/edera-oci-create.8`` are generated from it (``python3 -m edera_oci.support --update``
+rewrites both between their markers; ``tests/unit/test_support.py`` fails when they drift).
 
 Paths: ``.`` between object members, ``[]`` for any item of an array, ``[X]`` for one item:
 for ``linux.namespaces`` X is the item's ``type`` (``linux.namespaces[user]``), for an array
@@ -32,6 +32,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from edera_oci.zone.records import MOUNT_OPTIONS
@@ -146,10 +147,11 @@ FIELDS: tuple[Field, ...] = (
           subtree=True),
     # -- hooks --------------------------------------------------------------------------------
     _g("hooks"),
-    _hooks("prestart", "at create, before the zone is built"),
+    _hooks("prestart", "at create, before the zone's domain is built"),
     _hooks("createRuntime", "at create"),
     _hooks("createContainer", "at create"),
-    _hooks("startContainer", "at start"),
+    _hooks("startContainer", "at start, before the workload is released (runc runs them in the "
+           "container's namespaces, which here are in the zone's kernel)"),
     _hooks("poststart", "after start (a failure is a warning)"),
     _hooks("poststop", "at delete"),
     # -- linux --------------------------------------------------------------------------------
@@ -236,8 +238,8 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.resources.devices", IGNORED, "the device allow/deny list is not applied yet: "
           "the zone's own eBPF device program denies only the zone's disks, console and Xen "
           "devices", subtree=True),
-    Field("linux.resources.hugepageLimits", IGNORED, "a zone's kernel has no huge pages to "
-          "limit", subtree=True),
+    Field("linux.resources.hugepageLimits", IGNORED, "a zone reserves no huge pages, and its "
+          "cgroup has no hugetlb controller", subtree=True),
     Field("linux.resources.network", IGNORED, NOT_ZONE_CG + " (net_cls, net_prio)",
           subtree=True),
     Field("linux.resources.rdma", IGNORED, "a zone has no RDMA devices", subtree=True),
@@ -444,13 +446,50 @@ def man() -> str:
     return "\n".join(out) + "\n"
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+README_MARKERS = ("<!-- BEGIN config.json support: python3 -m edera_oci.support --update -->\n",
+                  "<!-- END config.json support -->\n")
+MAN_MARKERS = ('.\\" BEGIN config.json support: python3 -m edera_oci.support --update\n',
+               '.\\" END config.json support\n')
+README = CHECKOUT / "README.md"
+CREATE_MAN = CHECKOUT / "man" / "edera-oci-create.8"
+
+
+def between(text: str, markers: tuple[str, str]) -> str:
+    """What a document holds between its markers (ValueError without them)."""
+    begin, end = markers
+    return text.split(begin, 1)[1].split(end, 1)[0]
+
+
+def replaced(text: str, markers: tuple[str, str], body: str) -> str:
+    begin, end = markers
+    head, rest = text.split(begin, 1)
+    return head + begin + body + end + rest.split(end, 1)[1]
+
+
+def update() -> list[Path]:
+    """Regenerate the README's section and the create man page's, in this checkout."""
+    changed = []
+    for path, markers, body in ((README, README_MARKERS, markdown()),
+                                (CREATE_MAN, MAN_MARKERS, man())):
+        text = path.read_text(encoding="utf-8")
+        new = replaced(text, markers, body)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--markdown"]:
         sys.stdout.write(markdown())
     elif argv == ["--man"]:
         sys.stdout.write(man())
+    elif argv == ["--update"]:
+        for path in update():
+            print(f"updated {path}")
     else:
-        sys.stderr.write("usage: python3 -m edera_oci.support --markdown | --man\n")
+        sys.stderr.write("usage: python3 -m edera_oci.support --markdown | --man | --update\n")
         return 2
     return 0
 
