@@ -283,7 +283,7 @@ class Found:
         return self.row.reason if self.row is not None else UNKNOWN_REASON
 
 
-def _generic(path: str) -> str:
+def generic(path: str) -> str:
     """linux.namespaces[ipc].path -> linux.namespaces[].path."""
     out, depth = [], 0
     for ch in path:
@@ -297,9 +297,10 @@ def _generic(path: str) -> str:
     return "".join(out)
 
 
-def _row(path: str) -> Field | None:
-    """The row for a path: its own, the generic one, or a subtree row above it."""
-    for candidate in dict.fromkeys((path, _generic(path))):
+def row_for(path: str) -> Field | None:
+    """The row for a path (``None`` if none): its own, the generic one, or a subtree row
+    above it."""
+    for candidate in dict.fromkeys((path, generic(path))):
         if candidate in BY_PATH:
             return BY_PATH[candidate]
     parts = path
@@ -308,7 +309,7 @@ def _row(path: str) -> Field | None:
         if cut <= 0:
             return None
         parts = parts[:cut]
-        for candidate in dict.fromkeys((parts, _generic(parts))):
+        for candidate in dict.fromkeys((parts, generic(parts))):
             row = BY_PATH.get(candidate)
             if row is not None:
                 return row if row.subtree else None
@@ -316,7 +317,7 @@ def _row(path: str) -> Field | None:
 
 def _covered(path: str) -> bool:
     """A subtree row stands for path, so its members are not walked one by one."""
-    row = _row(path)
+    row = row_for(path)
     return row is not None and row.subtree
 
 
@@ -344,7 +345,7 @@ def walk(config: dict[str, Any], root: str = "") -> Iterator[Found]:
                     yield from visit(item, f"{location}[{i}]", f"{path}[]")
 
     def member(value: Any, location: str, path: str) -> Iterator[Found]:
-        row = _row(path)
+        row = row_for(path)
         yield Found(location, path, row, value)
         if row is not None and not row.subtree:
             yield from visit(value, location, path)
