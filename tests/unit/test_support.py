@@ -334,6 +334,100 @@ def test_exec_process_files_are_refused_and_warned_through_the_table(capsys, cli
             + support.field("process.apparmorProfile").reason) in err.splitlines()
 
 
+# -- an applied row is applied: it reaches the zone's records, or the host does it --------------
+
+# Applied on the host side, not through the zone's records; each names what shows it.
+HOST_SIDE = {
+    "ociVersion": "test_fixtures.py (oci-*.json accepted, 0.x and 2.x refused)",
+    "root.path": "test_disks.py (the rootfs becomes the zone's ext4 disk)",
+    "annotations": "test_lifecycle.py (state and hooks carry them)",
+    "mounts[].source": "test_disks.py, test_hardening_binds.py (bind sources copied)",
+    **{f"hooks.{kind}": "test_hooks.py, test_lifecycle.py" for kind in (
+        "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+        "poststop")},
+    "linux.namespaces[network]": "test_network.py (the zone's NIC mirrors the namespace)",
+    "linux.namespaces[network].path": "test_network.py",
+}
+PROC = {"process": {"args": ["/bin/true"], "cwd": "/"}}
+# row -> (a config without the field, the same config with it): their zone records differ
+RECORD_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "root.readonly": ({}, {"root": {"readonly": True}}),
+    "hostname": ({}, {"hostname": "h"}),
+    "domainname": ({}, {"domainname": "d"}),
+    "process.args": ({}, {"process": {"args": ["/bin/sh", "-c", "x"]}}),
+    "process.env": ({}, {"process": {"env": ["A=1"]}}),
+    "process.cwd": ({}, {"process": {"cwd": "/tmp"}}),
+    "process.terminal": ({}, {"process": {"terminal": True}}),
+    "process.consoleSize": ({"process": {"terminal": True}},
+                            {"process": {"consoleSize": {"height": 24, "width": 80}}}),
+    "process.user.uid": ({}, {"process": {"user": {"uid": 7}}}),
+    "process.user.gid": ({}, {"process": {"user": {"gid": 7}}}),
+    "process.user.additionalGids": ({}, {"process": {"user": {"additionalGids": [5]}}}),
+    "process.user.umask": ({}, {"process": {"user": {"umask": 0o27}}}),
+    **{f"process.capabilities.{kind}": ({"process": {"capabilities": {}}},
+                                        {"process": {"capabilities": {kind: ["CAP_KILL"]}}})
+       for kind in ("bounding", "effective", "inheritable", "permitted", "ambient")},
+    "process.rlimits": ({}, {"process": {"rlimits": [
+        {"type": "RLIMIT_NOFILE", "soft": 8, "hard": 8}]}}),
+    "process.noNewPrivileges": ({}, {"process": {"noNewPrivileges": True}}),
+    "process.oomScoreAdj": ({}, {"process": {"oomScoreAdj": 100}}),
+    "mounts[].destination": ({"mounts": [{"destination": "/a", "type": "tmpfs"}]},
+                             {"mounts": [{"destination": "/b", "type": "tmpfs"}]}),
+    "mounts[].type": ({"mounts": [{"destination": "/a", "type": "tmpfs"}]},
+                      {"mounts": [{"destination": "/a", "type": "proc"}]}),
+    "mounts[].options": ({"mounts": [{"destination": "/a", "type": "tmpfs"}]},
+                         {"mounts": [{"destination": "/a", "type": "tmpfs",
+                                      "options": ["size=1m"]}]}),
+    "linux.namespaces[].type": ({"linux": {"namespaces": [{"type": "pid"}]}},
+                                {"linux": {"namespaces": [{"type": "ipc"}]}}),
+    **{f"linux.namespaces[{ns}]": ({"linux": {"namespaces": []}},
+                                   {"linux": {"namespaces": [{"type": ns}]}})
+       for ns in ("mount", "pid", "ipc", "uts", "cgroup")},
+    "linux.devices": ({}, {"linux": {"devices": [{"path": "/dev/fuse", "type": "c",
+                                                  "major": 10, "minor": 229}]}}),
+    "linux.sysctl": ({}, {"linux": {"sysctl": {"net.ipv4.ip_forward": "1"}}}),
+    "linux.maskedPaths": ({}, {"linux": {"maskedPaths": ["/proc/kcore"]}}),
+    "linux.readonlyPaths": ({}, {"linux": {"readonlyPaths": ["/proc/sys"]}}),
+    "linux.resources.memory.limit": ({}, {"linux": {"resources": {"memory": {
+        "limit": 1 << 28}}}}),
+    "linux.resources.cpu.shares": ({}, {"linux": {"resources": {"cpu": {"shares": 512}}}}),
+    "linux.resources.cpu.quota": ({}, {"linux": {"resources": {"cpu": {"quota": 50000}}}}),
+    "linux.resources.cpu.period": ({"linux": {"resources": {"cpu": {"quota": 50000}}}},
+                                   {"linux": {"resources": {"cpu": {"period": 200000}}}}),
+    "linux.resources.pids.limit": ({}, {"linux": {"resources": {"pids": {"limit": 10}}}}),
+}
+
+
+def zone_records(cfg: dict[str, Any]) -> list:
+    return records.container_records(merged(PROC, cfg), {}, False)
+
+
+def test_every_applied_row_shows_how_it_is_applied():
+    applied = {f.path for f in support.FIELDS if f.status is APPLIED and not f.group
+               and not f.path.startswith("mounts[].options[")}
+    assert set(RECORD_SAMPLES) | set(HOST_SIDE) == applied
+    assert not set(RECORD_SAMPLES) & set(HOST_SIDE)
+
+
+@pytest.mark.parametrize("path", sorted(RECORD_SAMPLES))
+def test_an_applied_field_reaches_the_zone(path):
+    without, extra = RECORD_SAMPLES[path]
+    with_field = merged(without, extra)
+    assert support.warnings(merged(minimal_config(), with_field)) == []
+    assert zone_records(with_field) != zone_records(without)
+
+
+@pytest.mark.parametrize("option", support.mount_options())
+def test_an_applied_mount_option_is_a_flag_not_data(option):
+    assert records.mount_flags([option])[1] == ""
+
+
+def test_the_config_spec_writes_creates_without_a_warning():
+    from edera_oci.default_spec import default_config
+
+    assert support.warnings(default_config()) == [] == support.refusals(default_config())
+
+
 # -- features, the zone mapping, the README and the man page agree with the table ---------------
 
 
