@@ -35,6 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from edera_oci import OCI_VERSION
 from edera_oci.zone.records import MOUNT_OPTIONS
 
 
@@ -255,8 +256,8 @@ BY_PATH: dict[str, Field] = {f.path: f for f in FIELDS}
 KEYED_ARRAYS = {"linux.namespaces": "type"}
 # Arrays of strings whose values have rows of their own: mounts[].options[tmpcopyup].
 VALUE_ARRAYS = {"mounts[].options"}
-UNKNOWN_REASON = ("not a field of the runtime-spec this runtime implements (1.2.0) for "
-                  "Linux")
+UNKNOWN_REASON = (f"not a field of the runtime-spec this runtime implements ({OCI_VERSION}) "
+                  "for Linux")
 
 
 def field(path: str) -> Field:
@@ -313,12 +314,6 @@ def row_for(path: str) -> Field | None:
             row = BY_PATH.get(candidate)
             if row is not None:
                 return row if row.subtree else None
-
-
-def _covered(path: str) -> bool:
-    """A subtree row stands for path, so its members are not walked one by one."""
-    row = row_for(path)
-    return row is not None and row.subtree
 
 
 def walk(config: dict[str, Any], root: str = "") -> Iterator[Found]:
