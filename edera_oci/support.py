@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from edera_oci import OCI_VERSION
-from edera_oci.zone.records import MOUNT_OPTIONS
+from edera_oci.zone.records import MOUNT_OPTIONS, ZONE_FS_TYPES
 
 
 class Status(StrEnum):
@@ -85,8 +85,10 @@ FIELDS: tuple[Field, ...] = (
           "into the bundle", "zone/disks.py"),
     Field("root.readonly", APPLIED, "the container's root is remounted read-only",
           f"{INIT}/setup.c"),
-    Field("hostname", APPLIED, "set in the container's UTS namespace", f"{INIT}/setup.c"),
-    Field("domainname", APPLIED, "set in the container's UTS namespace", f"{INIT}/setup.c"),
+    Field("hostname", APPLIED, "set in the container's UTS namespace (the zone's without "
+          "one)", f"{INIT}/setup.c"),
+    Field("domainname", APPLIED, "set in the container's UTS namespace (the zone's without "
+          "one)", f"{INIT}/setup.c"),
     Field("annotations", APPLIED, "kept in the state and handed to hooks; the pod-sandbox "
           "annotations of CRI give the sandbox a zone without a NIC", "state.py, zone/backend.py",
           subtree=True),
@@ -128,8 +130,8 @@ FIELDS: tuple[Field, ...] = (
     # -- mounts -------------------------------------------------------------------------------
     _g("mounts"),
     Field("mounts[].destination", APPLIED, "the mount point in the container", f"{INIT}/setup.c"),
-    Field("mounts[].type", APPLIED, "proc, sysfs, tmpfs, devpts, mqueue, cgroup(2), bind and "
-          "the other zone filesystems; another type fails the create", f"{INIT}/setup.c"),
+    Field("mounts[].type", APPLIED, f"one of {', '.join(sorted(ZONE_FS_TYPES))} (cgroup is "
+          "cgroup2); another type fails the create, naming the mount", f"{INIT}/setup.c"),
     Field("mounts[].source", APPLIED, "a bind's source is copied into the zone at create "
           "(later changes on either side do not cross)", "zone/disks.py"),
     Field("mounts[].options", APPLIED, "the flags below (as mount(8) and runc read them); any "
@@ -212,7 +214,8 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.resources.cpu.shares", APPLIED, "cpu.weight (runc's conversion)",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.quota", APPLIED, "cpu.max, and the zone's vCPUs: "
-          "ceil(quota/period)", "zone/backend.py (zone_size), init/cgroup.c"),
+          "ceil(quota/period), at most the host's CPUs",
+          "zone/backend.py (zone_size), init/cgroup.c"),
     Field("linux.resources.cpu.period", APPLIED, "cpu.max, with the quota",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.cpus", IGNORED, "cpusets are not applied yet"),
