@@ -8,8 +8,8 @@ Two layers:
    newer 4.x still has it but warns that it is deprecated, so the warning is silenced here.
 2. What the schema cannot say: a supported ``ociVersion``, ``root`` and ``process`` present
    for ``create``, a rootfs directory that exists, non-empty ``process.args``, absolute
-   ``cwd`` and hook paths, unique namespaces and rlimits, and the features this runtime does
-   not implement.
+   ``cwd`` and hook paths, unique namespaces and rlimits, and the fields a zone refuses
+   (``edera_oci.support``, the table of every field: it also says which are ignored).
 
 Errors name the JSON path and the rule (``linux.resources.memory.limit: 'abc' is not of type
 'integer'``) and are raised as :class:`~edera_oci.errors.ConfigError`.
@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import Any
 
+from edera_oci import support
 from edera_oci.errors import ConfigError
 from edera_oci.safeio import FileRefused, loads_strict, read_regular_file
 from edera_oci.spec import HOOK_KINDS, Process, Spec
@@ -38,8 +39,6 @@ MAX_REPORTED_ERRORS = 5
 
 OCI_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
 
-# Namespace types a zone can honour; "user" and "time" are refused (see features.py).
-SUPPORTED_NAMESPACES = ("cgroup", "ipc", "mount", "network", "pid", "uts")
 
 
 @lru_cache(maxsize=1)
@@ -256,16 +255,11 @@ def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
         if ns_type in seen:
             errors.append(f"linux.namespaces[{i}]: namespace {ns_type!r} is listed twice")
         seen.add(ns_type)
-        if ns_type not in SUPPORTED_NAMESPACES:
-            errors.append(
-                f"linux.namespaces[{i}]: {ns_type!r} namespaces are not supported in a zone"
-            )
         path = ns.get("path")
         if isinstance(path, str) and not os.path.isabs(path):
             errors.append(f"linux.namespaces[{i}].path: {path!r} is not absolute")
-    for key in ("uidMappings", "gidMappings"):
-        if linux.get(key):
-            errors.append(f"linux.{key}: user namespaces are not supported in a zone")
+    # what a zone cannot do, each named by edera_oci.support's table (user namespaces, ...)
+    errors.extend(support.refusals(cfg))
     return errors
 
 
@@ -364,7 +358,7 @@ def validate_process(proc: Any, source: str = "process.json") -> Process:
     if not isinstance(proc, dict):
         raise ConfigError(f"invalid {source}: the document must be a JSON object")
     _raise(schema_errors(proc, "config-schema.json#/properties/process", "process"), source)
-    _raise(process_errors(proc, "process"), source)
+    _raise(process_errors(proc, "process") + support.refusals(proc, "process"), source)
     return Process.from_dict(proc)
 
 

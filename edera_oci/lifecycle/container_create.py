@@ -5,6 +5,8 @@ Order matters and is the point of this module:
 1. Everything that can be checked without side effects is checked first (id, bundle and
    config.json, console socket, pid file directory, preserved fds, duplicate id, backend
    availability): a bad request leaves nothing under ``--root`` and touches nothing else.
+   Each config.json field a zone accepts but does not apply gets a warning line
+   (``edera_oci.support``).
 2. ``mkdir <root>/<id>`` claims the id atomically; its lock is held until ``create``
    returns. ``state.json`` says ``creating`` meanwhile.
 3. The backend builds the zone and its monitor and calls back once the monitor exists; the
@@ -24,6 +26,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from edera_oci import support
 from edera_oci.errors import AlreadyExists, EderaError, ZoneError
 from edera_oci.hooks import run_hooks
 from edera_oci.lifecycle.backend import CreateRequest, checkpoint
@@ -90,6 +93,8 @@ def create(
     bundle = os.path.abspath(bundle)
     spec = load_bundle(bundle, for_create=True)
     assert spec.process is not None and spec.root is not None  # load_bundle(for_create)
+    for line in support.warnings(spec.raw):  # what a zone accepts and does not apply
+        log.warning(f"config.json: {line}")
     console_socket = check_console_socket(console_socket)
     check_terminal(spec.process.terminal, console_socket, detach, "process")
     pid_path = check_pid_file(pid_file)

@@ -17,6 +17,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from edera_oci import support
 from edera_oci.errors import UsageError
 from edera_oci.lifecycle.backend import ExecRequest
 from edera_oci.lifecycle.common import (
@@ -28,6 +29,7 @@ from edera_oci.lifecycle.common import (
     require_status,
     write_pid_file,
 )
+from edera_oci.logs import log
 from edera_oci.validate import read_json_file, validate_process
 
 
@@ -114,6 +116,9 @@ def exec_process(rt: Runtime, container_id: str, opts: ExecOptions) -> int:
         base = rt.store.load_config(container_id).get("process")
     proc_doc = build_process(base, opts)
     process = validate_process(proc_doc, opts.process_file or "exec process")
+    if opts.process_file:  # the container's own process was warned about at create
+        for line in support.warnings(proc_doc, "process"):
+            log.warning(f"{opts.process_file}: {line}")
     check_terminal(process.terminal, console_socket, opts.detach, "process")
     req = ExecRequest(
         process=process,

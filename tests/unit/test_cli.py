@@ -298,7 +298,8 @@ def test_features_tell_the_truth(ok):
     assert doc["annotations"]["dev.edera.oci.zone"] == "true"
     from edera_oci.zone import records
 
-    assert doc["mountOptions"] == sorted(records.MOUNT_OPTIONS)
+    # the flags the zone mapping applies, and "defaults" (no flag), as runc lists it
+    assert doc["mountOptions"] == sorted({*records.MOUNT_OPTIONS, "defaults"})
 
 
 def test_parse_globals_matches_the_click_app():
