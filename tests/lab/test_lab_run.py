@@ -1,5 +1,6 @@
 """lab/run's contract, on the host: the command's exit status comes back, a hung command is
-killed with the lab (exit 124) and no QEMU is left behind. Each test boots the lab (~25 s)."""
+killed with the lab (exit 124) and no QEMU is left behind. Each test boots the lab (~25-70 s),
+so there are two: any status (7) comes back, and a timeout's 124."""
 
 from __future__ import annotations
 
@@ -34,10 +35,6 @@ def test_exit_status_and_streams_come_back():
     console = (REPO / "lab/out/latest/console.log").read_text()
     assert "LAB-READY" in console and "LAB-DONE status=7" in console
     assert qemu_processes() == []
-
-
-def test_false_exits_1():
-    assert subprocess.run([str(LAB_RUN), "false"], timeout=600).returncode == 1
 
 
 def test_timeout_kills_the_lab():
