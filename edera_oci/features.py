@@ -9,7 +9,10 @@ It must tell the truth: dockerd and others read it to decide what to ask for. So
   (``edera_oci.zone.records.ZONE_NAMESPACES``: mount, PID, IPC, UTS, cgroup), and
   ``network``, which the zone's own network stack provides (the engine's netns is mirrored
   into it). ``user`` and ``time`` are refused at create.
-* seccomp, AppArmor, SELinux, Intel RDT and idmapped mounts are not enforced in a zone:
+* seccomp is applied by the zone init (libseccomp, static): the actions, architectures,
+  flags and operators listed are those ``edera_oci.zone.seccomp`` lets through and the zone
+  maps; ``SCMP_ACT_NOTIFY`` is not among them (no seccomp agent reaches a zone).
+* AppArmor, SELinux, Intel RDT and idmapped mounts are not enforced in a zone:
   ``enabled: false``. The cgroup section is left out: resources size the zone rather
   than a host cgroup, and what the zone does inside is not a host cgroup either.
 """
@@ -25,7 +28,7 @@ OCI_VERSION_MIN = "1.0.0"
 
 def features() -> dict[str, Any]:
     from edera_oci.validate import schema_version
-    from edera_oci.zone import records
+    from edera_oci.zone import records, seccomp
 
     doc: dict[str, Any] = {
         "ociVersionMin": OCI_VERSION_MIN,
@@ -37,7 +40,14 @@ def features() -> dict[str, Any]:
     doc["linux"] = {
         "namespaces": sorted((*records.ZONE_NAMESPACES, "network")),
         "capabilities": list(records.CAPABILITIES),
-        "seccomp": {"enabled": False},
+        "seccomp": {
+            "enabled": True,
+            "actions": list(seccomp.ACTIONS),
+            "operators": list(seccomp.OPERATORS),
+            "archs": list(seccomp.ARCHITECTURES),
+            "knownFlags": list(seccomp.KNOWN_FLAGS),
+            "supportedFlags": list(seccomp.FLAGS),
+        },
         "apparmor": {"enabled": False},
         "selinux": {"enabled": False},
         "intelRdt": {"enabled": False},

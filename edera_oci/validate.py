@@ -30,6 +30,7 @@ from typing import Any
 from edera_oci.errors import ConfigError
 from edera_oci.safeio import FileRefused, loads_strict, read_regular_file
 from edera_oci.spec import HOOK_KINDS, Process, Spec
+from edera_oci.zone.seccomp import seccomp_errors
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 # A base URI that is never fetched: every $ref resolves inside the store built below.
@@ -266,6 +267,7 @@ def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
     for key in ("uidMappings", "gidMappings"):
         if linux.get(key):
             errors.append(f"linux.{key}: user namespaces are not supported in a zone")
+    errors.extend(seccomp_errors(linux.get("seccomp")))
     return errors
 
 

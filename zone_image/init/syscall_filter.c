@@ -71,8 +71,11 @@ int filter_build(const struct seccomp_cfg *sc, void **out, struct filter_stats *
 			    sc->default_action);
 	/* The process sets no_new_privs itself when config.json asks (runc does the same). */
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	/* The kernel's own errno when loading fails (EACCES, ...), not libseccomp's ECANCELED. */
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	if (rc < 0) {
-		errf(err, "seccomp: clear the no_new_privs attribute: %s", strerror(-rc));
+		errf(err, "seccomp: set the filter's attributes: %s", strerror(-rc));
 		goto fail;
 	}
 	for (size_t i = 0; i < sc->narchs; i++) {

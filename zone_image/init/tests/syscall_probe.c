@@ -1,7 +1,7 @@
 /* syscall-probe: makes the syscalls its arguments name and prints one line each,
  * "name=0" (or the syscall's return value) or "name=-ERRNO", so the seccomp tests can show
- * what a filter blocks. "status" prints the Seccomp line of /proc/self/status. Static, so it
- * runs in any container root. */
+ * what a filter blocks. "status" prints the Seccomp mode of /proc/self/status; "wait" prints
+ * "waiting" and reads stdin to its end. Static, so it runs in any container root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -53,6 +53,12 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "status")) {
 			status();
+		} else if (!strcmp(argv[i], "wait")) {
+			char buf[256];
+			printf("waiting\n");
+			fflush(stdout);
+			while (read(0, buf, sizeof buf) > 0)
+				;
 		} else {
 			long rc = probe(argv[i]);
 			printf("%s=%ld\n", argv[i], rc < 0 ? -(long)errno : rc > 0 ? 1 : 0);
