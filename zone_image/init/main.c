@@ -158,7 +158,8 @@ static int prepare_filter(struct proc_cfg *cfg, char err[ERR_MAX])
 		return -1;
 	cfg->owns_filter = true;
 	log_msg("seccomp: %zu rules, %zu unknown syscall names skipped, %zu rules with the "
-		"default action skipped", st.rules, st.unknown_names, st.same_as_default);
+		"default action skipped, ENOSYS stub of %zu instructions", st.rules,
+		st.unknown_names, st.same_as_default, st.stub);
 	return 0;
 }
 
