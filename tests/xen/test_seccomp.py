@@ -69,7 +69,11 @@ def zone_run(tmp_path_factory) -> dict:
             result["exec_status"] = ex.returncode
             result["exec_stderr"] = ex.stderr
             run.stdin.close()  # STDIN_EOF: the probe's wait ends, it exits 0
-            result["status"] = run.wait(timeout=120)
+            try:
+                result["status"] = run.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                oci(root, "kill", cid, "KILL")
+                result["status"] = f"stdin EOF did not end it; killed: {run.wait(timeout=60)}"
         except BaseException:
             dump_diagnostics(root)
             raise
