@@ -10,7 +10,10 @@ derived from ``edera_oci.support``, the table of what a zone does with each conf
   creates inside the zone (mount, PID, IPC, UTS, cgroup) and ``network``, which the zone's own
   network stack provides (the engine's netns is mirrored into it). ``user`` and ``time`` are
   refused at create.
-* seccomp, AppArmor, SELinux, Intel RDT and idmapped mounts: ``enabled`` when their row is
+* seccomp is applied by the zone init (libseccomp, static): the actions, architectures,
+  flags and operators listed are those ``edera_oci.zone.seccomp`` lets through and the zone
+  maps; ``SCMP_ACT_NOTIFY`` is not among them (no seccomp agent reaches a zone).
+* AppArmor, SELinux, Intel RDT and idmapped mounts: ``enabled`` when their row is
   ``applied``. The cgroup section is left out: resources size the zone rather than a host
   cgroup, and what the zone does inside is not a host cgroup either.
 """
@@ -27,7 +30,7 @@ OCI_VERSION_MIN = "1.0.0"
 def features() -> dict[str, Any]:
     from edera_oci import support
     from edera_oci.validate import schema_version
-    from edera_oci.zone import records
+    from edera_oci.zone import records, seccomp
 
     doc: dict[str, Any] = {
         "ociVersionMin": OCI_VERSION_MIN,
@@ -38,7 +41,14 @@ def features() -> dict[str, Any]:
     doc["linux"] = {
         "namespaces": support.namespaces(),
         "capabilities": list(records.CAPABILITIES),
-        "seccomp": {"enabled": support.enabled("linux.seccomp")},
+        "seccomp": {
+            "enabled": support.enabled("linux.seccomp"),
+            "actions": list(seccomp.ACTIONS),
+            "operators": list(seccomp.OPERATORS),
+            "archs": list(seccomp.ARCHITECTURES),
+            "knownFlags": list(seccomp.KNOWN_FLAGS),
+            "supportedFlags": list(seccomp.FLAGS),
+        },
         "apparmor": {"enabled": support.enabled("process.apparmorProfile")},
         "selinux": {"enabled": support.enabled("process.selinuxLabel")},
         "intelRdt": {"enabled": support.enabled("linux.intelRdt")},

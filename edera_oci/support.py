@@ -182,7 +182,9 @@ FIELDS: tuple[Field, ...] = (
           "kernel is its own: no host cgroup is made"),
     Field("linux.sysctl", APPLIED, "written in the zone's kernel before the workload starts",
           f"{INIT}/setup.c", subtree=True),
-    Field("linux.seccomp", IGNORED, "seccomp is not enforced in a zone yet", subtree=True),
+    Field("linux.seccomp", APPLIED, "loaded by the zone init (static libseccomp) where runc "
+          "loads it, for the workload and every exec; SCMP_ACT_NOTIFY is refused",
+          f"{INIT}/syscall_filter.c", subtree=True),
     Field("linux.rootfsPropagation", IGNORED, "not set yet: the container's root is the zone's "
           "own disk, which no host mount shares"),
     Field("linux.maskedPaths", APPLIED, "masked (/dev/null over files, a read-only tmpfs over "

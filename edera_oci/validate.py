@@ -31,6 +31,7 @@ from edera_oci import support
 from edera_oci.errors import ConfigError
 from edera_oci.safeio import FileRefused, loads_strict, read_regular_file
 from edera_oci.spec import HOOK_KINDS, Process, Spec
+from edera_oci.zone.seccomp import seccomp_errors
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 # A base URI that is never fetched: every $ref resolves inside the store built below.
@@ -260,6 +261,7 @@ def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
             errors.append(f"linux.namespaces[{i}].path: {path!r} is not absolute")
     # what a zone cannot do, each named by edera_oci.support's table (user namespaces, ...)
     errors.extend(support.refusals(cfg))
+    errors.extend(seccomp_errors(linux.get("seccomp")))
     return errors
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 2  # 2: EXEC_PORT, the NAMESPACE, DEVICE and CGROUP records
+PROTOCOL_VERSION = 3  # 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
 MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
@@ -80,6 +80,11 @@ class Tag(IntEnum):
     NAMESPACE = 32
     DEVICE = 33
     CGROUP = 34
+    # linux.seccomp: process records (SPEC, and EXEC for a filter of its own)
+    SECCOMP_DEFAULT = 40
+    SECCOMP_ARCH = 41
+    SECCOMP_FLAG = 42
+    SECCOMP_SYSCALL = 43
 
 
 class ProtocolError(Exception):

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .protocol import Tag, encode_records
+from .seccomp import seccomp_records
 
 CAPABILITIES = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -229,6 +230,11 @@ def container_records(config: dict[str, Any], bind_sources: dict[int, str],
     if (config.get("root") or {}).get("readonly"):
         recs.append((Tag.ROOT_READONLY, b""))
     recs += process_records(config.get("process") or {})
+    # The container's filter: the zone applies it to the workload and to every exec.
+    try:
+        recs += seccomp_records(linux.get("seccomp"))
+    except ValueError as e:
+        raise MappingError(str(e)) from None
     return recs
 
 

@@ -292,7 +292,12 @@ def test_features_tell_the_truth(ok):
     assert doc["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer",
                             "poststart", "poststop"]
     linux = doc["linux"]
-    assert linux["seccomp"] == {"enabled": False}
+    seccomp = linux["seccomp"]
+    assert seccomp["enabled"] is True
+    assert "SCMP_ACT_ERRNO" in seccomp["actions"] and "SCMP_ACT_NOTIFY" not in seccomp["actions"]
+    assert {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"} <= set(seccomp["archs"])
+    assert "SCMP_CMP_MASKED_EQ" in seccomp["operators"]
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" not in seccomp["supportedFlags"]
     assert "user" not in linux["namespaces"] and "network" in linux["namespaces"]
     assert "CAP_SYS_ADMIN" in linux["capabilities"]
     assert doc["annotations"]["dev.edera.oci.zone"] == "true"

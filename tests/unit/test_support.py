@@ -181,8 +181,6 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "linux.namespaces[].path": ({"linux": {"namespaces": [
         {"type": "ipc", "path": "/proc/1/ns/ipc"}]}}, "linux.namespaces[0].path"),
     "linux.cgroupsPath": ({"linux": {"cgroupsPath": "/docker/abc"}}, "linux.cgroupsPath"),
-    "linux.seccomp": ({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}},
-                      "linux.seccomp"),
     "linux.rootfsPropagation": ({"linux": {"rootfsPropagation": "slave"}},
                                 "linux.rootfsPropagation"),
     "linux.mountLabel": ({"linux": {"mountLabel": "system_u:object_r:container_file_t"}},
@@ -352,6 +350,7 @@ PROC = {"process": {"args": ["/bin/true"], "cwd": "/"}}
 # row -> (a config without the field, the same config with it): their zone records differ
 RECORD_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "root.readonly": ({}, {"root": {"readonly": True}}),
+    "linux.seccomp": ({}, {"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}}),
     "hostname": ({}, {"hostname": "h"}),
     "domainname": ({}, {"domainname": "d"}),
     "process.args": ({}, {"process": {"args": ["/bin/sh", "-c", "x"]}}),

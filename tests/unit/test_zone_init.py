@@ -1,7 +1,8 @@
 """The zone init (zone_image/init): its C unit tests, and its host-test build driven through the
 real protocol codec over a socket (the vchan replaced by a socketpair, exec ports by Unix sockets).
 
-These need gcc and Debian's libxen-dev; when either is missing the tests fail (never skip).
+These need gcc and Debian's libxen-dev and libseccomp-dev; when one is missing the tests fail
+(never skip).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def _need_toolchain() -> None:
             Path("/usr/lib").glob("*/libxenvchan.a")):
         pytest.fail("libxen-dev missing (libxenvchan.h / libxenvchan.a): apt-get install "
                     "libxen-dev", pytrace=False)
+    if not Path("/usr/include/seccomp.h").exists() or not list(
+            Path("/usr/lib").glob("*/libseccomp.a")):
+        pytest.fail("libseccomp-dev missing (seccomp.h / libseccomp.a): apt-get install "
+                    "libseccomp-dev", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,12 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <seccomp.h>
 #include <string.h>
 
 #include "cgroup.h"
 #include "proto.h"
+#include "syscall_filter.h"
 
 #define PUSH(arr, n, item)                                                   \
 	do {                                                                 \
@@ -64,7 +66,9 @@ static const char *tag_name(uint16_t tag)
 		[TAG_ROOT_READONLY] = "ROOT_READONLY", [TAG_BINDS_DISK] = "BINDS_DISK",
 		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
 		[TAG_NET_ROUTE] = "NET_ROUTE", [TAG_NAMESPACE] = "NAMESPACE", [TAG_DEVICE] = "DEVICE",
-		[TAG_CGROUP] = "CGROUP",
+		[TAG_CGROUP] = "CGROUP", [TAG_SECCOMP_DEFAULT] = "SECCOMP_DEFAULT",
+		[TAG_SECCOMP_ARCH] = "SECCOMP_ARCH", [TAG_SECCOMP_FLAG] = "SECCOMP_FLAG",
+		[TAG_SECCOMP_SYSCALL] = "SECCOMP_SYSCALL",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -113,6 +117,182 @@ static int number_u(const struct record *r, uint64_t max, uint64_t *v, char err[
 		errf(err, "record %s: bad number \"%s\"", tag_name(r->tag), s);
 	free(s);
 	return bad ? -1 : 0;
+}
+
+static void free_strv(char **v, size_t n);
+
+/* Every NUL-separated field of a record, for records with a variable number of fields. */
+static size_t all_fields(const struct record *r, char ***out)
+{
+	size_t got = 0, start = 0;
+	*out = NULL;
+	for (size_t i = 0; i <= r->len; i++) {
+		if (i < r->len && r->value[i])
+			continue;
+		size_t n = i - start;
+		char *f = memcpy(xrealloc(NULL, n + 1), r->value + start, n);
+		f[n] = 0;
+		PUSH(*out, got, f);
+		start = i + 1;
+	}
+	return got;
+}
+
+int seccomp_action(const char *name, bool has_errno, uint64_t errno_ret, uint32_t *out,
+		   char err[ERR_MAX])
+{
+	static const struct { const char *name; uint32_t action; bool data; } actions[] = {
+		{"SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, false},
+		{"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false},
+		{"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false},
+		{"SCMP_ACT_TRAP", SCMP_ACT_TRAP, false},
+		{"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true},
+		{"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true},
+		{"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false},
+		{"SCMP_ACT_LOG", SCMP_ACT_LOG, false},
+	};
+	if (!strcmp(name, "SCMP_ACT_NOTIFY"))
+		return errf(err, "seccomp action SCMP_ACT_NOTIFY: a zone has no seccomp agent");
+	if (has_errno && errno_ret > 0xffff)
+		return errf(err, "seccomp errnoRet %" PRIu64 " is over 65535", errno_ret);
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+		if (strcmp(name, actions[i].name))
+			continue;
+		/* errnoRet only means something to ERRNO and TRACE (runc ignores it elsewhere);
+		 * not given, both return EPERM, as under runc. */
+		*out = actions[i].action;
+		if (actions[i].data)
+			*out |= (uint32_t)(has_errno ? errno_ret : EPERM);
+		return 0;
+	}
+	return errf(err, "unknown seccomp action \"%s\"", name);
+}
+
+static int seccomp_op(const char *name)
+{
+	static const struct { const char *name; int op; } ops[] = {
+		{"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
+		{"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+		{"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+		{"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+	};
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+		if (!strcmp(name, ops[i].name))
+			return ops[i].op;
+	return 0;
+}
+
+/* "action\0errnoRet": errnoRet empty when config.json has none. */
+static int parse_action_fields(const char *tag, const char *action, const char *errno_text,
+			       uint32_t *out, char err[ERR_MAX])
+{
+	uint64_t e = 0;
+	if (errno_text[0] && parse_u64(errno_text, 10, &e))
+		return errf(err, "record %s: bad errnoRet \"%s\"", tag, errno_text);
+	char why[ERR_MAX];
+	if (seccomp_action(action, errno_text[0] != 0, e, out, why) < 0)
+		return errf(err, "record %s: %s", tag, why);
+	return 0;
+}
+
+/* SECCOMP_SYSCALL: "action\0errnoRet\0name,name,...\0" then "index\0value\0valueTwo\0op"
+ * per argument condition. */
+static int parse_seccomp_syscall(const struct record *r, struct seccomp_cfg *sc,
+				 char err[ERR_MAX])
+{
+	char **f;
+	size_t n = all_fields(r, &f);
+	struct seccomp_rule_cfg rule = {0};
+	int rc = -1;
+	if (n < 3 || (n - 3) % 4) {
+		errf(err, "record SECCOMP_SYSCALL: %zu fields, expected 3 + 4 per argument", n);
+		goto out;
+	}
+	if (parse_action_fields("SECCOMP_SYSCALL", f[0], f[1], &rule.action, err) < 0)
+		goto out;
+	for (char *name = f[2], *end; *name; name = *end ? end + 1 : end) {
+		end = name + strcspn(name, ",");
+		if (end == name) {
+			errf(err, "record SECCOMP_SYSCALL: empty syscall name in \"%s\"", f[2]);
+			goto out;
+		}
+		char *copy = memcpy(xrealloc(NULL, end - name + 1), name, end - name);
+		copy[end - name] = 0;
+		PUSH(rule.names, rule.nnames, copy);
+	}
+	if (!rule.nnames) {
+		errf(err, "record SECCOMP_SYSCALL: no syscall names");
+		goto out;
+	}
+	for (size_t i = 3; i < n; i += 4) {
+		struct seccomp_arg_cfg a;
+		uint64_t index;
+		a.op = seccomp_op(f[i + 3]);
+		if (parse_u64(f[i], 10, &index) || index > 5 || parse_u64(f[i + 1], 10, &a.value) ||
+		    (f[i + 2][0] && parse_u64(f[i + 2], 10, &a.value_two)) || !a.op) {
+			errf(err, "record SECCOMP_SYSCALL %s: bad argument \"%s %s %s %s\"",
+			     rule.names[0], f[i], f[i + 1], f[i + 2], f[i + 3]);
+			goto out;
+		}
+		if (!f[i + 2][0])
+			a.value_two = 0;
+		a.index = (unsigned)index;
+		PUSH(rule.args, rule.nargs, a);
+	}
+	PUSH(sc->rules, sc->nrules, rule);
+	rc = 0;
+out:
+	free_strv(f, n);
+	if (rc < 0) {
+		free_strv(rule.names, rule.nnames);
+		free(rule.args);
+	}
+	return rc;
+}
+
+static int parse_seccomp_record(const struct record *r, struct seccomp_cfg *sc,
+				char err[ERR_MAX])
+{
+	static const struct { const char *name; unsigned flag; } flags[] = {
+		{"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FLAG_TSYNC},
+		{"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FLAG_LOG},
+		{"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FLAG_SPEC_ALLOW},
+	};
+	char *f[2];
+	switch (r->tag) {
+	case TAG_SECCOMP_DEFAULT: {
+		if (fields(r, f, 2, err))
+			return -1;
+		int rc = parse_action_fields("SECCOMP_DEFAULT", f[0], f[1], &sc->default_action,
+					     err);
+		free(f[0]), free(f[1]);
+		if (rc < 0)
+			return -1;
+		sc->present = true;
+		return 0;
+	}
+	case TAG_SECCOMP_ARCH:
+		if (text(r, f, err))
+			return -1;
+		PUSH(sc->archs, sc->narchs, f[0]);
+		return 0;
+	case TAG_SECCOMP_FLAG:
+		if (text(r, f, err))
+			return -1;
+		for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+			if (!strcmp(f[0], flags[i].name)) {
+				sc->flags |= flags[i].flag;
+				free(f[0]);
+				return 0;
+			}
+		}
+		errf(err, "record SECCOMP_FLAG: \"%s\" is not a flag the zone applies", f[0]);
+		free(f[0]);
+		return -1;
+	case TAG_SECCOMP_SYSCALL:
+		return parse_seccomp_syscall(r, sc, err);
+	}
+	return 1;
 }
 
 static int parse_proc_record(const struct record *r, struct proc_cfg *p, char err[ERR_MAX])
@@ -235,7 +415,7 @@ static int parse_proc_record(const struct record *r, struct proc_cfg *p, char er
 		return 0;
 	}
 	}
-	return 1; /* not a process record */
+	return parse_seccomp_record(r, &p->seccomp, err); /* 1: not a process record */
 }
 
 int namespace_flag(const char *type)
@@ -416,6 +596,10 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 		return errf(err, "truncated record list");
 	if (!proc->argc)
 		return errf(err, "no ARG record: the process has no command");
+	if (!proc->seccomp.present &&
+	    (proc->seccomp.narchs || proc->seccomp.flags || proc->seccomp.nrules))
+		return errf(err, "SECCOMP_ARCH, SECCOMP_FLAG or SECCOMP_SYSCALL without "
+			    "SECCOMP_DEFAULT");
 	/* NULL-terminate argv and envp for execve. */
 	proc->argv = xrealloc(proc->argv, (proc->argc + 1) * sizeof(char *));
 	proc->argv[proc->argc] = NULL;
@@ -437,6 +621,17 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+void seccomp_cfg_free(struct seccomp_cfg *sc)
+{
+	free_strv(sc->archs, sc->narchs);
+	for (size_t i = 0; i < sc->nrules; i++) {
+		free_strv(sc->rules[i].names, sc->rules[i].nnames);
+		free(sc->rules[i].args);
+	}
+	free(sc->rules);
+	memset(sc, 0, sizeof *sc);
+}
+
 void proc_cfg_free(struct proc_cfg *p)
 {
 	free_strv(p->argv, p->argc);
@@ -444,6 +639,9 @@ void proc_cfg_free(struct proc_cfg *p)
 	free(p->cwd);
 	free(p->groups);
 	free(p->rlimits);
+	seccomp_cfg_free(&p->seccomp);
+	if (p->owns_filter)
+		filter_free(p->filter);
 	memset(p, 0, sizeof *p);
 }
 

@@ -18,6 +18,36 @@ struct rlimit_cfg {
 	uint64_t soft, hard;
 };
 
+/* One argument condition of a seccomp rule (linux.seccomp.syscalls[].args[]). */
+struct seccomp_arg_cfg {
+	unsigned index;           /* 0..5 */
+	int op;                   /* enum scmp_compare */
+	uint64_t value, value_two;
+};
+
+/* One linux.seccomp.syscalls[] entry: its names, the libseccomp action, its conditions. */
+struct seccomp_rule_cfg {
+	char **names;
+	size_t nnames;
+	uint32_t action; /* SCMP_ACT_*, errno/trace data included */
+	struct seccomp_arg_cfg *args;
+	size_t nargs;
+};
+
+/* linux.seccomp, as the SECCOMP_* records carry it (names still unresolved: libseccomp
+ * resolves architectures and syscalls when the filter is built, see syscall_filter.h). */
+struct seccomp_cfg {
+	bool present; /* a SECCOMP_DEFAULT record was seen */
+	uint32_t default_action;
+	char **archs; /* "SCMP_ARCH_X86_64", ... */
+	size_t narchs;
+	unsigned flags; /* SECCOMP_FLAG_* below */
+	struct seccomp_rule_cfg *rules;
+	size_t nrules;
+};
+
+enum { SECCOMP_FLAG_TSYNC = 1, SECCOMP_FLAG_LOG = 2, SECCOMP_FLAG_SPEC_ALLOW = 4 };
+
 /* The process records: the container's init (SPEC) or an exec'd process (EXEC). */
 struct proc_cfg {
 	char **argv; /* NULL-terminated */
@@ -41,6 +71,11 @@ struct proc_cfg {
 	int oom_score_adj;
 	bool terminal;
 	unsigned rows, cols; /* 0 = not given */
+	struct seccomp_cfg seccomp;
+	/* The built filter (a scmp_filter_ctx) run_process loads; NULL = none. An exec'd
+	 * process without SECCOMP records borrows the container's (owns_filter false). */
+	void *filter;
+	bool owns_filter;
 };
 
 struct kv {
@@ -108,6 +143,7 @@ struct container_cfg {
 int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct container_cfg *ctr,
 		 char err[ERR_MAX]);
 void proc_cfg_free(struct proc_cfg *p);
+void seccomp_cfg_free(struct seccomp_cfg *sc);
 void container_cfg_free(struct container_cfg *c);
 
 /* The value of NAME in a NULL-terminated KEY=VALUE list, or NULL. */
@@ -116,6 +152,11 @@ const char *env_lookup(char *const *envp, const char *name);
 /* The CLONE_NEW* flag of a namespace type as config.json names it, or 0 for a type the zone
  * init does not create. */
 int namespace_flag(const char *type);
+
+/* The libseccomp action for an OCI action name and errnoRet (has_errno false = not given:
+ * EPERM for SCMP_ACT_ERRNO and SCMP_ACT_TRACE, as runc). 0 with *out set, or -1 with err. */
+int seccomp_action(const char *name, bool has_errno, uint64_t errno_ret, uint32_t *out,
+		   char err[ERR_MAX]);
 
 /* Strict number parsing (whole string, no sign for unsigned). 0 on success. */
 int parse_u64(const char *s, int base, uint64_t *out);

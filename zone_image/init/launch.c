@@ -25,6 +25,7 @@
 #include "container.h"
 #include "fsutil.h"
 #include "log.h"
+#include "syscall_filter.h"
 
 int map_status(int wstatus)
 {
@@ -237,6 +238,14 @@ static char **env_with_home(const struct proc_cfg *p)
 	return env;
 }
 
+/* linux.seccomp: loaded where runc loads it (see run_process). */
+static void load_filter(const struct proc_cfg *p)
+{
+	int rc = filter_load(p->filter);
+	if (rc < 0)
+		child_fail(1, "load the seccomp filter: %s", strerror(-rc));
+}
+
 void __attribute__((noreturn)) run_process(const struct proc_cfg *p)
 {
 	if (chdir(p->cwd) < 0)
@@ -249,6 +258,10 @@ void __attribute__((noreturn)) run_process(const struct proc_cfg *p)
 	umask(p->has_umask ? p->umask : 022);
 	struct proc_cfg with_home = *p;
 	with_home.envp = env_with_home(p);
+	/* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: before the capabilities
+	 * and the user change (the profile must allow what follows, as under runc). */
+	if (p->filter && !p->no_new_privs)
+		load_filter(p);
 	if (p->has_caps) {
 		drop_bounding(p->caps[CAP_BOUNDING]);
 		/* Keep the permitted set across setuid so capset can still grant it. */
@@ -264,6 +277,9 @@ void __attribute__((noreturn)) run_process(const struct proc_cfg *p)
 		set_caps(p);
 	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(1, "set no_new_privs: %s", strerror(errno));
+	/* With it, as late as possible: only execve runs under the filter. */
+	if (p->filter && p->no_new_privs)
+		load_filter(p);
 	exec_process(&with_home);
 }
 

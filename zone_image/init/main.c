@@ -25,6 +25,7 @@
 #include "platform.h"
 #include "setup.h"
 #include "stats.h"
+#include "syscall_filter.h"
 
 #define MAX_SESSIONS 64
 #define OUT_HIGH (256 * 1024)  /* stop reading a process's output above this much queued */
@@ -67,6 +68,7 @@ static struct {
 	struct platform pl;
 	struct session s[MAX_SESSIONS]; /* s[0] is port 1 */
 	struct container_cfg ctr;
+	void *container_filter; /* linux.seccomp of the container (NULL: none), for execs */
 	int sigfd;
 } g;
 
@@ -142,14 +144,36 @@ static void start_process(struct session *s)
 	log_msg("port %d: started %s as pid %d", s->ch.port, s->cfg.argv[0], pid);
 }
 
+/* linux.seccomp of a process, built in PID 1 so a bad profile is an ERROR. An exec'd process
+ * without SECCOMP records gets the container's filter, as runc gives exec the container's. */
+static int prepare_filter(struct proc_cfg *cfg, char err[ERR_MAX])
+{
+	if (!cfg->seccomp.present) {
+		cfg->filter = g.container_filter;
+		cfg->owns_filter = false;
+		return 0;
+	}
+	struct filter_stats st;
+	if (filter_build(&cfg->seccomp, &cfg->filter, &st, err) < 0)
+		return -1;
+	cfg->owns_filter = true;
+	log_msg("seccomp: %zu rules, %zu unknown syscall names skipped, %zu rules with the "
+		"default action skipped, ENOSYS stub of %zu instructions", st.rules,
+		st.unknown_names, st.same_as_default, st.stub);
+	return 0;
+}
+
 static void handle_spec(struct session *s, const uint8_t *p, uint32_t len)
 {
 	char err[ERR_MAX], msg[ERR_MAX + 16];
-	if (config_parse(p, len, &s->cfg, &g.ctr, err) < 0) {
+	if (config_parse(p, len, &s->cfg, &g.ctr, err) < 0 || prepare_filter(&s->cfg, err) < 0) {
 		snprintf(msg, sizeof msg, "spec: %s", err);
 		send_error_exit(s, msg, 1);
 		return;
 	}
+	/* The container's filter outlives the init session's config: exec'd processes use it. */
+	g.container_filter = s->cfg.filter;
+	s->cfg.owns_filter = false;
 	if (!g.pl.apply_setup && g.ctr.nrecords)
 		log_msg("host test without EDERA_INIT_ROOT: %zu container records not applied",
 			g.ctr.nrecords);
@@ -226,7 +250,8 @@ static void handle_exec(const uint8_t *p, uint32_t len)
 	}
 	session_init(s, (int)port, t, P_CONNECT);
 	s->ack_deadline = now_ms() + CONNECT_MS;
-	if (config_parse(p + 4, len - 4, &s->cfg, NULL, err) < 0) {
+	if (config_parse(p + 4, len - 4, &s->cfg, NULL, err) < 0 ||
+	    prepare_filter(&s->cfg, err) < 0) {
 		char msg[ERR_MAX + 16];
 		snprintf(msg, sizeof msg, "exec: %s", err);
 		s->pending_error = xstrdup(msg);

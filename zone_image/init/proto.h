@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 2
+#define PROTOCOL_VERSION 3
 #define FRAME_HDR 8
 #define RECORD_HDR 6
 #define MAX_PAYLOAD (1u << 20)
@@ -62,6 +62,11 @@ enum tag {
 	TAG_NAMESPACE = 32,
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
+	/* linux.seccomp (process records: SPEC and EXEC) */
+	TAG_SECCOMP_DEFAULT = 40,
+	TAG_SECCOMP_ARCH = 41,
+	TAG_SECCOMP_FLAG = 42,
+	TAG_SECCOMP_SYSCALL = 43,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)

@@ -21,6 +21,9 @@
 #include "proto.h"
 #include "setup.h"
 #include "stats.h"
+#include "syscall_filter.h"
+
+#include <seccomp.h>
 
 static int passed, failed;
 
@@ -269,6 +272,179 @@ static void test_spec_errors(void)
 	REC(TAG_ARG, "x");
 	list_len += 3; /* a partial record header */
 	expect_error("truncated", "truncated", false);
+}
+
+/* linux.seccomp records (PROTOCOL.md, SECCOMP_*): parsed into struct seccomp_cfg, then built
+ * into a libseccomp filter (not loaded: the host tests load it). */
+static void test_seccomp_records(void)
+{
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_ARCH, "SCMP_ARCH_X86_64");
+	REC(TAG_SECCOMP_ARCH, "SCMP_ARCH_X86");
+	REC(TAG_SECCOMP_FLAG, "SECCOMP_FILTER_FLAG_LOG");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0read,write,no_such_syscall");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0personality\0" "0\0" "8\0\0SCMP_CMP_EQ");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ERRNO\0" "38\0clone3");
+	REC(TAG_SECCOMP_SYSCALL,
+	    "SCMP_ACT_ALLOW\0\0clone\0" "0\0" "2114060288\0" "0\0SCMP_CMP_MASKED_EQ\0"
+	    "0\0" "1\0\0SCMP_CMP_GE");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ERRNO\0\0getpid");
+	struct proc_cfg p = {0};
+	char err[ERR_MAX] = "";
+	CHECK(config_parse(list, list_len, &p, NULL, err) == 0);
+	struct seccomp_cfg *sc = &p.seccomp;
+	CHECK(sc->present);
+	CHECK(sc->default_action == SCMP_ACT_ERRNO(EPERM)); /* errnoRet not given: EPERM */
+	CHECK(sc->narchs == 2 && str_eq(sc->archs[1], "SCMP_ARCH_X86"));
+	CHECK(sc->flags == SECCOMP_FLAG_LOG);
+	CHECK(sc->nrules == 5);
+	if (sc->nrules == 5) {
+		CHECK(sc->rules[0].nnames == 3 && str_eq(sc->rules[0].names[2], "no_such_syscall"));
+		CHECK(sc->rules[0].action == SCMP_ACT_ALLOW && sc->rules[0].nargs == 0);
+		CHECK(sc->rules[1].nargs == 1 && sc->rules[1].args[0].index == 0 &&
+		      sc->rules[1].args[0].value == 8 && sc->rules[1].args[0].op == SCMP_CMP_EQ);
+		CHECK(sc->rules[2].action == SCMP_ACT_ERRNO(38));
+		CHECK(sc->rules[3].nargs == 2 && sc->rules[3].args[0].op == SCMP_CMP_MASKED_EQ &&
+		      sc->rules[3].args[0].value == 2114060288u &&
+		      sc->rules[3].args[1].op == SCMP_CMP_GE);
+	}
+	void *filter = NULL;
+	struct filter_stats st;
+	CHECK(filter_build(sc, &filter, &st, err) == 0);
+	/* read, write, personality, clone3, clone twice (two conditions on argument 0 make a
+	 * rule each); no_such_syscall skipped; the getpid rule repeats the default: skipped. */
+	CHECK(st.rules == 6 && st.unknown_names == 1 && st.same_as_default == 1);
+	/* The ENOSYS stub: x86_64 (5 instructions, with the x32 check), i386 (4), the return. */
+	CHECK(st.stub == 10);
+	CHECK(filter && filter_bpf_length(filter) > 20);
+	filter_free(filter);
+	/* A default action that allows needs no stub (runc's rule). */
+	sc->default_action = SCMP_ACT_LOG;
+	CHECK(filter_build(sc, &filter, &st, err) == 0 && st.stub == 0);
+	filter_free(filter);
+	proc_cfg_free(&p);
+
+	/* Every action, with and without errnoRet. */
+	struct { const char *name; bool has; uint64_t e; uint32_t want; } acts[] = {
+		{"SCMP_ACT_KILL", false, 0, SCMP_ACT_KILL_THREAD},
+		{"SCMP_ACT_KILL_THREAD", false, 0, SCMP_ACT_KILL_THREAD},
+		{"SCMP_ACT_KILL_PROCESS", false, 0, SCMP_ACT_KILL_PROCESS},
+		{"SCMP_ACT_TRAP", false, 0, SCMP_ACT_TRAP},
+		{"SCMP_ACT_ERRNO", true, 18, SCMP_ACT_ERRNO(18)},
+		{"SCMP_ACT_ERRNO", true, 0, SCMP_ACT_ERRNO(0)},
+		{"SCMP_ACT_TRACE", false, 0, SCMP_ACT_TRACE(EPERM)},
+		{"SCMP_ACT_TRACE", true, 7, SCMP_ACT_TRACE(7)},
+		{"SCMP_ACT_ALLOW", true, 5, SCMP_ACT_ALLOW}, /* errnoRet ignored, as runc */
+		{"SCMP_ACT_LOG", false, 0, SCMP_ACT_LOG},
+	};
+	for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+		uint32_t got = 0xdead;
+		CHECK(seccomp_action(acts[i].name, acts[i].has, acts[i].e, &got, err) == 0 &&
+		      got == acts[i].want);
+	}
+	uint32_t got;
+	CHECK(seccomp_action("SCMP_ACT_NOTIFY", false, 0, &got, err) < 0 &&
+	      strstr(err, "no seccomp agent"));
+	CHECK(seccomp_action("SCMP_ACT_NOPE", false, 0, &got, err) < 0 &&
+	      strstr(err, "SCMP_ACT_NOPE"));
+	CHECK(seccomp_action("SCMP_ACT_ERRNO", true, 70000, &got, err) < 0);
+
+	/* Every architecture the runtime-spec names resolves in this libseccomp. */
+	const char *archs[] = {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
+			       "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",
+			       "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+			       "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+			       "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
+			       "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64",
+			       "SCMP_ARCH_RISCV64"};
+	for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+		CHECK(filter_arch_token(archs[i]) != 0);
+	CHECK(filter_arch_token("SCMP_ARCH_X86_64") == SCMP_ARCH_X86_64);
+	CHECK(filter_arch_token("x86_64") == 0 && filter_arch_token("SCMP_ARCH_VAX") == 0);
+
+	/* An architecture libseccomp does not know fails the build, naming it. */
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ALLOW\0");
+	REC(TAG_SECCOMP_ARCH, "SCMP_ARCH_VAX");
+	p = (struct proc_cfg){0};
+	CHECK(config_parse(list, list_len, &p, NULL, err) == 0);
+	CHECK(filter_build(&p.seccomp, &filter, &st, err) < 0 && strstr(err, "SCMP_ARCH_VAX") &&
+	      !filter);
+	proc_cfg_free(&p);
+
+	/* No SECCOMP_DEFAULT: no filter. */
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	p = (struct proc_cfg){0};
+	CHECK(config_parse(list, list_len, &p, NULL, err) == 0 && !p.seccomp.present);
+	proc_cfg_free(&p);
+}
+
+static void test_seccomp_record_errors(void)
+{
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_NOTIFY\0");
+	expect_error("notify", "SCMP_ACT_NOTIFY: a zone has no seccomp agent", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_BOGUS\0");
+	expect_error("unknown default action", "SECCOMP_DEFAULT: unknown seccomp action", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO");
+	expect_error("default fields", "SECCOMP_DEFAULT: 1 fields, expected 2", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0x1");
+	expect_error("bad errno", "bad errnoRet", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0read");
+	expect_error("rule without default", "without SECCOMP_DEFAULT", true);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_FLAG, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+	expect_error("flag", "SECCOMP_FLAG", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0personality\0" "6\0" "0\0\0SCMP_CMP_EQ");
+	expect_error("arg index", "bad argument", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0personality\0" "0\0" "0\0\0SCMP_CMP_LIKE");
+	expect_error("arg op", "bad argument", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0personality\0" "0\0" "0\0");
+	expect_error("arg fields", "expected 3 + 4 per argument", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_ALLOW\0\0read,,write");
+	expect_error("empty name", "empty syscall name", false);
+
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	REC(TAG_SECCOMP_DEFAULT, "SCMP_ACT_ERRNO\0");
+	REC(TAG_SECCOMP_SYSCALL, "SCMP_ACT_NOTIFY\0\0read");
+	expect_error("notify rule", "SECCOMP_SYSCALL: seccomp action SCMP_ACT_NOTIFY", true);
 }
 
 static void test_boundary_records(void)
@@ -617,6 +793,8 @@ int main(void)
 	test_buf();
 	test_spec();
 	test_spec_errors();
+	test_seccomp_records();
+	test_seccomp_record_errors();
 	test_boundary_records();
 	test_zone_plumbing();
 	test_mountinfo();
