@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 2
+#define PROTOCOL_VERSION 3
 #define FRAME_HDR 8
 #define RECORD_HDR 6
 #define MAX_PAYLOAD (1u << 20)
@@ -22,6 +22,8 @@ enum msg {
 	MSG_EXEC = 7,
 	MSG_EXIT_ACK = 8,
 	MSG_STATS_REQ = 9,
+	/* both ways: the host's new limits; the zone's answer (empty = applied, else why not) */
+	MSG_UPDATE = 10,
 	/* zone -> host */
 	MSG_READY = 32,
 	MSG_ERROR = 33,
@@ -62,6 +64,8 @@ enum tag {
 	TAG_NAMESPACE = 32,
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
+	/* in the container's EXIT, after the status */
+	TAG_OOM_KILLS = 50,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)
