@@ -1,7 +1,10 @@
 """``events``: resource statistics of a container, once (``--stats``) or every interval.
 
 Each event is runc's shape: ``{"type": "stats", "id": ..., "data": {...}}``, where
-``data`` is what the backend's ``stats`` returns. The stream ends when the container stops.
+``data`` is what the backend's ``stats`` returns; and, as runc's, ``{"type": "oom", "id": ...}``
+when the OOM killer has ended a process of the container since the stream began (counted from
+the container's start, so an OOM kill that ended the container is reported before the stream
+ends). The stream ends when the container stops.
 """
 
 from __future__ import annotations
@@ -28,16 +31,28 @@ def stream_events(
     emit: Callable[[dict[str, Any]], None],
     max_events: int | None = None,
 ) -> int:
-    """Emit a stats event every ``interval`` seconds until the container stops."""
+    """Emit a stats event every ``interval`` seconds until the container stops, and an oom
+    event whenever the OOM killer has ended more of its processes."""
     if interval <= 0:
         raise ValueError("interval must be positive")
     sent = 0
+    ooms_seen = 0
+
+    def report_ooms(st) -> None:
+        nonlocal ooms_seen
+        ooms = rt.backend().oom_kills(st)
+        if ooms > ooms_seen:
+            emit({"type": "oom", "id": container_id})
+            ooms_seen = ooms
+
     while max_events is None or sent < max_events:
         try:
             event = stats_event(rt, container_id)
+            report_ooms(rt.store.load(container_id))
         except WrongState:
             st = rt.store.load(container_id)
             if current_status(rt, st) == "stopped":
+                report_ooms(st)
                 return sent
             raise
         except NotFound:
