@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from edera_oci.errors import NotFound, WrongState
+from edera_oci.errors import NotFound, WrongState, ZoneError
 from edera_oci.lifecycle.common import Runtime, current_status, require_status, sleep
 
 
@@ -49,7 +49,7 @@ def stream_events(
         try:
             event = stats_event(rt, container_id)
             report_ooms(rt.store.load(container_id))
-        except WrongState:
+        except (WrongState, ZoneError):  # ZoneError: it exited while its monitor was asked
             st = rt.store.load(container_id)
             if current_status(rt, st) == "stopped":
                 report_ooms(st)
