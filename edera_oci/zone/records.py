@@ -311,6 +311,11 @@ def update_settings(resources: dict[str, Any],
         for key in keys:
             if part.get(key):
                 raise MappingError(f"{field}.{section}.{key}: update cannot change it in a zone")
+    cpu = resources.get("cpu") or {}
+    if cpu.get("period") and not cpu.get("quota"):
+        # cpu.max holds both: a period alone would have to drop the quota to "max"
+        raise MappingError(f"{field}.cpu.period: give cpu.quota with it (cgroup v2's cpu.max "
+                           "sets both together)")
     notes = []
     for path, why in UPDATE_IGNORED.items():
         section, _, key = path.partition(".")

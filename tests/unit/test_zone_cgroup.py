@@ -241,6 +241,7 @@ def test_update_refuses_by_name_what_a_zone_cannot_change() -> None:
         ({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}},
          "blockIO.throttleReadBpsDevice"),
         ({"unified": {"memory.high": "1"}}, "unified"),
+        ({"cpu": {"period": 50000}}, "cpu.period"),
     ):
         with pytest.raises(MappingError, match=f"linux.resources.{field}"):
             update_settings(resources)
