@@ -15,6 +15,11 @@ from typing import Any
 from edera_oci.errors import NotFound, WrongState, ZoneError
 from edera_oci.lifecycle.common import Runtime, current_status, require_status, sleep
 
+# A request that fails as the container exits: asked again this many times, this far apart,
+# before the failure is taken for what it says.
+EXIT_RETRIES = 5
+EXIT_SETTLE = 0.2
+
 
 def stats_event(rt: Runtime, container_id: str) -> dict[str, Any]:
     with rt.store.locked(container_id):
@@ -45,20 +50,29 @@ def stream_events(
             emit({"type": "oom", "id": container_id})
             ooms_seen = ooms
 
+    retries = 0
     while max_events is None or sent < max_events:
         try:
             event = stats_event(rt, container_id)
             report_ooms(rt.store.load(container_id))
         except (WrongState, ZoneError):  # ZoneError: it exited while its monitor was asked
-            st = rt.store.load(container_id)
+            try:
+                st = rt.store.load(container_id)
+            except NotFound:
+                return sent  # deleted as it stopped
             if current_status(rt, st) == "stopped":
                 report_ooms(st)
                 return sent
-            raise
+            retries += 1
+            if retries > EXIT_RETRIES:
+                raise
+            sleep(EXIT_SETTLE)  # its monitor may be between the exit and going away
+            continue
         except NotFound:
             if sent:
                 return sent  # deleted while we watched it
             raise
+        retries = 0
         emit(event)
         sent += 1
         if max_events is not None and sent >= max_events:

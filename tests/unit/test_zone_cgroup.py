@@ -385,3 +385,27 @@ def test_events_report_an_oom_kill_as_runc_does(rt, fake, make_bundle) -> None:
     assert [e["type"] for e in events] == ["stats", "oom"]
     assert events[-1] == {"type": "oom", "id": "o"}
     json.dumps(events)
+
+
+def test_events_ride_out_a_request_that_fails_as_the_container_exits(rt, fake, make_bundle,
+                                                                      monkeypatch) -> None:
+    from edera_oci.lifecycle.container_create import create
+    from edera_oci.lifecycle.container_start import start
+
+    create(rt, "f", str(make_bundle()))
+    start(rt, "f")
+    real, calls = fake.stats, []
+
+    def flaky(state):
+        calls.append(state.id)
+        if len(calls) == 1:  # the monitor answered between the zone's EXIT and its own end
+            raise ZoneError("the container has exited (137)")
+        return real(state)
+
+    monkeypatch.setattr(fake, "stats", flaky)
+    got: list = []
+    assert stream_events(rt, "f", 0.01, got.append, max_events=1) == 1
+    assert len(calls) == 2 and got[0]["type"] == "stats"
+    monkeypatch.setattr(fake, "stats", lambda state: (_ for _ in ()).throw(ZoneError("broken")))
+    with pytest.raises(ZoneError, match="broken"):  # a zone that keeps failing: said so
+        stream_events(rt, "f", 0.01, got.append)

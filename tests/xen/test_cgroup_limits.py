@@ -186,7 +186,9 @@ def test_stats_are_the_containers_cgroup(limited):
     data = limited["stats"]["data"]
     assert data["memory"]["usage"]["limit"] == 80 * MIB  # memory.max, not the zone's size
     assert 0 < data["memory"]["usage"]["usage"] < 80 * MIB
-    assert data["pids"]["limit"] == 50 and 1 <= data["pids"]["current"] < 10
+    # the bomb's sleeps, killed, stay zombies of the workload (PID 1 of its namespace, blocked
+    # on the FIFO, reaps nothing), and count, as under runc
+    assert data["pids"]["limit"] == 50 and 1 <= data["pids"]["current"] <= 25
     assert data["cpu"]["usage"]["total"] > 0 and "throttling" in data["cpu"]
     assert "anon" in data["memory"]["raw"]
 
