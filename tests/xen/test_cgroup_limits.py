@@ -35,7 +35,8 @@ read x < /dev/shm/go
 exec dd if=/dev/zero of=/dev/null bs=120M count=1
 """
 # Builtins only: at the pids limit an exec's shell cannot fork.
-READ_LIMITS = ("for f in pids.max pids.current memory.max cpu.max cpuset.cpus.effective; do "
+READ_LIMITS = ("for f in pids.max pids.current memory.max cpu.max cpuset.cpus "
+               "cpuset.cpus.effective io.weight; do "
                "v=; read v < /sys/fs/cgroup/$f; echo $f=$v; done")
 BOMB = "while :; do sleep 600 & done"
 PR_SET_CHILD_SUBREAPER = 36
@@ -75,7 +76,8 @@ def limited(tmp_path_factory) -> dict:
     root = tmp / "state"
     bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], **{
         "linux.resources": {"pids": {"limit": 24}, "memory": {"limit": 96 * MIB},
-                            "cpu": {"quota": 50000, "period": 100000}},
+                            "cpu": {"quota": 50000, "period": 100000, "cpus": "0"},
+                            "blockIO": {"weight": 500}},
     })
     cid = "cgroup-" + uuid.uuid4().hex[:8]
     out_path = tmp / "stdout"
@@ -153,6 +155,8 @@ def test_limits_at_create_and_cpus_half_is_a_quota_not_a_vcpu(limited):
     assert at["memory.max"] == str(96 * MIB)  # the limit itself; the zone's headroom is apart
     assert at["cpu.max"] == "50000 100000"  # --cpus 0.5: enforced in the zone
     assert at["cpuset.cpus.effective"] == "0"  # one vCPU, not rounded up past the quota
+    assert at["cpuset.cpus"] == "0"
+    assert at["io.weight"] == "default 4950"  # blockIO.weight 500, runc's conversion
 
 
 def test_fork_bomb_is_contained_and_exec_still_works(limited):
