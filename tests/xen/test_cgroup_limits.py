@@ -28,16 +28,22 @@ from .dom0 import leftovers
 pytestmark = pytest.mark.xen
 
 MIB = 1 << 20
+# The hog grows in 64 KiB strings (no single allocation the zone's kernel would refuse
+# outright) until the OOM killer ends it; it is the workload itself (exec), so its end is
+# the container's.
 WORKLOAD = r"""
 mkfifo /dev/shm/go
 echo ready
 read x < /dev/shm/go
-exec dd if=/dev/zero of=/dev/null bs=120M count=1
+exec awk 'BEGIN { s = "x"; for (k = 0; k < 16; k++) s = s s; while (1) a[n++] = s }'
 """
 # Builtins only: at the pids limit an exec's shell cannot fork.
 READ_LIMITS = ("for f in pids.max pids.current memory.max cpu.max cpuset.cpus "
                "cpuset.cpus.effective io.weight; do "
                "v=; read v < /sys/fs/cgroup/$f; echo $f=$v; done")
+# ... and then, still without forking, it ends the bomb's sleeps.
+KILL_SLEEPS = ("for p in /proc/[0-9]*; do c=; read c < $p/comm 2>/dev/null; "
+               "[ \"$c\" = sleep ] && kill -9 ${p#/proc/}; done; echo killed=1")
 BOMB = "while :; do sleep 600 & done"
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -51,8 +57,8 @@ def keyvals(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
-def limits(root: Path, cid: str) -> dict[str, str]:
-    r = oci(root, "exec", cid, "sh", "-c", READ_LIMITS)
+def limits(root: Path, cid: str, then: str = ":") -> dict[str, str]:
+    r = oci(root, "exec", cid, "sh", "-c", f"{READ_LIMITS}; {then}")
     assert r.returncode == 0, r.stderr
     return keyvals(r.stdout)
 
@@ -101,22 +107,20 @@ def limited(tmp_path_factory) -> dict:
         res["at_create"] = limits(root, cid)
         # A fork bomb from an exec runs into pids.max; its shell dies when fork fails ...
         res["bomb_status"] = oci(root, "exec", cid, "sh", "-c", BOMB, timeout=300).returncode
-        # ... and an exec still runs at the limit.
-        res["at_limit"] = limits(root, cid)
-        oci(root, "exec", cid, "pkill", "sleep")
-        # update, live: flags and runc's --resources form
-        res["update_pids"] = oci(root, "update", "--pids-limit", "40", cid)
-        res["update_memory"] = oci(root, "update", "--memory", "80m", "--cpu-quota", "25000",
-                                   cid)
-        res["after_flags"] = limits(root, cid)
-        (tmp / "resources.json").write_text(json.dumps({"pids": {"limit": 50}}))
+        # ... and an exec still runs at the limit (and ends the bomb's sleeps).
+        res["at_limit"] = limits(root, cid, then=KILL_SLEEPS)
+        # update, live: runc's flags, then its --resources form; one exec reads both back
+        res["update_flags"] = oci(root, "update", "--pids-limit", "40", "--cpu-quota", "25000",
+                                  cid)
+        (tmp / "resources.json").write_text(json.dumps({"memory": {"limit": 80 * MIB}}))
         res["update_file"] = oci(root, "update", "-r", str(tmp / "resources.json"), cid)
-        res["after_file"] = limits(root, cid)
+        res["after"] = limits(root, cid)
+        # refused before the zone is asked: nothing of them is applied (stats show pids 40)
         res["update_cpuset"] = oci(root, "update", "--cpuset-cpus", "7", cid)
         (tmp / "huge.json").write_text(json.dumps(
-            {"hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MIB}]}))
+            {"pids": {"limit": 10}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MIB}]}))
         res["update_huge"] = oci(root, "update", "-r", str(tmp / "huge.json"), cid)
-        res["after_refused"] = limits(root, cid)
+        res["before_stats_s"] = time.monotonic() - t0
         stats = oci(root, "events", "--stats", cid)
         res["stats"] = json.loads(stats.stdout) if stats.returncode == 0 else stats.stderr
         # The hog: the workload becomes dd with a 120 MiB buffer, over memory.max (80 MiB)
@@ -124,7 +128,7 @@ def limited(tmp_path_factory) -> dict:
         events = subprocess.Popen(["edera-oci", "--root", str(root), "events", "--interval",
                                    "1s", cid], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
-        time.sleep(2)
+        time.sleep(1)
         oci(root, "exec", cid, "sh", "-c", "echo go > /dev/shm/go")
         _, wait_status = os.waitpid(monitor, 0)
         res["status"] = os.waitstatus_to_exitcode(wait_status)
@@ -145,7 +149,6 @@ def limited(tmp_path_factory) -> dict:
         subreaper(False)
         oci(root, "delete", "--force", cid)
     res["leftovers"] = leftovers(root)
-    print(f"cgroup lab: create {res['create_s']:.1f} s, all {res['total_s']:.1f} s")
     return res
 
 
@@ -164,16 +167,16 @@ def test_fork_bomb_is_contained_and_exec_still_works(limited):
     at = limited["at_limit"]
     assert at["pids.max"] == "24"
     assert 20 <= int(at["pids.current"]) <= 24 + 1, at  # + the exec that joined to look
+    assert at["killed"] == "1"
 
 
 def test_update_changes_the_limits_live(limited):
-    for key in ("update_pids", "update_memory", "update_file"):
+    for key in ("update_flags", "update_file"):
         assert limited[key].returncode == 0, (key, limited[key].stderr)
-    after = limited["after_flags"]
+    after = limited["after"]
     assert after["pids.max"] == "40"
-    assert after["memory.max"] == str(80 * MIB)
     assert after["cpu.max"] == "25000 100000"  # the period kept, as runc leaves it
-    assert limited["after_file"]["pids.max"] == "50"
+    assert after["memory.max"] == str(80 * MIB)
 
 
 def test_updates_the_zone_cannot_apply_fail_by_name(limited):
@@ -181,7 +184,6 @@ def test_updates_the_zone_cannot_apply_fail_by_name(limited):
     assert cpuset.returncode != 0 and "linux.resources.cpu.cpus" in cpuset.stderr
     assert huge.returncode != 0 and "linux.resources.hugepageLimits" in huge.stderr
     assert "Traceback" not in cpuset.stderr + huge.stderr
-    assert limited["after_refused"]["pids.max"] == "50"  # nothing half-applied
     stopped = limited["update_stopped"]
     assert stopped.returncode != 0 and "stopped" in stopped.stderr
 
@@ -190,17 +192,22 @@ def test_stats_are_the_containers_cgroup(limited):
     data = limited["stats"]["data"]
     assert data["memory"]["usage"]["limit"] == 80 * MIB  # memory.max, not the zone's size
     assert 0 < data["memory"]["usage"]["usage"] < 80 * MIB
-    # the bomb's sleeps, killed, stay zombies of the workload (PID 1 of its namespace, blocked
-    # on the FIFO, reaps nothing), and count, as under runc
-    assert data["pids"]["limit"] == 50 and 1 <= data["pids"]["current"] <= 25
+    assert data["pids"]["limit"] == 40  # the refused update's pids.limit 10 was not applied
+    assert 1 <= data["pids"]["current"] <= 25
     assert data["cpu"]["usage"]["total"] > 0 and "throttling" in data["cpu"]
     assert "anon" in data["memory"]["raw"]
 
 
 def test_memory_hog_is_oom_killed_and_reported(limited):
-    assert limited["status"] == 137
+    assert limited["status"] == 137, limited["events"]
     types = [e["type"] for e in limited["events"]]
     assert "oom" in types, (limited["events"], limited["events_stderr"])
     oom = next(e for e in limited["events"] if e["type"] == "oom")
     assert oom["id"].startswith("cgroup-") and limited["events_status"] == 0
     assert limited["leftovers"] == []
+
+
+def test_within_the_lab_time_budget(limited):
+    """One zone for everything: create, the checks, the OOM and the delete."""
+    times = {k: round(v, 1) for k, v in limited.items() if k.endswith("_s")}
+    assert limited["total_s"] < 90, times
