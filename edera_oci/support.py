@@ -202,9 +202,11 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.resources.memory.limit", APPLIED, "memory.max of the workload's cgroup; the "
           "zone gets the limit plus 64 MiB for its kernel and init",
           "zone/backend.py (zone_size), init/cgroup.c"),
-    Field("linux.resources.memory.reservation", IGNORED, "not applied yet (memory.low)"),
-    Field("linux.resources.memory.swap", IGNORED, "a zone has no swap: the workload cannot "
-          "swap at all"),
+    Field("linux.resources.memory.reservation", APPLIED, "memory.low of the workload's cgroup",
+          "zone/records.py, init/cgroup.c"),
+    Field("linux.resources.memory.swap", APPLIED, "memory.swap.max (runc's conversion: swap "
+          "minus limit); a zone has no swap device, so it only ever limits",
+          "zone/records.py, init/cgroup.c"),
     Field("linux.resources.memory.kernel", IGNORED, "kernel memory limits are deprecated "
           "(runc ignores them too)"),
     Field("linux.resources.memory.kernelTCP", IGNORED, NOT_ZONE_CG),
@@ -220,8 +222,10 @@ FIELDS: tuple[Field, ...] = (
           "zone/backend.py (zone_size), init/cgroup.c"),
     Field("linux.resources.cpu.period", APPLIED, "cpu.max, with the quota",
           "zone/records.py, init/cgroup.c"),
-    Field("linux.resources.cpu.cpus", IGNORED, "cpusets are not applied yet"),
-    Field("linux.resources.cpu.mems", IGNORED, "cpusets are not applied yet"),
+    Field("linux.resources.cpu.cpus", APPLIED, "cpuset.cpus of the workload's cgroup (a CPU "
+          "the zone lacks is refused)", "zone/records.py, init/cgroup.c"),
+    Field("linux.resources.cpu.mems", APPLIED, "cpuset.mems of the workload's cgroup",
+          "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.realtimePeriod", IGNORED, "no real-time group scheduling in a "
           "zone"),
     Field("linux.resources.cpu.realtimeRuntime", IGNORED, "no real-time group scheduling in a "
@@ -232,8 +236,9 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.resources.pids.limit", APPLIED, "pids.max of the workload's cgroup",
           "zone/records.py, init/cgroup.c"),
     _g("linux.resources.blockIO"),
-    Field("linux.resources.blockIO.weight", IGNORED, "I/O weights are not applied yet (the "
-          "zone's disk serves only this container)", unset=(0,)),
+    Field("linux.resources.blockIO.weight", APPLIED, "io.weight of the workload's cgroup "
+          "(runc's conversion) where the zone's kernel has the io controller",
+          "zone/records.py, init/cgroup.c", unset=(0,)),
     Field("linux.resources.blockIO.leafWeight", IGNORED, NOT_ZONE_CG, unset=(0,)),
     Field("linux.resources.blockIO.weightDevice", IGNORED, "host device numbers mean nothing "
           "in a zone, whose disks are its own", subtree=True),

@@ -37,7 +37,8 @@ def parse_bytes(text: str, flag: str) -> int:
 
 
 def build_resources(resources_file, memory, memory_reservation, memory_swap, cpu_share,
-                    cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, pids_limit) -> dict:
+                    cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, pids_limit,
+                    blkio_weight=None) -> dict:
     from edera_oci.errors import ConfigError, UsageError
     from edera_oci.validate import MAX_JSON_FILE, parse_json, read_json_file
 
@@ -68,6 +69,8 @@ def build_resources(resources_file, memory, memory_reservation, memory_swap, cpu
             resources.setdefault(key, {}).update(given)
     if pids_limit is not None:
         resources["pids"] = {"limit": pids_limit}
+    if blkio_weight is not None:
+        resources.setdefault("blockIO", {})["weight"] = blkio_weight
     if not resources:
         raise UsageError("nothing to update: give --resources or at least one resource flag")
     return resources
@@ -85,14 +88,17 @@ def build_resources(resources_file, memory, memory_reservation, memory_swap, cpu
 @click.option("--cpuset-cpus", metavar="LIST", help="CPUs to use (e.g. 0-2,4)")
 @click.option("--cpuset-mems", metavar="LIST", help="memory nodes to use")
 @click.option("--pids-limit", type=int, metavar="N", help="maximum number of processes")
+@click.option("--blkio-weight", type=int, metavar="N", help="relative block IO weight (10-1000)")
 @container_id_argument
 @click.pass_obj
 def command(g, container_id, resources_file, memory, memory_reservation, memory_swap,
-            cpu_share, cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, pids_limit):
-    """Update the resource limits of a container (flags apply on top of --resources)."""
+            cpu_share, cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, pids_limit,
+            blkio_weight):
+    """Update the resource limits of a running container, live, in its zone's cgroup (flags
+    apply on top of --resources). What the zone cannot change is refused by name."""
     from edera_oci.lifecycle.container_update import update
 
     resources = build_resources(resources_file, memory, memory_reservation, memory_swap,
                                 cpu_share, cpu_period, cpu_quota, cpuset_cpus, cpuset_mems,
-                                pids_limit)
+                                pids_limit, blkio_weight)
     update(g.runtime(), container_id, resources)

@@ -153,8 +153,12 @@ class ZoneBackend(Protocol):
     def stats(self, state: ContainerState) -> dict[str, Any]:
         """Resource usage, shaped like runc's ``events --stats`` ``data`` object."""
 
+    def oom_kills(self, state: ContainerState) -> int:
+        """How many of the container's processes the OOM killer ended so far (0: none)."""
+
     def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
-        """Apply a validated LinuxResources document to the running zone."""
+        """Apply a validated LinuxResources document to the live zone, or raise: nothing is
+        dropped silently."""
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
         """Start ``req.process`` in the zone; monitor pid (detach) or exit status."""

@@ -1,4 +1,8 @@
-"""``update``: apply new Linux resources (cpu, memory, pids, ...) to a live container."""
+"""``update``: apply new Linux resources (cpu, memory, pids, ...) to a live container.
+
+The zone writes them into the container's cgroup while it runs; a paused container's zone is
+paused (its vCPUs stopped) and cannot, so update refuses it, as it refuses a stopped one.
+"""
 
 from __future__ import annotations
 
@@ -12,5 +16,5 @@ def update(rt: Runtime, container_id: str, resources: dict[str, Any]) -> None:
     resources = validate_resources(resources)
     with rt.store.locked(container_id):
         st = rt.store.load(container_id)
-        require_status(rt, st, ("created", "running", "paused"), "update")
+        require_status(rt, st, ("created", "running"), "update")
         rt.backend().update(st, resources)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edera_oci.errors import BackendUnavailable, ZoneError
+from edera_oci.errors import BackendUnavailable, ConfigError, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest, checkpoint
 from edera_oci.logs import log
 from edera_oci.phases import Phases
@@ -32,10 +32,17 @@ from edera_oci.statefile import process_alive, process_start_time
 from ..xen import domain
 from ..xen.xenstore import XenStore
 from . import control, disks, hotplug, network
-from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
+from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE, OOM_KILLS_FILE
 from .image import find_zone_image
-from .protocol import PROTOCOL_VERSION, ProtocolError, check_exec_records, encode_records
-from .records import MappingError, encode_spec, net_records, process_records
+from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, encode_records
+from .records import (
+    MappingError,
+    check_cpuset,
+    encode_spec,
+    net_records,
+    process_records,
+    update_settings,
+)
 
 # Engines run the runtime with a minimal PATH (podman's cleanup: no /sbin); the tools a zone
 # needs (xl, mke2fs, losetup, ip) live in the sbin directories.
@@ -48,10 +55,37 @@ DEFAULT_MEMORY_MB = 256
 MEMORY_OVERHEAD_MB = 64  # the zone kernel and init, on top of the container's memory limit
 MIN_MEMORY_MB = 128
 ZONE_CMDLINE = "console=hvc0 quiet"
+# One entry per physical CPU of the host (dom0's own vCPUs may be fewer: dom0_max_vcpus).
+PCPU_DIR = Path("/sys/devices/system/xen_cpu")
 
 
-def zone_size(spec) -> tuple[int, int]:
-    """(memory MiB, vCPUs) from linux.resources: limit + overhead, ceil(quota/period)."""
+def host_pcpus() -> int:
+    """The host's physical CPUs: dom0's xen_cpu devices, else `xl info`'s nr_cpus, else (not
+    a dom0 that says) dom0's own CPU count."""
+    try:
+        found = sum(1 for entry in PCPU_DIR.iterdir() if entry.name.startswith("xen_cpu"))
+    except OSError:
+        found = 0
+    if found:
+        return found
+    try:
+        return max(1, int(domain.info()["nr_cpus"]))
+    except (domain.DomainError, KeyError, ValueError):
+        return os.cpu_count() or 1
+
+
+def zone_size(spec, pcpus: Callable[[], int] = host_pcpus) -> tuple[int, int]:
+    """(memory MiB, vCPUs) from linux.resources.
+
+    Memory: the container's limit plus MEMORY_OVERHEAD_MB for the zone's own kernel and init;
+    the limit itself is enforced inside the zone (memory.max = the limit), so the workload is
+    held at the limit, not at limit + headroom.
+
+    vCPUs: ceil(quota / period), the CPUs the quota may use at once; the fraction is enforced
+    by cpu.max inside the zone (``--cpus 0.5`` is half of one vCPU, not a whole one). A zone
+    never gets more vCPUs than the host has physical CPUs. runc accepts a quota larger than
+    the host (it simply never binds), so this does too: the vCPUs are clamped to the host's
+    pCPUs and a warning says so, rather than failing the create."""
     res = spec.linux.resources if spec.linux else None
     memory = DEFAULT_MEMORY_MB
     vcpus = 1
@@ -65,7 +99,13 @@ def zone_size(spec) -> tuple[int, int]:
         period = getattr(cpu, "period", None) if cpu else None
         if quota and quota > 0:
             vcpus = max(1, math.ceil(quota / (period or 100000)))
-    vcpus = min(vcpus, os.cpu_count() or 1)
+    if vcpus > 1:  # one vCPU every host has: no need to ask
+        host = pcpus()
+        if vcpus > host:
+            log.warning(f"linux.resources.cpu.quota asks for {vcpus} CPUs; the host has {host} "
+                        f"physical CPUs: the zone gets {host} vCPUs (the quota is kept in "
+                        "the zone's cpu.max)")
+            vcpus = host
     return memory, vcpus
 
 
@@ -217,6 +257,10 @@ class XenZoneBackend:
         state_dir = Path(req.state_dir)
         image = find_zone_image()
         memory_mb, vcpus = zone_size(spec)
+        try:  # before anything is built: a cpuset names the zone's CPUs
+            check_cpuset(spec.raw.get("linux", {}).get("resources") or {}, vcpus)
+        except MappingError as e:
+            raise ConfigError(str(e)) from None
         for gone in sweep_previous_boots():
             log.debug(f"removed {gone}, left by an earlier boot of dom0")
         zone: dict[str, Any] = {
@@ -606,20 +650,43 @@ class XenZoneBackend:
         return [state.zone["monitor_pid"]] if _monitor_alive(_with_start(state)) else []
 
     def stats(self, state: ContainerState) -> dict[str, Any]:
+        """runc's stats shape, from the container's cgroup in the zone (older zones: the
+        zone's totals)."""
         raw = self._request(state, "stats").get("stats")
         raw = raw if isinstance(raw, dict) else {}
 
-        def count(key: str) -> int:  # zone-reported: a uint64, or 0
+        def count(key: str) -> int | None:  # zone-reported: a uint64, or None
             value = raw.get(key)
-            return value if type(value) is int and 0 <= value < 1 << 64 else 0
+            return value if type(value) is int and 0 <= value < 1 << 64 else None
 
-        total = count("mem_total_kb") * 1024
-        available = min(count("mem_available_kb") * 1024, total)
-        stats: dict[str, Any] = {
-            "cpu": {"usage": {"total": count("cpu_usage_ns")}},
-            "memory": {"usage": {"usage": total - available, "limit": total}},
-            "pids": {"current": count("pids")},
-        }
+        total = (count("mem_total_kb") or 0) * 1024
+        available = min((count("mem_available_kb") or 0) * 1024, total)
+        usage = count("mem_usage_bytes")
+        limit = count("mem_limit_bytes")
+        memory: dict[str, Any] = {"usage": {
+            "usage": usage if usage is not None else total - available,
+            # no memory.max: the zone's memory is the ceiling
+            "limit": limit if limit is not None else total,
+        }}
+        if count("mem_swap_usage_bytes") is not None:
+            memory["swap"] = {"usage": count("mem_swap_usage_bytes")}
+        memstat = {key.removeprefix("memstat_"): value for key, value in raw.items()
+                   if key.startswith("memstat_") and count(key) is not None}
+        if memstat:
+            memory["raw"] = memstat
+            memory["cache"] = memstat.get("file", 0)
+        cpu: dict[str, Any] = {"usage": {"total": count("cpu_usage_ns") or 0}}
+        if count("cpu_user_ns") is not None:
+            cpu["usage"]["user"] = count("cpu_user_ns")
+            cpu["usage"]["kernel"] = count("cpu_system_ns") or 0
+        if count("cpu_periods") is not None:
+            cpu["throttling"] = {"periods": count("cpu_periods"),
+                                 "throttledPeriods": count("cpu_throttled_periods") or 0,
+                                 "throttledTime": count("cpu_throttled_ns") or 0}
+        pids: dict[str, Any] = {"current": count("pids") or 0}
+        if count("pids_limit") is not None:
+            pids["limit"] = count("pids_limit")
+        stats: dict[str, Any] = {"cpu": cpu, "memory": memory, "pids": pids}
         names = state.zone.get("interfaces") or []
         if names:
             ns_path = f"/proc/{state.zone['monitor_pid']}/ns/net"
@@ -629,25 +696,50 @@ class XenZoneBackend:
                 raise ZoneError(f"reading the counters of {', '.join(names)}: {e}") from None
         return stats
 
-    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
-        zone = state.zone
-        mem = (resources.get("memory") or {}).get("limit")
-        cpu = resources.get("cpu") or {}
+    def oom_kills(self, state: ContainerState) -> int:
+        """How many of the container's processes the OOM killer ended: from the zone while it
+        runs, from what its monitor recorded once it has exited."""
         try:
-            if mem and mem > 0:
-                want = max(MIN_MEMORY_MB, math.ceil(mem / (1 << 20)) + MEMORY_OVERHEAD_MB)
-                if want > zone["memory_mb"]:
-                    raise ZoneError(f"memory.limit: the zone was booted with "
-                                    f"{zone['memory_mb']} MiB and cannot grow past it")
-                domain.set_memory(zone["domid"], want)
-            if cpu.get("quota") and cpu["quota"] > 0:
-                want_cpus = max(1, math.ceil(cpu["quota"] / (cpu.get("period") or 100000)))
-                if want_cpus > zone["vcpus"]:
-                    raise ZoneError(f"cpu.quota: the zone was booted with {zone['vcpus']} "
-                                    "vCPUs and cannot grow past them")
-                domain.set_vcpus(zone["domid"], want_cpus)
-        except domain.DomainError as e:
-            raise ZoneError(str(e)) from None
+            return int((Path(state.zone["state_dir"]) / OOM_KILLS_FILE).read_text())
+        except (OSError, KeyError, ValueError):
+            pass
+        try:
+            value = (self._request(state, "stats").get("stats") or {}).get("oom_kill")
+        except ZoneError:  # it has just exited: its monitor recorded the count first
+            try:
+                return int((Path(state.zone["state_dir"]) / OOM_KILLS_FILE).read_text())
+            except (OSError, KeyError, ValueError):
+                return 0
+        return value if type(value) is int and value >= 0 else 0
+
+    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
+        """New limits, written live into the container's cgroup in the zone (UPDATE). What
+        the zone cannot change is refused by name; the zone's size is fixed at create, so a
+        memory limit beyond what it can give is refused too (it could not be honoured)."""
+        zone = state.zone
+        try:
+            settings, notes = update_settings(resources)
+            check_cpuset(resources, int(zone.get("vcpus") or 1))
+        except MappingError as e:
+            raise ConfigError(str(e)) from None
+        limit = (resources.get("memory") or {}).get("limit")
+        room_mb = int(zone.get("memory_mb") or DEFAULT_MEMORY_MB) - MEMORY_OVERHEAD_MB
+        if limit and limit > room_mb << 20:
+            raise ConfigError(
+                f"linux.resources.memory.limit: {limit} bytes is more than this zone can give "
+                f"its container ({room_mb} MiB; a zone's memory is fixed when it is created)")
+        cpu = resources.get("cpu") or {}
+        if (cpu.get("quota") or 0) > 0:
+            wanted = math.ceil(cpu["quota"] / (cpu.get("period") or 100000))
+            if wanted > int(zone.get("vcpus") or 1):
+                log.warning(f"linux.resources.cpu.quota asks for {wanted} CPUs; the zone has "
+                            f"{zone.get('vcpus')} vCPUs (fixed at create), the most it can use")
+        for note in notes:
+            log.warning(note)
+        if not settings:
+            return
+        payload = encode_records([(Tag.CGROUP, [name, value]) for name, value in settings])
+        self._request(state, "update", records=payload.hex())
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
         """Another process in the zone, behind its own monitor (a child of the caller)."""

@@ -16,6 +16,9 @@ from pathlib import Path
 SOCKET_NAME = "monitor.sock"
 # The monitor writes the workload's exit status here (read by `state` and `delete`).
 EXIT_STATUS_FILE = "exit-status"
+# ... and here how many of its processes the OOM killer ended (only when some were), before
+# the exit status: `events` reports them as runc's "oom" events.
+OOM_KILLS_FILE = "oom-kills"
 # How long the monitor waits for the zone to report ready.
 BOOT_TIMEOUT = float(os.environ.get("EDERA_ZONE_BOOT_TIMEOUT", "300"))
 

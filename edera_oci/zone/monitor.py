@@ -3,9 +3,9 @@
 It is what the engine sees as the container's process: a child of `create` (so the engine's
 subreaper inherits it), its pid in the pid file, holding the stdio `create` was given. It boots the
 zone once `create` has run its hooks, relays the zone's stdout and stderr to its own fds 1 and 2
-separately, forwards stdin and signals, answers `start`/`kill`/`stats` on its control socket, and
-exits with the workload's exit status. Started as `python3 -m edera_oci.zone.monitor` so that it
-carries none of the CLI's imports.
+separately, forwards stdin and signals, answers `start`/`kill`/`stats`/`exec`/`update` on its
+control socket, and exits with the workload's exit status. Started as
+`python3 -m edera_oci.zone.monitor` so that it carries none of the CLI's imports.
 
 Everything that comes from the zone is untrusted (after `start` the workload may own the zone's
 kernel): a frame or value the zone init would never send is a protocol violation, and the
@@ -39,7 +39,7 @@ from ..xen import domain
 from ..xen.vchan import VchanClient, VchanClosed
 from ..xen.xenstore import XenStore
 from . import protocol as p
-from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
+from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE, OOM_KILLS_FILE
 
 FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGTERM, signal.SIGALRM, signal.SIGCONT)
@@ -169,6 +169,8 @@ class Monitor:
         self.start_waiters: list[socket.socket] = []
         self.stats_waiters: list[socket.socket] = []
         self.exec_waiters: deque[socket.socket] = deque()
+        # the zone answers UPDATEs in order, one answer each
+        self.update_waiters: deque[socket.socket] = deque()
         self.clients: dict[int, tuple[socket.socket, bytearray]] = {}
         self.exit_status: int | None = None
         self.input_fd: int | None = None
@@ -424,9 +426,23 @@ class Monitor:
             else:
                 self.say(f"the zone refused an exec: {why}")
                 self.answer(conn, {"ok": False, "error": f"exec refused by the zone: {why}"})
+        elif kind == p.Msg.UPDATE:
+            if self.is_exec or not self.update_waiters:
+                raise p.ProtocolError("UPDATE answer that was not asked for")
+            why = p.update_answer(frame.payload)
+            conn = self.update_waiters.popleft()
+            if why:
+                self.say(f"the zone refused an update: {why}")
+                self.answer(conn, {"ok": False, "error": f"the zone refused the update: {why}"})
+            else:
+                self.answer(conn, {"ok": True})
         elif kind == p.Msg.EXIT:
-            self.exit_status = p.exit_status(frame.payload)
+            report = p.exit_report(frame.payload)
+            self.exit_status = report.status
             self.say(f"workload exited with status {self.exit_status}")
+            if report.oom_kills and not self.is_exec:
+                self.say(f"the OOM killer ended {report.oom_kills} of the container's processes")
+                write_atomic(self.state_dir / OOM_KILLS_FILE, f"{report.oom_kills}\n")
             self.record_exit()
             self.send(p.Msg.EXIT_ACK)
             for conn in self.start_waiters:
@@ -579,17 +595,32 @@ class Monitor:
         elif op == "stats":
             self.stats_waiters.append(conn)
             self.send(p.Msg.STATS_REQ)
+        elif op == "update":
+            records = req.get("records")
+            if not isinstance(records, str):  # its size is bounded by MAX_REQUEST
+                raise RequestError("update records must be hex text")
+            try:
+                payload = bytes.fromhex(records)
+                p.decode_records(payload)
+            except ValueError as e:
+                raise RequestError(f"update records are not hex: {e}") from None
+            except p.ProtocolError as e:
+                raise RequestError(f"update records: {e}") from None
+            self.update_waiters.append(conn)
+            self.send(p.Msg.UPDATE, payload)
         elif op == "ping":
             self.answer(conn, {"ok": True, "started": self.started})
         else:
             raise RequestError(f"unknown request {str(op)[:64]!r}")
 
     def fail_waiters(self, why: str) -> None:
-        for conn in [*self.start_waiters, *self.stats_waiters, *self.exec_waiters]:
+        for conn in [*self.start_waiters, *self.stats_waiters, *self.exec_waiters,
+                     *self.update_waiters]:
             self.answer(conn, {"ok": False, "error": why})
         self.start_waiters.clear()
         self.stats_waiters.clear()
         self.exec_waiters.clear()
+        self.update_waiters.clear()
 
     def answer(self, conn: socket.socket, reply: dict) -> None:
         with contextlib.suppress(OSError):
@@ -607,7 +638,7 @@ class Monitor:
 
 # The frames a zone sends; others are unknown types (ignored, for forward compatibility).
 ZONE_FRAMES = frozenset({p.Msg.READY, p.Msg.ERROR, p.Msg.STARTED, p.Msg.STDOUT, p.Msg.STDERR,
-                         p.Msg.EXIT, p.Msg.STATS, p.Msg.EXEC_PORT})
+                         p.Msg.EXIT, p.Msg.STATS, p.Msg.EXEC_PORT, p.Msg.UPDATE})
 
 
 def abandon_domain(mon: Monitor) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 3  # 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records
+# 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records, UPDATE, OOM_KILLS in EXIT
+PROTOCOL_VERSION = 3
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
 MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
@@ -38,6 +39,8 @@ class Msg(IntEnum):
     EXEC = 7
     EXIT_ACK = 8
     STATS_REQ = 9
+    # both ways: host -> zone new cgroup settings; zone -> host the answer (empty = applied)
+    UPDATE = 10
     # zone -> host
     READY = 32
     ERROR = 33
@@ -85,6 +88,8 @@ class Tag(IntEnum):
     SECCOMP_ARCH = 41
     SECCOMP_FLAG = 42
     SECCOMP_SYSCALL = 43
+    # in the container's EXIT, after the status
+    OOM_KILLS = 50
 
 
 class ProtocolError(Exception):
@@ -192,14 +197,39 @@ def signal_payload(signo: int, all_processes: bool = False) -> bytes:
     return struct.pack("<II", signo, 1 if all_processes else 0)
 
 
-def exit_status(payload: bytes) -> int:
-    """EXIT's status: an exit code or 128+signal, so 0..255; anything else is a broken zone."""
-    if len(payload) != 4:
-        raise ProtocolError(f"EXIT payload of {len(payload)} bytes, expected 4")
-    status = struct.unpack("<i", payload)[0]
+@dataclass(frozen=True)
+class ExitReport:
+    """EXIT: the status, and how many of the container's processes the OOM killer ended."""
+
+    status: int
+    oom_kills: int = 0
+
+
+def exit_report(payload: bytes) -> ExitReport:
+    """EXIT: an i32 status (an exit code or 128+signal, so 0..255), then (protocol 3) a record
+    list; OOM_KILLS is a decimal count, other tags are ignored. Anything else is a broken zone."""
+    if len(payload) < 4:
+        raise ProtocolError(f"EXIT payload of {len(payload)} bytes, expected at least 4")
+    status = struct.unpack_from("<i", payload)[0]
     if not 0 <= status <= 255:
         raise ProtocolError(f"EXIT status {status} is outside 0..255")
-    return status
+    oom_kills = 0
+    for tag, value in decode_records(payload[4:]):
+        if tag == Tag.OOM_KILLS:
+            if not re.fullmatch(rb"[0-9]{1,20}", value) or int(value) > MAX_STAT_VALUE:
+                raise ProtocolError(f"EXIT's OOM_KILLS {value[:32]!r} is not a count")
+            oom_kills = int(value)
+    return ExitReport(status, oom_kills)
+
+
+def exit_status(payload: bytes) -> int:
+    """EXIT's status (see exit_report)."""
+    return exit_report(payload).status
+
+
+def update_answer(payload: bytes) -> str:
+    """The zone's UPDATE answer: "" when applied, else why not (made safe to show)."""
+    return zone_text(payload) if payload else ""
 
 
 def exit_status_text(value: str | bytes | None) -> int | None:

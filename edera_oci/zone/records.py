@@ -188,23 +188,142 @@ def cpu_weight(shares: int) -> int:
     return min(10000, max(1, 1 + ((shares - 2) * 9999) // 262142))
 
 
-def cgroup_records(resources: dict[str, Any]) -> list[tuple[int, Any]]:
-    """CGROUP records: the limits the zone init writes into the container's cgroup in the zone
-    (memory.max at the limit itself: the zone's extra memory is its own headroom)."""
-    recs: list[tuple[int, Any]] = []
-    limit = (resources.get("memory") or {}).get("limit")
-    if limit is not None and limit > 0:
-        recs.append((Tag.CGROUP, ["memory.max", int(limit)]))
-    pids = (resources.get("pids") or {}).get("limit")
-    if pids is not None:
-        recs.append((Tag.CGROUP, ["pids.max", int(pids) if pids > 0 else "max"]))
+def io_weight(weight: int) -> int:
+    """cgroup v1 blkio weight (10..1000) as a cgroup v2 io.weight (1..10000), runc's conversion."""
+    return 1 + ((weight - 10) * 9999) // 990
+
+
+def _limit_text(value: int) -> str:
+    """A byte or count limit as cgroup v2 writes it: negative (runc's -1) is unlimited."""
+    return "max" if value < 0 else str(int(value))
+
+
+def swap_max(swap: int, limit: int | None, field: str) -> str | None:
+    """OCI's memory.swap (memory + swap, cgroup v1's meaning) as cgroup v2's memory.swap.max
+    (swap alone), runc's conversion; None when nothing is to be written."""
+    if swap == 0:
+        return "max" if limit is not None and limit < 0 else None
+    if swap < 0:
+        return "max"
+    if limit is None or limit <= 0:
+        raise MappingError(f"{field}.memory.swap: a swap limit needs a memory limit "
+                           f"({field}.memory.limit) in the same request")
+    if swap < limit:
+        raise MappingError(f"{field}.memory.swap: {swap} is less than memory.limit {limit} "
+                           "(swap is memory + swap, as with runc)")
+    return str(swap - limit)
+
+
+def cgroup_settings(resources: dict[str, Any],
+                    field: str = "linux.resources") -> list[tuple[str, str]]:
+    """The (file, value) pairs the zone init writes into the container's cgroup in the zone,
+    with runc's cgroup v2 conversions. memory.max is the limit itself: the zone's extra memory
+    is its own headroom. cpu.max comes from quota/period, so ``--cpus 0.5`` is enforced inside
+    the zone rather than rounded up to a vCPU. Values that mean "not set" (0, "", null, as
+    docker sends them) write nothing."""
+    out: list[tuple[str, str]] = []
+    memory = resources.get("memory") or {}
+    limit = memory.get("limit")
+    if limit:
+        out.append(("memory.max", _limit_text(limit)))
+    if memory.get("reservation"):
+        out.append(("memory.low", _limit_text(memory["reservation"])))
+    if memory.get("swap") is not None:
+        swap = swap_max(memory["swap"], limit, field)
+        if swap is not None:
+            out.append(("memory.swap.max", swap))
+    pids = resources.get("pids") or {}
+    if pids.get("limit") is not None:
+        out.append(("pids.max", str(int(pids["limit"])) if pids["limit"] > 0 else "max"))
     cpu = resources.get("cpu") or {}
-    quota = cpu.get("quota")
-    if quota is not None and quota > 0:
-        recs.append((Tag.CGROUP, ["cpu.max", f"{int(quota)} {int(cpu.get('period') or 100000)}"]))
+    quota, period = cpu.get("quota") or 0, cpu.get("period") or 0
+    if quota or period:
+        value = str(int(quota)) if quota > 0 else "max"
+        out.append(("cpu.max", f"{value} {int(period)}" if period else value))
     if cpu.get("shares"):
-        recs.append((Tag.CGROUP, ["cpu.weight", cpu_weight(int(cpu["shares"]))]))
-    return recs
+        out.append(("cpu.weight", str(cpu_weight(int(cpu["shares"])))))
+    if cpu.get("cpus"):
+        out.append(("cpuset.cpus", cpu["cpus"]))
+    if cpu.get("mems"):
+        out.append(("cpuset.mems", cpu["mems"]))
+    weight = (resources.get("blockIO") or {}).get("weight")
+    if weight:
+        out.append(("io.weight", f"default {io_weight(int(weight))}"))
+    return out
+
+
+def _cpu_numbers(text: str, field: str) -> list[int]:
+    numbers: list[int] = []
+    for part in text.strip().split(","):
+        first, sep, last = part.strip().partition("-")
+        if not first.isdigit() or (sep and not last.isdigit()):
+            raise MappingError(f"{field}: {text!r} is not a CPU list like 0-2,4")
+        a, b = int(first), int(last) if sep else int(first)
+        if a > b:
+            raise MappingError(f"{field}: {text!r}: range {part} runs backwards")
+        numbers += range(a, min(b, a + 4096) + 1)
+    return numbers
+
+
+def check_cpuset(resources: dict[str, Any], vcpus: int, field: str = "linux.resources") -> None:
+    """A cpuset names CPUs of the zone (0 .. vcpus-1), not of the host: one the zone lacks is
+    an error naming the field (before anything is built)."""
+    cpus = (resources.get("cpu") or {}).get("cpus")
+    if not cpus:
+        return
+    for n in _cpu_numbers(cpus, f"{field}.cpu.cpus"):
+        if n >= vcpus:
+            raise MappingError(
+                f"{field}.cpu.cpus: CPU {n} is not in the zone, which has {vcpus} vCPU"
+                f"{'s' if vcpus != 1 else ''} (0-{vcpus - 1}); cpus are numbered inside the zone")
+
+
+def cgroup_records(resources: dict[str, Any]) -> list[tuple[int, Any]]:
+    """CGROUP records of a SPEC (see cgroup_settings)."""
+    return [(Tag.CGROUP, [name, value]) for name, value in cgroup_settings(resources)]
+
+
+# update: what the zone cannot change in place. Refused, naming the field (nothing is dropped
+# silently), except what runc itself ignores on cgroup v2, which is logged (UPDATE_IGNORED).
+UPDATE_REFUSED = {
+    "memory": ("swappiness", "disableOOMKiller", "checkBeforeUpdate"),
+    "cpu": ("realtimePeriod", "realtimeRuntime", "burst", "idle"),
+    "blockIO": ("leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+                "throttleReadIOPSDevice", "throttleWriteIOPSDevice"),
+}
+UPDATE_REFUSED_TOP = ("hugepageLimits", "network", "rdma", "unified")
+UPDATE_IGNORED = {
+    "memory.kernel": "kernel memory limits do not exist in cgroup v2 (runc ignores them too)",
+    "memory.kernelTCP": "kernel memory limits do not exist in cgroup v2 (runc ignores them too)",
+    "memory.useHierarchy": "cgroup v2 is always hierarchical",
+    "devices": "the zone's device rules are set at create",
+}
+
+
+def update_settings(resources: dict[str, Any],
+                    field: str = "linux.resources") -> tuple[list[tuple[str, str]], list[str]]:
+    """(cgroup settings, notes on what is accepted and ignored) for ``update``; MappingError
+    naming the field for what the zone cannot change."""
+    for key in UPDATE_REFUSED_TOP:
+        if resources.get(key):
+            raise MappingError(f"{field}.{key}: update cannot change it in a zone")
+    for section, keys in UPDATE_REFUSED.items():
+        part = resources.get(section) or {}
+        for key in keys:
+            if part.get(key):
+                raise MappingError(f"{field}.{section}.{key}: update cannot change it in a zone")
+    cpu = resources.get("cpu") or {}
+    if cpu.get("period") and not cpu.get("quota"):
+        # cpu.max holds both: a period alone would have to drop the quota to "max"
+        raise MappingError(f"{field}.cpu.period: give cpu.quota with it (cgroup v2's cpu.max "
+                           "sets both together)")
+    notes = []
+    for path, why in UPDATE_IGNORED.items():
+        section, _, key = path.partition(".")
+        value = (resources.get(section) or {}).get(key) if key else resources.get(section)
+        if value:
+            notes.append(f"{field}.{path} accepted and ignored: {why}")
+    return cgroup_settings(resources, field), notes
 
 
 def container_records(config: dict[str, Any], bind_sources: dict[int, str],

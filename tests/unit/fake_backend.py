@@ -29,6 +29,7 @@ class FakeBackend:
         self.skip_hooks = False
         self.exec_result = 0
         self.destroyed: list[str] = []
+        self.oom_kill_count = 0
 
     # -- helpers for tests ---------------------------------------------------------------
     def monitor(self, container_id: str) -> subprocess.Popen:
@@ -131,6 +132,9 @@ class FakeBackend:
     def stats(self, state: ContainerState) -> dict[str, Any]:
         self._zone(state)
         return {"cpu": {"usage": {"total": 123}}, "memory": {"usage": {"usage": 4096}}}
+
+    def oom_kills(self, state: ContainerState) -> int:
+        return self.oom_kill_count
 
     def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
         self.calls.append(("update", state.id, resources))

@@ -75,11 +75,12 @@ class HostInitZone:
         self.exit_status_value: str | None = None
         self.exit_status_reads = 0
         self.ports: list[int] = []
+        self.env: dict[str, str] = {}  # more of the init's environment (EDERA_INIT_CGROUP)
 
     def unpause(self) -> None:
         env = {"PATH": os.environ["PATH"], "EDERA_INIT_HOST_TEST": "1",
                "EDERA_INIT_FD": str(self.child_end.fileno()),
-               "EDERA_INIT_EXEC_DIR": str(self.exec_dir)}
+               "EDERA_INIT_EXEC_DIR": str(self.exec_dir), **self.env}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([str(self.binary)], env=env,
                                          pass_fds=(self.child_end.fileno(),),

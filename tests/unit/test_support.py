@@ -187,16 +187,16 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                          "linux.mountLabel"),
     **{f"linux.resources.memory.{k}": ({"linux": {"resources": {"memory": {k: v}}}},
                                        f"linux.resources.memory.{k}")
-       for k, v in (("reservation", 1 << 20), ("swap", 1 << 30), ("kernel", 1 << 30),
+       for k, v in (("kernel", 1 << 30),
                     ("kernelTCP", 1 << 20), ("swappiness", 0), ("disableOOMKiller", True),
                     ("useHierarchy", True), ("checkBeforeUpdate", True))},
     **{f"linux.resources.cpu.{k}": ({"linux": {"resources": {"cpu": {k: v}}}},
                                     f"linux.resources.cpu.{k}")
-       for k, v in (("cpus", "0"), ("mems", "0"), ("realtimePeriod", 1000000),
+       for k, v in (("realtimePeriod", 1000000),
                     ("realtimeRuntime", 950000), ("burst", 10000), ("idle", 1))},
     **{f"linux.resources.blockIO.{k}": ({"linux": {"resources": {"blockIO": {k: v}}}},
                                         f"linux.resources.blockIO.{k}")
-       for k, v in (("weight", 500), ("leafWeight", 500),
+       for k, v in (("leafWeight", 500),
                     ("weightDevice", [{"major": 8, "minor": 0, "weight": 500}]),
                     ("throttleReadBpsDevice", [DEV]), ("throttleWriteBpsDevice", [DEV]),
                     ("throttleReadIOPSDevice", [DEV]), ("throttleWriteIOPSDevice", [DEV]))},
@@ -351,6 +351,14 @@ PROC = {"process": {"args": ["/bin/true"], "cwd": "/"}}
 RECORD_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "root.readonly": ({}, {"root": {"readonly": True}}),
     "linux.seccomp": ({}, {"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}}),
+    "linux.resources.memory.reservation": ({}, {"linux": {"resources": {"memory": {
+        "reservation": 1 << 20}}}}),
+    "linux.resources.memory.swap": ({"linux": {"resources": {"memory": {"limit": 1 << 28}}}},
+                                    {"linux": {"resources": {"memory": {"swap": 1 << 29}}}}),
+    "linux.resources.cpu.cpus": ({}, {"linux": {"resources": {"cpu": {"cpus": "0"}}}}),
+    "linux.resources.cpu.mems": ({}, {"linux": {"resources": {"cpu": {"mems": "0"}}}}),
+    "linux.resources.blockIO.weight": ({}, {"linux": {"resources": {"blockIO": {
+        "weight": 500}}}}),
     "hostname": ({}, {"hostname": "h"}),
     "domainname": ({}, {"domainname": "d"}),
     "process.args": ({}, {"process": {"args": ["/bin/sh", "-c", "x"]}}),

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,20 +15,45 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "proto.h"
 #include "setup.h"
+#include "stats.h"
 
 #define CG_MOUNT "/sys/fs/cgroup"
 /* The device program hangs on the parent, which the container's cgroup namespace (rooted at
  * its own cgroup) cannot name: a workload with CAP_SYS_ADMIN cannot detach it. */
 #define CG_PARENT CG_MOUNT "/edera"
-#define CONTROLLERS "+cpu +memory +pids"
+#define CPUS_ONLINE "/sys/devices/system/cpu/online"
+/* Absent without NUMA: then node 0 is the only one. */
+#define NODES_ONLINE "/sys/devices/system/node/online"
+#define MAX_UPDATE_SETTINGS 32
 
 static bool cgroup_ready;
+/* The container's cgroup; a host test points it at a plain directory of files (fake). */
+static const char *cg_dir = CONTAINER_CGROUP;
+static bool cg_fake;
+
+void cgroup_use_dir(const char *dir)
+{
+	cg_dir = dir;
+	cg_fake = true;
+}
+
+bool cgroup_uses_fake_dir(void)
+{
+	return cg_fake;
+}
+
+const char *cgroup_dir(void)
+{
+	return cgroup_ready ? cg_dir : NULL;
+}
 
 bool cgroup_setting_allowed(const char *file)
 {
-	static const char *const files[] = {"memory.max", "memory.swap.max", "pids.max",
-					    "cpu.max", "cpu.weight"};
+	static const char *const files[] = {"memory.max", "memory.swap.max", "memory.low",
+					    "pids.max", "cpu.max", "cpu.weight", "cpuset.cpus",
+					    "cpuset.mems", "io.weight"};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		if (!strcmp(file, files[i]))
 			return true;
@@ -135,14 +161,198 @@ static void enable_controllers(const char *dir)
 	char path[256];
 	snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
 	/* One by one: a controller the kernel lacks must not cost the others. */
-	static const char *const ctl[] = {"+cpu", "+memory", "+pids"};
-	for (size_t i = 0; i < 3; i++)
+	static const char *const ctl[] = {"+cpu", "+memory", "+pids", "+cpuset", "+io"};
+	for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
 		if (write_file(path, ctl[i]) < 0)
 			log_msg("enable %s in %s: %s", ctl[i] + 1, dir, strerror(errno));
 }
 
+/* "0-3,5" into ranges; the count, or -1 when it is not such a list (or has more than cap). */
+static int cpulist_parse(const char *s, unsigned (*ranges)[2], size_t cap)
+{
+	size_t n = 0;
+	const char *p = s;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p || *p == '\n')
+		return -1;
+	for (;;) {
+		char *end;
+		if (*p < '0' || *p > '9')
+			return -1;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				return -1;
+			b = strtoul(end + 1, &end, 10);
+		}
+		if (a > b || b > 1u << 20 || n == cap)
+			return -1;
+		ranges[n][0] = (unsigned)a;
+		ranges[n][1] = (unsigned)b;
+		n++;
+		if (*end == ',') {
+			p = end + 1;
+			continue;
+		}
+		while (*end == ' ' || *end == '\n' || *end == '\t')
+			end++;
+		return *end ? -1 : (int)n;
+	}
+}
+
+int cpulist_subset(const char *want, const char *have, unsigned *missing)
+{
+	unsigned w[64][2], h[64][2];
+	int nw = cpulist_parse(want, w, 64), nh = cpulist_parse(have, h, 64);
+	if (nw < 0 || nh < 0)
+		return -1;
+	for (int i = 0; i < nw; i++)
+		for (unsigned long x = w[i][0]; x <= w[i][1]; x++) {
+			bool in = false;
+			for (int k = 0; k < nh && !in; k++)
+				in = x >= h[k][0] && x <= h[k][1];
+			if (!in) {
+				*missing = (unsigned)x;
+				return 1;
+			}
+		}
+	return 0;
+}
+
+static void read_text(const char *path, char *buf, size_t n)
+{
+	buf[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t r = read(fd, buf, n - 1);
+	close(fd);
+	buf[r > 0 ? r : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* A cpuset must name CPUs (memory nodes) the zone has: said here, by name, rather than as the
+ * kernel's EINVAL. */
+static int check_cpuset(const char *file, const char *value, char err[ERR_MAX])
+{
+	bool cpus = !strcmp(file, "cpuset.cpus");
+	char have[256];
+	read_text(cpus ? CPUS_ONLINE : NODES_ONLINE, have, sizeof have);
+	if (!have[0])
+		strcpy(have, "0");
+	unsigned missing = 0;
+	int r = cpulist_subset(value, have, &missing);
+	if (r < 0)
+		return errf(err, "%s \"%s\": not a list like 0-2,4", file, value);
+	if (r > 0)
+		return errf(err, "%s \"%s\": the zone has no %s %u (it has %s)", file, value,
+			    cpus ? "CPU" : "memory node", missing, have);
+	return 0;
+}
+
+static int apply_setting(const char *file, const char *value, char err[ERR_MAX])
+{
+	if (!strncmp(file, "cpuset.", 7) && check_cpuset(file, value, err) < 0)
+		return -1;
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", cg_dir, file);
+	/* A host test's plain file keeps what a shorter value would not overwrite. */
+	if (cg_fake && truncate(path, 0) < 0 && errno != ENOENT)
+		return errf(err, "cgroup %s: %s", file, strerror(errno));
+	if (write_file(path, value) == 0)
+		return 0;
+	int saved = errno;
+	/* Accepted and ignored, as runc ignores what the host's kernel lacks: said in the log. */
+	if (saved == ENOENT && !strcmp(file, "io.weight")) {
+		log_msg("blockIO.weight accepted and ignored: the zone's cgroup has no io "
+			"controller (%s: %s)", path, strerror(saved));
+		return 0;
+	}
+	if (saved == ENOENT && !strcmp(file, "memory.swap.max")) {
+		log_msg("memory.swap accepted and ignored: the zone's kernel has no swap "
+			"accounting (%s: %s)", path, strerror(saved));
+		return 0;
+	}
+	return errf(err, "cgroup %s = %s: %s", file, value, strerror(saved));
+}
+
+int cgroup_apply(const struct kv *set, size_t n, char err[ERR_MAX])
+{
+	for (size_t i = 0; i < n; i++)
+		if (apply_setting(set[i].key, set[i].value, err) < 0)
+			return -1;
+	return 0;
+}
+
+int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX])
+{
+	if (!cgroup_ready)
+		return errf(err, "the zone has no cgroup for the container");
+	static char text[MAX_UPDATE_SETTINGS][2][256];
+	struct kv set[MAX_UPDATE_SETTINGS];
+	size_t count = 0;
+	struct record_iter it;
+	struct record r;
+	int got;
+	record_iter_init(&it, p, n);
+	/* Everything is checked before anything is written. */
+	while ((got = record_next(&it, &r)) == 1) {
+		if (r.tag != TAG_CGROUP)
+			return errf(err, "UPDATE: record %u is not CGROUP", r.tag);
+		if (count == MAX_UPDATE_SETTINGS)
+			return errf(err, "UPDATE: more than %d settings", MAX_UPDATE_SETTINGS);
+		const uint8_t *nul = memchr(r.value, 0, r.len);
+		size_t klen = nul ? (size_t)(nul - r.value) : 0, vlen = nul ? r.len - klen - 1 : 0;
+		if (!nul || !klen || !vlen || klen >= 256 || vlen >= 256 ||
+		    memchr(nul + 1, 0, vlen) || memchr(nul + 1, '\n', vlen))
+			return errf(err, "UPDATE: a CGROUP record is not \"file\\0value\"");
+		memcpy(text[count][0], r.value, klen);
+		text[count][0][klen] = 0;
+		memcpy(text[count][1], nul + 1, vlen);
+		text[count][1][vlen] = 0;
+		if (!cgroup_setting_allowed(text[count][0]))
+			return errf(err, "UPDATE: \"%s\" is not a setting the zone applies",
+				    text[count][0]);
+		set[count].key = text[count][0];
+		set[count].value = text[count][1];
+		count++;
+	}
+	if (got < 0)
+		return errf(err, "UPDATE: truncated record list");
+	for (size_t i = 0; i < count; i++)
+		if (!strncmp(set[i].key, "cpuset.", 7) && check_cpuset(set[i].key, set[i].value, err) < 0)
+			return -1;
+	if (cgroup_apply(set, count, err) < 0)
+		return -1;
+	log_msg("update: %zu cgroup settings applied", count);
+	return 0;
+}
+
+long long cgroup_oom_kills(void)
+{
+	if (!cgroup_ready)
+		return -1;
+	char path[512], text[1024];
+	snprintf(path, sizeof path, "%s/memory.events", cg_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, text, sizeof text - 1);
+	close(fd);
+	text[r > 0 ? r : 0] = 0;
+	return stat_value(text, "oom_kill");
+}
+
 int cgroup_prepare(const struct container_cfg *c, char err[ERR_MAX])
 {
+	if (cg_fake) {
+		/* Host test: only the settings, into the test's directory of files. */
+		if (cgroup_apply(c->cgroup, c->ncgroup, err) < 0)
+			return -1;
+		cgroup_ready = true;
+		return 0;
+	}
 	if (mkdir_p(CG_MOUNT, 0755) < 0 ||
 	    (mount("cgroup2", CG_MOUNT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
 	     errno != EBUSY))
@@ -153,13 +363,8 @@ int cgroup_prepare(const struct container_cfg *c, char err[ERR_MAX])
 		return errf(err, "create the container's cgroup %s: %s", CONTAINER_CGROUP,
 			    strerror(errno));
 	enable_controllers(CG_PARENT);
-	for (size_t i = 0; i < c->ncgroup; i++) {
-		char path[256];
-		snprintf(path, sizeof path, "%s/%s", CONTAINER_CGROUP, c->cgroup[i].key);
-		if (write_file(path, c->cgroup[i].value) < 0)
-			return errf(err, "cgroup %s = %s: %s", c->cgroup[i].key, c->cgroup[i].value,
-				    strerror(errno));
-	}
+	if (cgroup_apply(c->cgroup, c->ncgroup, err) < 0)
+		return -1;
 	if (attach_device_program(CG_PARENT, err) < 0)
 		return -1;
 	cgroup_ready = true;
@@ -168,7 +373,7 @@ int cgroup_prepare(const struct container_cfg *c, char err[ERR_MAX])
 
 bool cgroup_active(void)
 {
-	return cgroup_ready;
+	return cgroup_ready && !cg_fake;
 }
 
 int cgroup_join(void)

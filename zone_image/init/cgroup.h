@@ -4,24 +4,46 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <linux/bpf.h>
 
 #include "config.h"
 
 #define CONTAINER_CGROUP "/sys/fs/cgroup/edera/container"
 
-/* PID 1 at SPEC: mount cgroup2 on /sys/fs/cgroup, enable cpu, memory and pids, create the
+/* PID 1 at SPEC: mount cgroup2 on /sys/fs/cgroup, enable cpu, memory, pids, cpuset and io
+ * (those the kernel has), create the
  * container's cgroup, write the CGROUP records into it, and attach the device program (the
  * zone's disks 202:*, console 229:* and xen/ misc devices denied, everything else allowed) to
  * its parent. 0, or -1 with err. */
 int cgroup_prepare(const struct container_cfg *c, char err[ERR_MAX]);
-/* Was cgroup_prepare done (a zone)? Processes then join the container's cgroup. */
+/* Host tests: the container's cgroup is this plain directory of files (made by the test):
+ * cgroup_prepare only writes the settings there; nothing is mounted, attached or joined. */
+void cgroup_use_dir(const char *dir);
+bool cgroup_uses_fake_dir(void);
+/* The container's cgroup directory once prepared (zone or host test), else NULL. */
+const char *cgroup_dir(void);
+/* Write settings (file, value) into the container's cgroup, in order; stops at the first
+ * failure. A cpuset naming a CPU or memory node the zone lacks is refused by name; io.weight
+ * without the io controller and memory.swap.max without swap accounting are accepted and
+ * ignored, with a log line. 0, or -1 with err. */
+int cgroup_apply(const struct kv *set, size_t n, char err[ERR_MAX]);
+/* UPDATE's payload: CGROUP records only, all checked before any is written. 0, or -1 with
+ * err. */
+int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX]);
+/* oom_kill of the container's memory.events: how many of its processes the OOM killer ended;
+ * -1 when unknown. */
+long long cgroup_oom_kills(void);
+/* Is want ("0-2,4") within have (the same form)? 0 yes, 1 no (*missing = the first number
+ * outside), -1 when either is not such a list. */
+int cpulist_subset(const char *want, const char *have, unsigned *missing);
+/* Was cgroup_prepare done in a zone? Processes then join the container's cgroup. */
 bool cgroup_active(void);
 /* Move the calling process into the container's cgroup. 0, or -1 with errno. */
 int cgroup_join(void);
 
-/* A CGROUP record's file name the zone init writes (memory.max, memory.swap.max, pids.max,
- * cpu.max, cpu.weight). */
+/* A CGROUP record's file name the zone init writes (memory.max, memory.swap.max, memory.low,
+ * pids.max, cpu.max, cpu.weight, cpuset.cpus, cpuset.mems, io.weight). */
 bool cgroup_setting_allowed(const char *file);
 /* The minors of the xen/ misc devices in /proc/misc's text. */
 size_t xen_misc_minors(const char *proc_misc, unsigned *out, size_t cap);

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "channel.h"
 #include "config.h"
 #include "container.h"
@@ -105,12 +106,23 @@ static void session_init(struct session *s, int port, struct transport *t, enum 
 
 static void send_exit(struct session *s, int status)
 {
+	uint8_t payload[4 + RECORD_HDR + 24];
+	size_t len = 4;
+	put_u32(payload, (uint32_t)status);
 	if (s == init_session) {
 		/* The durable copy first: the host may read it if the EXIT frame is lost. */
 		platform_exit_status(status);
 		platform_state("exited");
+		/* An OOM kill in the container's cgroup is reported as such (runc's oom event). */
+		long long ooms = cgroup_oom_kills();
+		if (ooms > 0) {
+			char v[24];
+			int k = snprintf(v, sizeof v, "%lld", ooms);
+			len += record_encode(payload + len, TAG_OOM_KILLS, v, (uint32_t)k);
+			log_msg("the OOM killer ended %lld of the container's processes", ooms);
+		}
 	}
-	chan_send_u32(&s->ch, MSG_EXIT, (uint32_t)status);
+	chan_send(&s->ch, MSG_EXIT, payload, len);
 	s->phase = P_EXITED;
 	s->ack_deadline = now_ms() + ACK_MS;
 }
@@ -262,6 +274,19 @@ static void handle_exec(const uint8_t *p, uint32_t len)
 		chan_send_u32(&init_session->ch, MSG_EXEC_PORT, port);
 }
 
+/* UPDATE: new limits for the container's cgroup; answered with UPDATE (empty = applied). */
+static void handle_update(struct session *s, const uint8_t *p, uint32_t len)
+{
+	char err[ERR_MAX];
+	if (s->phase != P_READY && s->phase != P_RUNNING)
+		snprintf(err, sizeof err, "the container is not running");
+	else if (cgroup_update(p, len, err) == 0)
+		err[0] = 0;
+	if (err[0])
+		log_msg("update refused: %s", err);
+	chan_send(&s->ch, MSG_UPDATE, err, strlen(err));
+}
+
 /* Does this signal end a process that does not handle it? */
 static bool fatal_by_default(int sig)
 {
@@ -359,8 +384,15 @@ static bool handle_frame(struct session *s, uint32_t type, const uint8_t *p, uin
 			return false;
 		}
 		break;
+	case MSG_UPDATE:
+		if (s == init_session)
+			handle_update(s, p, len);
+		else
+			log_msg("port %d: UPDATE is only taken on port 1; ignored", s->ch.port);
+		break;
 	case MSG_STATS_REQ: {
-		char text[512];
+		/* Within the host's limit for a STATS frame (4096). */
+		char text[3900];
 		size_t n = stats_collect(text, sizeof text);
 		chan_send(&s->ch, MSG_STATS, text, n);
 		break;

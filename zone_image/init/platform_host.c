@@ -5,8 +5,12 @@
  * Environment: EDERA_INIT_HOST_TEST=1 (required), EDERA_INIT_FD (default 3),
  * EDERA_INIT_EXEC_DIR (exec ports), EDERA_INIT_ROOT (apply mounts etc. under this root and
  * chroot the processes into it: run in a mount namespace), EDERA_INIT_NET=1 (apply the network
- * records: run in a network namespace). */
+ * records: run in a network namespace), EDERA_INIT_CGROUP (a directory of plain files standing
+ * for the container's cgroup: the CGROUP and UPDATE settings are written there and STATS reads
+ * it; nothing is mounted or joined). */
 #include "platform.h"
+
+#include "cgroup.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -37,6 +41,9 @@ void platform_init(struct platform *pl)
 	pl->apply_setup = root && root[0];
 	const char *net = getenv("EDERA_INIT_NET");
 	pl->host_net = net && !strcmp(net, "1");
+	const char *cg = getenv("EDERA_INIT_CGROUP");
+	if (cg && cg[0])
+		cgroup_use_dir(cg);
 	/* Orphans re-parent to us, as they would to PID 1, so we reap them and can signal them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	log_msg("host test: pid %d, root %s", getpid(), pl->root[0] ? pl->root : "(none)");

@@ -22,6 +22,8 @@ enum msg {
 	MSG_EXEC = 7,
 	MSG_EXIT_ACK = 8,
 	MSG_STATS_REQ = 9,
+	/* both ways: the host's new limits; the zone's answer (empty = applied, else why not) */
+	MSG_UPDATE = 10,
 	/* zone -> host */
 	MSG_READY = 32,
 	MSG_ERROR = 33,
@@ -67,6 +69,8 @@ enum tag {
 	TAG_SECCOMP_ARCH = 41,
 	TAG_SECCOMP_FLAG = 42,
 	TAG_SECCOMP_SYSCALL = 43,
+	/* in the container's EXIT, after the status */
+	TAG_OOM_KILLS = 50,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)

@@ -786,6 +786,112 @@ static void test_stats(void)
 	CHECK(stats_collect(out, sizeof out) > 0 && strstr(out, "mem_total_kb "));
 }
 
+static void test_cgroup_stats(void)
+{
+	struct cgroup_texts t = {
+		.memory_current = "1048576\n", .memory_max = "max\n", .memory_swap_current = "",
+		.memory_events = "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\noom_group_kill 0\n",
+		.pids_current = "3\n", .pids_max = "64\n",
+		.cpu_stat = "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\n"
+			    "nr_throttled 2\nthrottled_usec 30\n",
+		.memory_stat = "anon 4096\nfile 8192\nBad-Key 1\nnot_a_number x\n"
+			       "pgfault 12\n",
+	};
+	char out[1024];
+	cgroup_stats_format(out, sizeof out, &t);
+	CHECK_STR(out, "mem_usage_bytes 1048576\noom 2\noom_kill 1\npids 3\npids_limit 64\n"
+		       "cpu_usage_ns 1500000\ncpu_user_ns 1000000\ncpu_system_ns 500000\n"
+		       "cpu_periods 4\ncpu_throttled_periods 2\ncpu_throttled_ns 30000\n"
+		       "memstat_anon 4096\nmemstat_file 8192\nmemstat_pgfault 12\n");
+	/* A limit is a number; a small buffer keeps whole lines only. */
+	t.memory_max = "2097152\n";
+	cgroup_stats_format(out, 60, &t);
+	CHECK_STR(out, "mem_usage_bytes 1048576\nmem_limit_bytes 2097152\noom 2\n");
+	CHECK(stat_value("oom 2\noom_kill 1\n", "oom_kill") == 1);
+	CHECK(stat_value("oom_kill 1\n", "oom") == -1);
+	CHECK(stat_value("oom x\n", "oom") == -1);
+	unsigned missing = 99;
+	CHECK(cpulist_subset("0", "0-1\n", &missing) == 0);
+	CHECK(cpulist_subset("0-1,1", "0-1", &missing) == 0);
+	CHECK(cpulist_subset("1,3", "0-1,4-7", &missing) == 1 && missing == 3);
+	CHECK(cpulist_subset("5-6", "0-3,5-7\n", &missing) == 0);
+	CHECK(cpulist_subset("1023", "0-1", &missing) == 1 && missing == 1023);
+	CHECK(cpulist_subset("", "0-1", &missing) == -1);
+	CHECK(cpulist_subset("2-1", "0-3", &missing) == -1);
+	CHECK(cpulist_subset("a", "0-3", &missing) == -1);
+	CHECK(cpulist_subset("1,", "0-3", &missing) == -1);
+	CHECK(cpulist_subset("1-", "0-3", &missing) == -1);
+	CHECK(cgroup_setting_allowed("cpuset.cpus") && cgroup_setting_allowed("io.weight") &&
+	      cgroup_setting_allowed("memory.low") && !cgroup_setting_allowed("cgroup.kill"));
+}
+
+/* The settings go into the container's cgroup (here a plain directory, as a host test has). */
+static void test_cgroup_update(void)
+{
+	char dir[] = "/tmp/edera-cg-XXXXXX", path[64], err[ERR_MAX], buf[64];
+	CHECK(mkdtemp(dir) != NULL);
+	uint8_t rec_before[32];
+	CHECK(cgroup_update(rec_before, 0, err) == -1 && strstr(err, "no cgroup"));
+	static const char *const files[] = {"pids.max", "memory.max", "cpu.max", "cpuset.cpus"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		close(open(path, O_CREAT | O_WRONLY, 0644));
+	}
+	cgroup_use_dir(dir);
+	struct container_cfg c = {0};
+	struct kv set[2] = {{"pids.max", "10"}, {"io.weight", "default 100"}};
+	c.cgroup = set;
+	c.ncgroup = 2;
+	/* io.weight without the io controller (no file): accepted and ignored. */
+	CHECK(cgroup_prepare(&c, err) == 0);
+	snprintf(path, sizeof path, "%s/pids.max", dir);
+	FILE *f = fopen(path, "r");
+	CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "10"));
+	if (f)
+		fclose(f);
+	list_len = 0;
+	REC(TAG_CGROUP, "pids.max\00020");
+	REC(TAG_CGROUP, "cpu.max\00050000 100000");
+	CHECK(cgroup_update(list, list_len, err) == 0);
+	f = fopen(path, "r");
+	CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "20"));
+	if (f)
+		fclose(f);
+	/* Nothing is written when one record is bad. */
+	list_len = 0;
+	REC(TAG_CGROUP, "pids.max\00030");
+	REC(TAG_CGROUP, "cgroup.procs\0001");
+	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "cgroup.procs"));
+	list_len = 0;
+	REC(TAG_CGROUP, "pids.max\00030");
+	REC(TAG_CGROUP, "cpuset.cpus\0001023");
+	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "no CPU 1023"));
+	f = fopen(path, "r");
+	CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "20"));
+	if (f)
+		fclose(f);
+	list_len = 0;
+	REC(TAG_ARG, "x");
+	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "not CGROUP"));
+	list_len = 0;
+	REC(TAG_CGROUP, "pids.max");
+	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "file"));
+	/* A file the cgroup lacks (here memory.low) is an error naming it. */
+	list_len = 0;
+	REC(TAG_CGROUP, "memory.low\0001");
+	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "memory.low"));
+	snprintf(path, sizeof path, "%s/memory.events", dir);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("oom 1\noom_kill 3\n", f);
+		fclose(f);
+	}
+	CHECK(cgroup_oom_kills() == 3);
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	test_frames();
@@ -806,6 +912,8 @@ int main(void)
 	test_net_parse();
 	test_status();
 	test_stats();
+	test_cgroup_stats();
+	test_cgroup_update();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

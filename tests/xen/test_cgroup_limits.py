@@ -1,0 +1,213 @@
+"""cgroup v2 limits inside a zone, against real Xen: enforced, changed live, reported.
+
+One zone (module scope, one boot) runs a shell under a pids limit, a memory limit and
+``--cpus 0.5`` (quota 50000 of a 100000 period). While it waits on a FIFO, execs read its
+cgroup files, a fork bomb runs into the pids limit (and an exec still works at the limit),
+``update`` changes the limits live (read back through exec), bad updates fail by name, and
+``events --stats`` reads the container's cgroup. Then the workload turns into a memory hog:
+the OOM killer ends it (status 137, as the engine sees it by waiting on the container's
+process) and a running ``events`` stream reports runc's ``oom`` event. Everything is
+collected once; the tests read the results.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .bundles import make_bundle
+from .dom0 import leftovers
+
+pytestmark = pytest.mark.xen
+
+MIB = 1 << 20
+# The hog grows in 64 KiB strings (no single allocation the zone's kernel would refuse
+# outright) until the OOM killer ends it; it is the workload itself (exec), so its end is
+# the container's.
+WORKLOAD = r"""
+mkfifo /dev/shm/go
+echo ready
+read x < /dev/shm/go
+exec awk 'BEGIN { s = "x"; for (k = 0; k < 16; k++) s = s s; while (1) a[n++] = s }'
+"""
+# Builtins only: at the pids limit an exec's shell cannot fork.
+READ_LIMITS = ("for f in pids.max pids.current memory.max cpu.max cpuset.cpus "
+               "cpuset.cpus.effective io.weight; do "
+               "v=; read v < /sys/fs/cgroup/$f; echo $f=$v; done")
+# ... and then, still without forking, it ends the bomb's sleeps.
+KILL_SLEEPS = ("for p in /proc/[0-9]*; do c=; read c < $p/comm 2>/dev/null; "
+               "[ \"$c\" = sleep ] && kill -9 ${p#/proc/}; done; echo killed=1")
+BOMB = "while :; do sleep 600 & done"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def oci(root: Path, *args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["edera-oci", "--root", str(root), *args], capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def keyvals(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def limits(root: Path, cid: str, then: str = ":") -> dict[str, str]:
+    r = oci(root, "exec", cid, "sh", "-c", f"{READ_LIMITS}; {then}")
+    assert r.returncode == 0, r.stderr
+    return keyvals(r.stdout)
+
+
+def subreaper(on: bool) -> None:
+    """Adopt the container's process (the monitor) as an engine does, to wait for it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+
+
+def dump_diagnostics(root: Path) -> None:
+    for log in sorted(root.glob("*/monitor.log")):
+        print(f"--- {log}\n{log.read_text()[-4000:]}")
+    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
+        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("cgroup")
+    root = tmp / "state"
+    bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], **{
+        "linux.resources": {"pids": {"limit": 24}, "memory": {"limit": 96 * MIB},
+                            "cpu": {"quota": 50000, "period": 100000, "cpus": "0"},
+                            "blockIO": {"weight": 500}},
+    })
+    cid = "cgroup-" + uuid.uuid4().hex[:8]
+    out_path = tmp / "stdout"
+    res: dict = {}
+    subreaper(True)
+    try:
+        t0 = time.monotonic()
+        # The workload's stdio is create's (files: its monitor keeps them open).
+        with open(out_path, "w") as out, open(tmp / "stderr", "w") as err:
+            create = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
+                                     str(bundle), cid], stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, timeout=420)
+        assert create.returncode == 0, (tmp / "stderr").read_text()
+        res["create_s"] = time.monotonic() - t0
+        monitor = json.loads(oci(root, "state", cid).stdout)["pid"]
+        assert oci(root, "start", cid).returncode == 0
+        deadline = time.monotonic() + 60
+        while "ready" not in out_path.read_text():
+            assert time.monotonic() < deadline, out_path.read_text()
+            time.sleep(0.2)
+        res["at_create"] = limits(root, cid)
+        # A fork bomb from an exec runs into pids.max; its shell dies when fork fails ...
+        res["bomb_status"] = oci(root, "exec", cid, "sh", "-c", BOMB, timeout=300).returncode
+        # ... and an exec still runs at the limit (and ends the bomb's sleeps).
+        res["at_limit"] = limits(root, cid, then=KILL_SLEEPS)
+        # update, live: runc's flags, then its --resources form; one exec reads both back
+        res["update_flags"] = oci(root, "update", "--pids-limit", "40", "--cpu-quota", "25000",
+                                  cid)
+        (tmp / "resources.json").write_text(json.dumps({"memory": {"limit": 80 * MIB}}))
+        res["update_file"] = oci(root, "update", "-r", str(tmp / "resources.json"), cid)
+        res["after"] = limits(root, cid)
+        # refused before the zone is asked: nothing of them is applied (stats show pids 40)
+        res["update_cpuset"] = oci(root, "update", "--cpuset-cpus", "7", cid)
+        (tmp / "huge.json").write_text(json.dumps(
+            {"pids": {"limit": 10}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MIB}]}))
+        res["update_huge"] = oci(root, "update", "-r", str(tmp / "huge.json"), cid)
+        res["before_stats_s"] = time.monotonic() - t0
+        stats = oci(root, "events", "--stats", cid)
+        res["stats"] = json.loads(stats.stdout) if stats.returncode == 0 else stats.stderr
+        # The hog: the workload becomes dd with a 120 MiB buffer, over memory.max (80 MiB)
+        # and within what the zone's kernel lets one allocation have.
+        events = subprocess.Popen(["edera-oci", "--root", str(root), "events", "--interval",
+                                   "1s", cid], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        time.sleep(1)
+        oci(root, "exec", cid, "sh", "-c", "echo go > /dev/shm/go")
+        _, wait_status = os.waitpid(monitor, 0)
+        res["status"] = os.waitstatus_to_exitcode(wait_status)
+        try:
+            ev_out, ev_err = events.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            events.kill()
+            ev_out, ev_err = events.communicate()
+        res["events"] = [json.loads(line) for line in ev_out.splitlines() if line.strip()]
+        res["events_status"] = events.returncode
+        res["events_stderr"] = ev_err
+        res["update_stopped"] = oci(root, "update", "--pids-limit", "10", cid)
+        res["total_s"] = time.monotonic() - t0
+    except BaseException:
+        dump_diagnostics(root)
+        raise
+    finally:
+        subreaper(False)
+        oci(root, "delete", "--force", cid)
+    res["leftovers"] = leftovers(root)
+    return res
+
+
+def test_limits_at_create_and_cpus_half_is_a_quota_not_a_vcpu(limited):
+    at = limited["at_create"]
+    assert at["pids.max"] == "24"
+    assert at["memory.max"] == str(96 * MIB)  # the limit itself; the zone's headroom is apart
+    assert at["cpu.max"] == "50000 100000"  # --cpus 0.5: enforced in the zone
+    assert at["cpuset.cpus.effective"] == "0"  # one vCPU, not rounded up past the quota
+    assert at["cpuset.cpus"] == "0"
+    assert at["io.weight"] == "default 4950"  # blockIO.weight 500, runc's conversion
+
+
+def test_fork_bomb_is_contained_and_exec_still_works(limited):
+    assert limited["bomb_status"] != 0
+    at = limited["at_limit"]
+    assert at["pids.max"] == "24"
+    assert 20 <= int(at["pids.current"]) <= 24 + 1, at  # + the exec that joined to look
+    assert at["killed"] == "1"
+
+
+def test_update_changes_the_limits_live(limited):
+    for key in ("update_flags", "update_file"):
+        assert limited[key].returncode == 0, (key, limited[key].stderr)
+    after = limited["after"]
+    assert after["pids.max"] == "40"
+    assert after["cpu.max"] == "25000 100000"  # the period kept, as runc leaves it
+    assert after["memory.max"] == str(80 * MIB)
+
+
+def test_updates_the_zone_cannot_apply_fail_by_name(limited):
+    cpuset, huge = limited["update_cpuset"], limited["update_huge"]
+    assert cpuset.returncode != 0 and "linux.resources.cpu.cpus" in cpuset.stderr
+    assert huge.returncode != 0 and "linux.resources.hugepageLimits" in huge.stderr
+    assert "Traceback" not in cpuset.stderr + huge.stderr
+    stopped = limited["update_stopped"]
+    assert stopped.returncode != 0 and "stopped" in stopped.stderr
+
+
+def test_stats_are_the_containers_cgroup(limited):
+    data = limited["stats"]["data"]
+    assert data["memory"]["usage"]["limit"] == 80 * MIB  # memory.max, not the zone's size
+    assert 0 < data["memory"]["usage"]["usage"] < 80 * MIB
+    assert data["pids"]["limit"] == 40  # the refused update's pids.limit 10 was not applied
+    assert 1 <= data["pids"]["current"] <= 25
+    assert data["cpu"]["usage"]["total"] > 0 and "throttling" in data["cpu"]
+    assert "anon" in data["memory"]["raw"]
+
+
+def test_memory_hog_is_oom_killed_and_reported(limited):
+    assert limited["status"] == 137, limited["events"]
+    types = [e["type"] for e in limited["events"]]
+    assert "oom" in types, (limited["events"], limited["events_stderr"])
+    oom = next(e for e in limited["events"] if e["type"] == "oom")
+    assert oom["id"].startswith("cgroup-") and limited["events_status"] == 0
+    assert limited["leftovers"] == []
+
+
+def test_within_the_lab_time_budget(limited):
+    """One zone for everything: create, the checks, the OOM and the delete."""
+    times = {k: round(v, 1) for k, v in limited.items() if k.endswith("_s")}
+    assert limited["total_s"] < 90, times
