@@ -31,7 +31,7 @@ from edera_oci.statefile import process_alive, process_start_time
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
-from . import control, disks, hotplug, network
+from . import control, disks, hotplug, network, shares
 from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .image import find_zone_image
 from .protocol import PROTOCOL_VERSION, ProtocolError, check_exec_records, encode_records
@@ -227,6 +227,7 @@ class XenZoneBackend:
         record = req.record_zone or (lambda _zone: None)
         disk_dir = Path(zone["disk_dir"])
         monitor: subprocess.Popen | None = None
+        shares_plan: shares.SharePlan | None = None
         clock = Phases()
         try:
             record(zone)
@@ -234,19 +235,16 @@ class XenZoneBackend:
             disks.make_disk_dir(disk_dir)
             (disk_dir / OWNER_FILE).write_text(str(state_dir))
             checkpoint("disk-dir")
+            # Binds first: a bad source is refused before anything is copied. A source
+            # holding this --root or the disks would share the runtime's state with the zone.
+            shares_plan = shares.plan_binds(
+                spec.mounts, state_dir / shares.STAGING_DIR,
+                protected=[os.path.dirname(req.state_dir), DISK_ROOT])
             disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
             disk_files = [disk_dir / disks.ROOT_DISK]
-            staging = disk_dir / "binds"
-            staging.mkdir()
-            # a bind source holding this --root would copy container state into the zone
-            bind_sources = disks.stage_binds(spec.mounts, staging,
-                                             protected=[os.path.dirname(req.state_dir)])
-            if bind_sources:
-                disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
-                disk_files.append(disk_dir / disks.BINDS_DISK)
-            shutil.rmtree(staging)
             try:
-                records = encode_spec(spec.raw, bind_sources, bool(bind_sources))
+                records = encode_spec(spec.raw, shares_plan.bind_sources(),
+                                      shares_plan.zone_share())
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             clock.mark("disks")
@@ -274,15 +272,19 @@ class XenZoneBackend:
             cfg = domain.DomainConfig(
                 name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
                 cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
-                vifs=vifs, disk_script=hotplug.block_script(),
+                vifs=vifs, disk_script=hotplug.block_script(), p9=shares_plan.xl_p9(),
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
             record(zone)
             clock.mark("network")
             try:
-                zone["domid"] = domain.create_paused(state_dir / "zone.cfg", zone["name"])
+                zone["domid"] = domain.create_paused(
+                    state_dir / "zone.cfg", zone["name"],
+                    preexec=shares_plan.enter if shares_plan.entries else None)
             except domain.DomainError as e:
                 raise ZoneError(f"building the zone failed: {e}") from None
+            finally:
+                shares_plan.close()
             record(zone)
             clock.mark("domain")
             checkpoint("domain")
@@ -303,6 +305,8 @@ class XenZoneBackend:
             log.debug("create phases (s): " + clock.summary())
             return zone
         except BaseException:
+            if shares_plan is not None:
+                shares_plan.close()
             try:
                 self._teardown(zone)
             except ZoneError as e:
@@ -389,9 +393,13 @@ class XenZoneBackend:
         clock.mark("monitor")
         self._destroy_domain(zone)
         clock.mark("domain")
+        if zone.get("state_dir"):
+            # the mounts lived in xl's and the zone's QEMU's namespace, gone with the domain:
+            # only empty mount points remain here
+            shares.remove_staging(Path(zone["state_dir"]) / shares.STAGING_DIR)
         disk_dir = zone.get("disk_dir")
         if disk_dir:
-            for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+            for img in (disks.ROOT_DISK,):
                 try:
                     disks.detach_loops(Path(disk_dir) / img)
                 except ZoneError as e:
@@ -541,7 +549,7 @@ class XenZoneBackend:
             if unowned(state_dir):
                 what = found.setdefault(os.path.basename(state_dir), [])
                 what.append(f"disk dir {disk_dir}")
-                for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+                for img in (disks.ROOT_DISK,):
                     what += [f"loop {dev}" for dev in disks.loops_backing(disk_dir / img)]
         return found
 

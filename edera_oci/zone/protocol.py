@@ -80,6 +80,7 @@ class Tag(IntEnum):
     NAMESPACE = 32
     DEVICE = 33
     CGROUP = 34
+    BINDS_SHARE = 60
 
 
 class ProtocolError(Exception):

@@ -64,7 +64,7 @@ static const char *tag_name(uint16_t tag)
 		[TAG_ROOT_READONLY] = "ROOT_READONLY", [TAG_BINDS_DISK] = "BINDS_DISK",
 		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
 		[TAG_NET_ROUTE] = "NET_ROUTE", [TAG_NAMESPACE] = "NAMESPACE", [TAG_DEVICE] = "DEVICE",
-		[TAG_CGROUP] = "CGROUP",
+		[TAG_CGROUP] = "CGROUP", [TAG_BINDS_SHARE] = "BINDS_SHARE",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -330,7 +330,16 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		if (text(r, f, err))
 			return -1;
 		free(c->binds_disk);
+	free(c->binds_share);
+	free(c->binds_share_opts);
 		c->binds_disk = f[0];
+		return 0;
+	case TAG_BINDS_SHARE:
+		if (fields(r, f, 2, err))
+			return -1;
+		free(c->binds_share), free(c->binds_share_opts);
+		c->binds_share = f[0];
+		c->binds_share_opts = f[1];
 		return 0;
 	case TAG_ROOT_DISK:
 		if (fields(r, f, 2, err))

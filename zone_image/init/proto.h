@@ -62,6 +62,7 @@ enum tag {
 	TAG_NAMESPACE = 32,
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
+	TAG_BINDS_SHARE = 60,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)
