@@ -33,6 +33,21 @@ def vifs() -> list[str]:
     return [n for n in names if n.startswith("vif")]
 
 
+def qemus() -> list[str]:
+    """The Xen device-model QEMUs (a zone's 9pfs backend): libxl stops each with its domain."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if argv0.endswith(b"xen-qemu-system-i386"):
+            found.append(entry.name)
+    return found
+
+
 def state_dirs(roots: tuple[Path, ...]) -> list[Path]:
     return [d for r in roots if r.is_dir() for d in r.iterdir()]
 
@@ -46,6 +61,7 @@ def leftovers(*roots: Path) -> list[str]:
         found += [f"disk dir {p}" for p in DISKS.iterdir()]
     found += [f"state dir {p}" for p in state_dirs(all_roots)]
     found += [f"vif {v}" for v in vifs()]
+    found += [f"qemu {pid}" for pid in qemus()]
     return found
 
 
