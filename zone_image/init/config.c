@@ -412,7 +412,8 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 			return -1;
 		if (done == 0)
 			continue;
-		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) {
+		if ((r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) ||
+		    (r.tag >= TAG_STORAGE_FIRST && r.tag <= TAG_STORAGE_LAST)) {
 			if (!ctr)
 				return errf(err, "record %s is not allowed in EXEC", tag_name(r.tag));
 			if (parse_container_record(&r, ctr, err) < 0)
