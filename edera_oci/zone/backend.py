@@ -34,7 +34,7 @@ from ..xen.xenstore import XenStore
 from . import control, disks, hotplug, network, shares
 from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE
 from .image import find_zone_image
-from .protocol import PROTOCOL_VERSION, ProtocolError, check_exec_records, encode_records
+from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, encode_records
 from .records import MappingError, encode_spec, net_records, process_records
 
 # Engines run the runtime with a minimal PATH (podman's cleanup: no /sbin); the tools a zone
@@ -237,14 +237,20 @@ class XenZoneBackend:
             checkpoint("disk-dir")
             # Binds first: a bad source is refused before anything is copied. A source
             # holding this --root or the disks would share the runtime's state with the zone.
+            share_root = shares.root_over_9p(spec.annotations)
             shares_plan = shares.plan_binds(
                 spec.mounts, state_dir / shares.STAGING_DIR,
-                protected=[os.path.dirname(req.state_dir), DISK_ROOT])
-            disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
-            disk_files = [disk_dir / disks.ROOT_DISK]
+                protected=[os.path.dirname(req.state_dir), DISK_ROOT],
+                root=spec.root if share_root else None)
+            disk_files = []
+            if not share_root:
+                disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
+                disk_files.append(disk_dir / disks.ROOT_DISK)
+            root_share = shares_plan.root_share()
             try:
                 records = encode_spec(spec.raw, shares_plan.bind_sources(),
-                                      shares_plan.zone_share())
+                                      shares_plan.zone_share(),
+                                      [(Tag.ROOT_SHARE, list(root_share))] if root_share else [])
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             clock.mark("disks")
@@ -280,7 +286,7 @@ class XenZoneBackend:
             try:
                 zone["domid"] = domain.create_paused(
                     state_dir / "zone.cfg", zone["name"],
-                    preexec=shares_plan.enter if shares_plan.entries else None)
+                    preexec=shares_plan.enter if shares_plan.needed else None)
             except domain.DomainError as e:
                 raise ZoneError(f"building the zone failed: {e}") from None
             finally:

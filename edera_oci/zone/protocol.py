@@ -81,6 +81,7 @@ class Tag(IntEnum):
     DEVICE = 33
     CGROUP = 34
     BINDS_SHARE = 60
+    ROOT_SHARE = 61
 
 
 class ProtocolError(Exception):

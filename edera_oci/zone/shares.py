@@ -34,6 +34,10 @@ from .records import BINDS_MOUNTPOINT, MS_BIND, MS_RDONLY, MS_REC, mount_flags
 
 SHARE_TAG = "edera-binds"
 STAGING_DIR = "binds"
+ROOT_TAG = "edera-root"
+ROOT_DIR = "rootfs-share"  # in the state directory: where the bundle's rootfs is mounted
+# config.json's annotation that asks for the root over 9pfs instead of the ext4 copy
+ROOT_ANNOTATION = "org.edera-oci.rootfs"
 # passthrough: files keep the owners and modes the zone gives them (and the host's are shown
 # as they are), as with runc; the QEMU backend runs as root in dom0 to do that.
 SECURITY_MODEL = "passthrough"
@@ -65,17 +69,18 @@ class _MountAttr(ctypes.Structure):
 class ShareEntry:
     """One bind mount's source, opened and checked: what gets mounted at staging/<index>."""
 
-    index: int
+    index: int  # mounts[index]; -1 for the container's root
     source: str  # as config.json names it, for messages
     real: str  # the source with symlinks resolved
     fd: int  # O_PATH descriptor of the resolved source
     is_dir: bool
     readonly: bool
     recursive: bool
+    target: Path  # its mount point (in xl's namespace)
 
     @property
     def field(self) -> str:
-        return f"mounts[{self.index}].source"
+        return "root.path" if self.index < 0 else f"mounts[{self.index}].source"
 
 
 @dataclass
@@ -84,6 +89,12 @@ class SharePlan:
 
     staging: Path
     entries: list[ShareEntry] = field(default_factory=list)
+    root: ShareEntry | None = None  # the bundle's rootfs, when it is shared too
+
+    @property
+    def needed(self) -> bool:
+        """Anything to share: then xl create runs in the shares' namespace."""
+        return bool(self.entries) or self.root is not None
 
     def bind_sources(self) -> dict[int, str]:
         """mount index -> the source's path in the zone."""
@@ -92,16 +103,28 @@ class SharePlan:
     def xl_p9(self) -> list[str]:
         """The xl ``p9`` device list: one 9p device for all the binds (each device costs the
         zone 2 MiB of ring memory), none without binds (then no QEMU runs at all)."""
-        if not self.entries:
-            return []
-        return [f"tag={SHARE_TAG},security_model={SECURITY_MODEL},path={self.staging}"]
+        devices = []
+        if self.entries:
+            devices.append(f"tag={SHARE_TAG},security_model={SECURITY_MODEL},path={self.staging}")
+        if self.root is not None:
+            devices.append(f"tag={ROOT_TAG},security_model={SECURITY_MODEL},"
+                           f"path={self.root.target}")
+        for device in devices:
+            if "," in device.split("path=", 1)[1]:
+                raise ZoneError(f"the state directory {self.staging.parent} has a comma in "
+                                "its path: xl cannot name it as a 9p share")
+        return devices
 
     def zone_share(self) -> tuple[str, str] | None:
         """(9p tag, mount options) for the zone's BINDS_SHARE record."""
         return (SHARE_TAG, ZONE_MOUNT_OPTIONS) if self.entries else None
 
+    def root_share(self) -> tuple[str, str] | None:
+        """(9p tag, mount options) for the zone's ROOT_SHARE record."""
+        return (ROOT_TAG, ZONE_MOUNT_OPTIONS) if self.root is not None else None
+
     def close(self) -> None:
-        for e in self.entries:
+        for e in self.entries + ([self.root] if self.root else []):
             if e.fd >= 0:
                 os.close(e.fd)
                 e.fd = -1
@@ -116,6 +139,16 @@ class SharePlan:
         except OSError as e:
             os.write(2, f"{e.strerror or e}\n".encode(errors="replace"))
             os._exit(125)
+
+
+def root_over_9p(annotations: dict[str, str]) -> bool:
+    """Whether config.json asks for its root shared over 9pfs (``org.edera-oci.rootfs: 9p``)
+    rather than copied into an ext4 image (``ext4``, the default)."""
+    value = annotations.get(ROOT_ANNOTATION, "ext4")
+    if value not in ("9p", "ext4"):
+        raise ZoneError(f"annotations[{ROOT_ANNOTATION!r}]: {value!r} is neither '9p' nor "
+                        "'ext4'")
+    return value == "9p"
 
 
 def _libc():
@@ -136,8 +169,8 @@ def _enter(plan: SharePlan) -> None:
     # slave: the host's later unmounts still reach this namespace; nothing goes back.
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
            "make the zone's mount namespace a slave of the host's")
-    for e in plan.entries:
-        target = os.fsencode(plan.staging / str(e.index))
+    for e in plan.entries + ([plan.root] if plan.root else []):
+        target = os.fsencode(e.target)
         # A bind mount's source must be in the caller's namespace: the checked descriptor is
         # the host namespace's, so the source is opened again here and must be the same inode.
         try:
@@ -202,14 +235,17 @@ def _open_source(index: int, src: str, guarded: list[str]) -> tuple[int, bool]:
     return fd, stat.S_ISDIR(st.st_mode)
 
 
-def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = ()) -> SharePlan:
+def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
+               root=None) -> SharePlan:
     """Check and open every bind source of mounts and make its staging entry (nothing is
     mounted yet: SharePlan.enter does that for ``xl create``).
 
     Refused, each with a ZoneError naming ``mounts[i]``, and with nothing left behind: a
     relative or missing source, ``/``, anything under /dev, /proc or /sys, a socket, FIFO or
     device, and a source that contains or lies in /run/edera-oci or a ``protected`` path (the
-    caller's --root and disk directory).
+    caller's --root and disk directory). With ``root`` (config.json's root, a spec.Root), the
+    bundle's rootfs is shared too, as its own 9p device, mounted on ``<staging>/../rootfs-share``;
+    a bad root is refused naming ``root.path``.
     """
     guarded = list(dict.fromkeys(os.path.realpath(p) for p in (*ALWAYS_PROTECTED, *protected)))
     plan = SharePlan(staging=staging)
@@ -223,15 +259,27 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = ()) -> S
                                            real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
                                            is_dir=is_dir,
                                            readonly=bool(flags & MS_RDONLY),
-                                           recursive=bool(flags & MS_REC)))
+                                           recursive=bool(flags & MS_REC),
+                                           target=staging / str(i)))
+        if root is not None:
+            try:
+                fd, is_dir = _open_source(-1, root.path, guarded)
+            except ZoneError as e:
+                raise ZoneError(str(e).replace("mounts[-1].source", "root.path")) from None
+            plan.root = ShareEntry(index=-1, source=root.path,
+                                   real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
+                                   is_dir=is_dir, readonly=bool(root.readonly), recursive=True,
+                                   target=staging.parent / ROOT_DIR)
+            if not is_dir:
+                raise ZoneError(f"root.path: {root.path} is not a directory")
+            plan.root.target.mkdir(mode=0o700)
         if plan.entries:
             staging.mkdir(mode=0o700)
             for e in plan.entries:
-                target = staging / str(e.index)
                 if e.is_dir:
-                    target.mkdir(mode=0o700)
+                    e.target.mkdir(mode=0o700)
                 else:
-                    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                    os.close(os.open(e.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
                                      os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
     except OSError as e:
         plan.close()
@@ -245,8 +293,11 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = ()) -> S
 
 
 def remove_staging(staging: Path) -> None:
-    """Remove the staging directory: empty mount points only (in the host's namespace nothing
-    is mounted on them), so it is removed entry by entry, never recursively."""
+    """Remove the staging directory and the root's mount point: empty mount points only (in
+    the host's namespace nothing is mounted on them), so they are removed entry by entry,
+    never recursively."""
+    with contextlib.suppress(OSError):
+        os.rmdir(staging.parent / ROOT_DIR)
     try:
         names = os.listdir(staging)
     except FileNotFoundError:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from edera_oci.errors import ZoneError
-from edera_oci.spec import Mount
+from edera_oci.spec import Mount, Root
 from edera_oci.xen import domain
 from edera_oci.zone import shares
 
@@ -227,3 +227,45 @@ def test_the_xl_config_lists_the_share(tmp_path):
     plain = domain.DomainConfig(name="z", kernel=Path("/k"), ramdisk=Path("/r"), cmdline="c",
                                 memory_mb=256, vcpus=1)
     assert "p9" not in plain.render()
+
+
+def test_the_root_can_be_shared_as_its_own_device(tmp_path, staging, fake_xl):
+    rootfs = tmp_path / "bundle" / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "marker").write_text("image file\n")
+    plan = shares.plan_binds([tmpfs_mount()], staging, root=Root(path=str(rootfs)))
+    try:
+        target = staging.parent / shares.ROOT_DIR
+        assert plan.needed and plan.entries == [] and plan.root.target == target
+        assert plan.xl_p9() == [f"tag=edera-root,security_model=passthrough,path={target}"]
+        assert plan.root_share() == ("edera-root", shares.ZONE_MOUNT_OPTIONS)
+        assert plan.zone_share() is None
+        domain._xl("create", "-p", "-q", "cfg", preexec=plan.enter)
+    finally:
+        plan.close()
+    assert not os.path.ismount(target) and os.listdir(target) == []
+    shares.remove_staging(staging)
+    assert not target.exists()
+    assert (rootfs / "etc" / "marker").read_text() == "image file\n"
+
+
+def test_a_bad_root_names_root_path_and_leaves_nothing(tmp_path, staging):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    refused([bind(vol)], staging, r"^root\.path: .*/nope does not exist",
+            root=Root(path=str(tmp_path / "nope")))
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    refused([bind(vol)], staging, r"^root\.path: .*afile is not a directory",
+            root=Root(path=str(afile)))
+    refused([], staging, r"^root\.path: binding the host's / into a zone is refused",
+            root=Root(path="/"))
+    assert not (staging.parent / shares.ROOT_DIR).exists()
+
+
+def test_the_root_annotation():
+    assert shares.root_over_9p({}) is False
+    assert shares.root_over_9p({"org.edera-oci.rootfs": "ext4"}) is False
+    assert shares.root_over_9p({"org.edera-oci.rootfs": "9p"}) is True
+    with pytest.raises(ZoneError, match=r"annotations\['org.edera-oci.rootfs'\]: 'nfs'"):
+        shares.root_over_9p({"org.edera-oci.rootfs": "nfs"})

@@ -191,3 +191,28 @@ def test_one_qemu_per_zone_and_none_after_it(volumes):
     assert volumes["delete"].returncode == 0, volumes["delete"].stderr
     assert volumes["qemus_after"] == []
     assert volumes["leftovers"] == []
+
+
+def test_a_root_shared_over_9p_keeps_the_workloads_writes(tmp_path):
+    """With ``org.edera-oci.rootfs: 9p`` nothing is copied: the workload runs from the bundle's
+    rootfs itself, and what it writes there is in the bundle after delete."""
+    root = tmp_path / "state"
+    bundle = make_bundle(tmp_path / "bundle", ["sh", "-c",
+                         "echo written-in-zone > /from-zone; cat /etc/zone-marker; "
+                         "grep ' / ' /proc/mounts | cut -d' ' -f3"],
+                         annotations={"org.edera-oci.rootfs": "9p"})
+    cid = "root9p-" + uuid.uuid4().hex[:8]
+    try:
+        run = subprocess.run(["edera-oci", "--root", str(root), "run", "--bundle", str(bundle),
+                              cid], capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+    finally:
+        delete = oci(root, "delete", "--force", cid)
+    if run.returncode != 0:
+        dump_diagnostics(root)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["rootfs-from-bundle", "9p"]
+    assert (bundle / "rootfs/from-zone").read_text() == "written-in-zone\n"
+    assert delete.returncode == 0, delete.stderr
+    assert not list(Path("/var/lib/edera-oci/disks").glob("*/root.ext4"))
+    assert qemus() == [] and leftovers(root) == []

@@ -65,6 +65,7 @@ static const char *tag_name(uint16_t tag)
 		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
 		[TAG_NET_ROUTE] = "NET_ROUTE", [TAG_NAMESPACE] = "NAMESPACE", [TAG_DEVICE] = "DEVICE",
 		[TAG_CGROUP] = "CGROUP", [TAG_BINDS_SHARE] = "BINDS_SHARE",
+		[TAG_ROOT_SHARE] = "ROOT_SHARE",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -332,6 +333,8 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		free(c->binds_disk);
 	free(c->binds_share);
 	free(c->binds_share_opts);
+	free(c->root_share);
+	free(c->root_share_opts);
 		c->binds_disk = f[0];
 		return 0;
 	case TAG_BINDS_SHARE:
@@ -340,6 +343,13 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		free(c->binds_share), free(c->binds_share_opts);
 		c->binds_share = f[0];
 		c->binds_share_opts = f[1];
+		return 0;
+	case TAG_ROOT_SHARE:
+		if (fields(r, f, 2, err))
+			return -1;
+		free(c->root_share), free(c->root_share_opts);
+		c->root_share = f[0];
+		c->root_share_opts = f[1];
 		return 0;
 	case TAG_ROOT_DISK:
 		if (fields(r, f, 2, err))

@@ -63,6 +63,7 @@ enum tag {
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
 	TAG_BINDS_SHARE = 60,
+	TAG_ROOT_SHARE = 61,
 	TAG_STORAGE_FIRST = 60, /* container records of the storage model: 60..69 */
 	TAG_STORAGE_LAST = 69,
 };

@@ -386,7 +386,8 @@ int zone_prepare(const struct container_cfg *c, const char *root, bool zone, cha
 			c->binds_share ? c->binds_share : "-", root);
 		return 0;
 	}
-	if (mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
+	if (c->root_share ? mount_share(c->root_share, c->root_share_opts, root, err) < 0
+			  : mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
 		return -1;
 	if (c->binds_disk && mount_disk(c->binds_disk, "ext4", ZONE_BINDS, err) < 0)
 		return -1;
