@@ -114,8 +114,9 @@ def volumes(tmp_path_factory) -> dict:
             result["app_conf"] = (etc / "app.conf").read_text()
             rtts = []
             for n in range(3):
-                (vol / f"ping-{n}").write_text(f"dom0 says {n}\n")
+                (vol / f".ping-{n}").write_text(f"dom0 says {n}\n")
                 t0 = time.monotonic()
+                os.rename(vol / f".ping-{n}", vol / f"ping-{n}")  # whole, or not at all
                 pong = vol / f"pong-{n}"
                 while not (pong.exists() and pong.read_text()):
                     assert time.monotonic() - t0 < 10, f"no pong-{n}"
