@@ -228,6 +228,7 @@ class XenZoneBackend:
         disk_dir = Path(zone["disk_dir"])
         monitor: subprocess.Popen | None = None
         shares_plan: shares.SharePlan | None = None
+        report_r = go_w = -1  # the monitor's pipes, while create holds them
         clock = Phases()
         try:
             record(zone)
@@ -303,8 +304,10 @@ class XenZoneBackend:
             checkpoint("network")
             os.write(go_w, f"go {zone['domid']}\n".encode())
             os.close(go_w)
+            go_w = -1
             checkpoint("booting")
-            answer = self._await_report(report_r, monitor)
+            reading, report_r = report_r, -1
+            answer = self._await_report(reading, monitor)  # closes it
             if answer != "ready":
                 raise ZoneError(answer.removeprefix("error ").strip() or "the zone failed to boot")
             clock.mark("boot")
@@ -313,6 +316,10 @@ class XenZoneBackend:
         except BaseException:
             if shares_plan is not None:
                 shares_plan.close()
+            for fd in (report_r, go_w):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             try:
                 self._teardown(zone)
             except ZoneError as e:
