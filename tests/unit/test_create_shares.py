@@ -66,8 +66,8 @@ def request(tmp_path, make_bundle, mounts, annotations=None) -> CreateRequest:
     (bundle / "rootfs" / "etc").mkdir()
     state_dir = tmp_path / "run" / "c1"
     state_dir.mkdir(parents=True, mode=0o700)
-    return CreateRequest(id="c1", bundle=str(bundle), spec=load_bundle(str(bundle), for_create=True),
-                         state_dir=str(state_dir))
+    spec = load_bundle(str(bundle), for_create=True)
+    return CreateRequest(id="c1", bundle=str(bundle), spec=spec, state_dir=str(state_dir))
 
 
 def left(tmp_path) -> list[str]:
