@@ -405,6 +405,10 @@ class XenZoneBackend:
         self._stop_monitor(zone)
         clock.mark("monitor")
         self._destroy_domain(zone)
+        if zone.get("name"):
+            for pid in shares.stop_backends(
+                    zone["name"], zone["domid"] if isinstance(zone.get("domid"), int) else None):
+                log.warning(f"the zone's 9pfs backend (pid {pid}) outlived its domain: killed")
         clock.mark("domain")
         if zone.get("state_dir"):
             # the mounts lived in xl's and the zone's QEMU's namespace, gone with the domain:

@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import signal
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,6 +292,46 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
         remove_staging(staging)
         raise
     return plan
+
+
+QEMU = b"xen-qemu-system-i386"
+BACKEND_GRACE = 5.0  # seconds libxl's own stop of the QEMU gets before it is killed here
+
+
+def backend_pids(name: str, domid: int | None = None, proc: Path = Path("/proc")) -> list[int]:
+    """The pids of the zone's 9pfs QEMU(s): Xen's device model, started with ``-name NAME``
+    (or ``-xen-domid DOMID``)."""
+    wanted = {(b"-name", name.encode())}
+    if domid is not None:
+        wanted.add((b"-xen-domid", str(domid).encode()))
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(QEMU) and any(
+                (argv[i], argv[i + 1]) in wanted for i in range(len(argv) - 1)):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_backends(name: str, domid: int | None = None) -> list[int]:
+    """After the zone's domain is destroyed: wait for libxl's stop of its QEMU, and kill what
+    is left after BACKEND_GRACE, so that no backend (nor the namespace holding the zone's
+    shares) outlives the zone. Returns the pids that had to be killed."""
+    deadline = time.monotonic() + BACKEND_GRACE
+    while (pids := backend_pids(name, domid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 2
+    while backend_pids(name, domid) and time.monotonic() < end:
+        time.sleep(0.05)
+    return pids
 
 
 def remove_staging(staging: Path) -> None:

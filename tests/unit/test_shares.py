@@ -269,3 +269,19 @@ def test_the_root_annotation():
     assert shares.root_over_9p({"org.edera-oci.rootfs": "9p"}) is True
     with pytest.raises(ZoneError, match=r"annotations\['org.edera-oci.rootfs'\]: 'nfs'"):
         shares.root_over_9p({"org.edera-oci.rootfs": "nfs"})
+
+
+def test_the_zones_qemu_is_found_by_its_domain_name_or_id(tmp_path):
+    proc = tmp_path / "proc"
+    argvs = {
+        "101": [b"/usr/libexec/xen-qemu-system-i386", b"-xen-domid", b"7", b"-name", b"edera-x-c1"],
+        "102": [b"/usr/libexec/xen-qemu-system-i386", b"-xen-domid", b"8", b"-name", b"other"],
+        "103": [b"/bin/sleep", b"-name", b"edera-x-c1"],
+        "self": [b"/usr/libexec/xen-qemu-system-i386", b"-name", b"edera-x-c1"],
+    }
+    for pid, argv in argvs.items():
+        (proc / pid).mkdir(parents=True)
+        (proc / pid / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    assert shares.backend_pids("edera-x-c1", proc=proc) == [101]
+    assert sorted(shares.backend_pids("gone", 8, proc=proc)) == [102]
+    assert shares.backend_pids("gone", proc=proc) == []
