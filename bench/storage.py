@@ -175,6 +175,38 @@ def dom0_runs(work: Path, runs: int, size: int, tree: bytes) -> dict:
     return out
 
 
+def create_times(work: Path, runs: int, sizes: list[int]) -> dict[str, list[float]]:
+    """`edera-oci create` (then delete) of a busybox rootfs padded to SIZE MB, with the root
+    copied into ext4 (the default) and shared over 9p (org.edera-oci.rootfs: 9p)."""
+    out: dict[str, list[float]] = {}
+    for size in sizes:
+        bundle = work / f"create-{size}"
+        busybox_rootfs(bundle / "rootfs", b"")
+        if size > 2:
+            subprocess.run(["dd", "if=/dev/zero", f"of={bundle}/rootfs/pad", "bs=1M",
+                            f"count={size - 2}"], check=True, capture_output=True)
+        subprocess.run(["edera-oci", "spec", "--bundle", str(bundle)], check=True)
+        cfg = json.loads((bundle / "config.json").read_text())
+        cfg["process"]["args"] = ["true"]
+        cfg["process"]["terminal"] = False
+        for mode in ("ext4", "9p"):
+            cfg["annotations"] = {"org.edera-oci.rootfs": mode}
+            (bundle / "config.json").write_text(json.dumps(cfg))
+            for n in range(runs):
+                root = work / f"state-{size}-{mode}-{n}"
+                t0 = time.monotonic()
+                proc = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
+                                       str(bundle), "c"], capture_output=True, text=True)
+                elapsed = time.monotonic() - t0
+                subprocess.run(["edera-oci", "--root", str(root), "delete", "--force", "c"],
+                               capture_output=True)
+                if proc.returncode != 0:
+                    print(f"create {size} MB {mode} failed: {proc.stderr.strip()[-400:]}")
+                    continue
+                out.setdefault(f"{mode} root, {size} MB rootfs", []).append(elapsed)
+    return out
+
+
 def inside(args) -> int:
     m = machine()
     print_machine(m)
@@ -183,6 +215,8 @@ def inside(args) -> int:
         work = Path(tmp)
         dom0 = dom0_runs(work, args.runs, args.size, tree)
         zone, pss, log = zone_runs(work, args.runs, args.size, tree)
+        creates = create_times(work, args.create_runs,
+                               [int(x) for x in args.create_sizes.split(",") if x])
     if not zone:
         print(log[-3000:])
         return 1
@@ -203,9 +237,11 @@ def inside(args) -> int:
     mem = stats_table("dom0 memory per zone with binds: PSS of its 9pfs QEMU",
                       [("QEMU 9pfs backend PSS", [p / 1024 for p in pss], CLAIMS["memory"])],
                       unit="MiB", digits=1)
+    made = stats_table("create time against rootfs size (ext4 copy vs 9p share)",
+                       [(name, values, "") for name, values in creates.items()])
     save("storage", {"machine": m, "runs": args.runs, "size_mib": args.size,
                      "files": args.files, "dom0": dom0, "zone": zone, "qemu_pss_kib": pss,
-                     "table": shown + mem})
+                     "create": creates, "table": shown + mem + made})
     return 0
 
 
@@ -215,11 +251,15 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size", type=int, default=64, help="MiB written and read")
     ap.add_argument("--files", type=int, default=2000, help="files in the metadata tree")
+    ap.add_argument("--create-sizes", default="2,200", help="rootfs sizes (MB) for create")
+    ap.add_argument("--create-runs", type=int, default=2)
     args = ap.parse_args()
     if args.inside:
         return inside(args)
     return rerun_inside_lab(__file__, args.runs, timeout=3600,
-                            extra=["--size", str(args.size), "--files", str(args.files)])
+                            extra=["--size", str(args.size), "--files", str(args.files),
+                                   "--create-sizes", args.create_sizes,
+                                   "--create-runs", str(args.create_runs)])
 
 
 if __name__ == "__main__":
