@@ -154,7 +154,7 @@ def dom0_runs(work: Path, runs: int, size: int, tree: bytes) -> dict:
 
     def timed(op: str, *cmd: str) -> None:
         t0 = time.monotonic()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out[op].append(time.monotonic() - t0)
 
     def drop() -> None:
