@@ -252,7 +252,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=64, help="MiB written and read")
     ap.add_argument("--files", type=int, default=2000, help="files in the metadata tree")
     ap.add_argument("--create-sizes", default="2,200", help="rootfs sizes (MB) for create")
-    ap.add_argument("--create-runs", type=int, default=2)
+    ap.add_argument("--create-runs", type=int, default=1)
     args = ap.parse_args()
     if args.inside:
         return inside(args)
