@@ -34,16 +34,19 @@ def vifs() -> list[str]:
 
 
 def qemus() -> list[str]:
-    """The Xen device-model QEMUs (a zone's 9pfs backend): libxl stops each with its domain."""
+    """The Xen device-model QEMUs of guests (a zone's 9pfs backend), which libxl stops with
+    their domain. Not dom0's own (``-xen-domid 0``), which Xen's init script starts at boot
+    once qemu-system-xen is installed."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv0.endswith(b"xen-qemu-system-i386"):
+        dom0 = any(argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1))
+        if argv[0].endswith(b"xen-qemu-system-i386") and not dom0:
             found.append(entry.name)
     return found
 

@@ -201,7 +201,8 @@ def test_a_root_shared_over_9p_keeps_the_workloads_writes(tmp_path):
     bundle = make_bundle(tmp_path / "bundle", ["sh", "-c",
                          "echo written-in-zone > /from-zone; cat /etc/zone-marker; "
                          "grep ' / ' /proc/mounts | cut -d' ' -f3"],
-                         annotations={"org.edera-oci.rootfs": "9p"})
+                         annotations={"org.edera-oci.rootfs": "9p"},
+                         **{"root.readonly": False})
     cid = "root9p-" + uuid.uuid4().hex[:8]
     try:
         run = subprocess.run(["edera-oci", "--root", str(root), "run", "--bundle", str(bundle),
