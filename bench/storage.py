@@ -83,13 +83,16 @@ def busybox_rootfs(root: Path, tree: bytes) -> None:
 
 
 def qemu_pss_kib() -> list[int]:
+    """PSS of each guest's QEMU (not dom0's own, ``-xen-domid 0``, which Xen's init script
+    starts once at boot)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if not (entry / "cmdline").read_bytes().split(b"\0")[0].endswith(
-                    b"xen-qemu-system-i386"):
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if not argv[0].endswith(b"xen-qemu-system-i386") or any(
+                    argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1)):
                 continue
             rollup = (entry / "smaps_rollup").read_text()
         except OSError:
