@@ -7,6 +7,7 @@ runtime needs from Xen (is the domain alive, its XenStore subtree) goes straight
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class DomainConfig:
     disks: list[Path] = field(default_factory=list)
     vifs: list[str] = field(default_factory=list)  # xl vif specs, e.g. "bridge=xenbr0,mac=..."
     disk_script: Path | None = None  # the block hotplug script; None: Xen's own `block`
+    p9: list[str] = field(default_factory=list)  # xl p9 specs: "tag=..,security_model=..,path=.."
 
     def render(self) -> str:
         script = f", backendtype=phy, script={self.disk_script}" if self.disk_script else ""
@@ -50,6 +52,7 @@ class DomainConfig:
             f"maxvcpus = {self.vcpus}",
             f"disk = [ {disks} ]",
             f"vif = [ {vifs} ]",
+            *([f"p9 = [ {', '.join(repr(s) for s in self.p9)} ]"] if self.p9 else []),
             'on_poweroff = "destroy"',
             'on_reboot = "destroy"',
             'on_crash = "destroy"',
@@ -57,9 +60,10 @@ class DomainConfig:
         ])
 
 
-def _xl(*args: str, timeout: float = 300) -> str:
+def _xl(*args: str, timeout: float = 300, preexec: Callable[[], None] | None = None) -> str:
     try:
-        proc = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=preexec)
     except FileNotFoundError as e:
         raise DomainError("xl not found: Xen's toolstack (xen-utils) is not installed") from e
     except subprocess.TimeoutExpired as e:
@@ -80,9 +84,11 @@ def info() -> dict[str, str]:
     return fields
 
 
-def create_paused(config_file: Path, name: str) -> int:
-    """Build the domain from config_file, leave it paused, return its domid."""
-    _xl("create", "-p", "-q", str(config_file))
+def create_paused(config_file: Path, name: str,
+                  preexec: Callable[[], None] | None = None) -> int:
+    """Build the domain from config_file, leave it paused, return its domid. preexec runs in
+    the child before xl is executed (the zone's shares are mounted there)."""
+    _xl("create", "-p", "-q", str(config_file), preexec=preexec)
     return domid_of(name)
 
 

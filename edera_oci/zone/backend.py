@@ -31,7 +31,7 @@ from edera_oci.statefile import process_alive, process_start_time
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
-from . import control, disks, hotplug, network
+from . import control, disks, hotplug, network, shares
 from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE, OOM_KILLS_FILE
 from .image import find_zone_image
 from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, encode_records
@@ -271,6 +271,8 @@ class XenZoneBackend:
         record = req.record_zone or (lambda _zone: None)
         disk_dir = Path(zone["disk_dir"])
         monitor: subprocess.Popen | None = None
+        shares_plan: shares.SharePlan | None = None
+        report_r = go_w = -1  # the monitor's pipes, while create holds them
         clock = Phases()
         try:
             record(zone)
@@ -278,19 +280,22 @@ class XenZoneBackend:
             disks.make_disk_dir(disk_dir)
             (disk_dir / OWNER_FILE).write_text(str(state_dir))
             checkpoint("disk-dir")
-            disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
-            disk_files = [disk_dir / disks.ROOT_DISK]
-            staging = disk_dir / "binds"
-            staging.mkdir()
-            # a bind source holding this --root would copy container state into the zone
-            bind_sources = disks.stage_binds(spec.mounts, staging,
-                                             protected=[os.path.dirname(req.state_dir)])
-            if bind_sources:
-                disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
-                disk_files.append(disk_dir / disks.BINDS_DISK)
-            shutil.rmtree(staging)
+            # Binds first: a bad source is refused before anything is copied. A source
+            # holding this --root or the disks would share the runtime's state with the zone.
+            share_root = shares.root_over_9p(spec.annotations)
+            shares_plan = shares.plan_binds(
+                spec.mounts, state_dir / shares.STAGING_DIR,
+                protected=[os.path.dirname(req.state_dir), DISK_ROOT],
+                root=spec.root if share_root else None)
+            disk_files = []
+            if not share_root:
+                disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
+                disk_files.append(disk_dir / disks.ROOT_DISK)
+            root_share = shares_plan.root_share()
             try:
-                records = encode_spec(spec.raw, bind_sources, bool(bind_sources))
+                records = encode_spec(spec.raw, shares_plan.bind_sources(),
+                                      shares_plan.zone_share(),
+                                      [(Tag.ROOT_SHARE, list(root_share))] if root_share else [])
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             clock.mark("disks")
@@ -318,15 +323,19 @@ class XenZoneBackend:
             cfg = domain.DomainConfig(
                 name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
                 cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
-                vifs=vifs, disk_script=hotplug.block_script(),
+                vifs=vifs, disk_script=hotplug.block_script(), p9=shares_plan.xl_p9(),
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
             record(zone)
             clock.mark("network")
             try:
-                zone["domid"] = domain.create_paused(state_dir / "zone.cfg", zone["name"])
+                zone["domid"] = domain.create_paused(
+                    state_dir / "zone.cfg", zone["name"],
+                    preexec=shares_plan.enter if shares_plan.needed else None)
             except domain.DomainError as e:
                 raise ZoneError(f"building the zone failed: {e}") from None
+            finally:
+                shares_plan.close()
             record(zone)
             clock.mark("domain")
             checkpoint("domain")
@@ -339,14 +348,22 @@ class XenZoneBackend:
             checkpoint("network")
             os.write(go_w, f"go {zone['domid']}\n".encode())
             os.close(go_w)
+            go_w = -1
             checkpoint("booting")
-            answer = self._await_report(report_r, monitor)
+            reading, report_r = report_r, -1
+            answer = self._await_report(reading, monitor)  # closes it
             if answer != "ready":
                 raise ZoneError(answer.removeprefix("error ").strip() or "the zone failed to boot")
             clock.mark("boot")
             log.debug("create phases (s): " + clock.summary())
             return zone
         except BaseException:
+            if shares_plan is not None:
+                shares_plan.close()
+            for fd in (report_r, go_w):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             try:
                 self._teardown(zone)
             except ZoneError as e:
@@ -432,10 +449,18 @@ class XenZoneBackend:
         self._stop_monitor(zone)
         clock.mark("monitor")
         self._destroy_domain(zone)
+        if zone.get("name"):
+            for pid in shares.stop_backends(
+                    zone["name"], zone["domid"] if isinstance(zone.get("domid"), int) else None):
+                log.warning(f"the zone's 9pfs backend (pid {pid}) outlived its domain: killed")
         clock.mark("domain")
+        if zone.get("state_dir"):
+            # the mounts lived in xl's and the zone's QEMU's namespace, gone with the domain:
+            # only empty mount points remain here
+            shares.remove_staging(Path(zone["state_dir"]) / shares.STAGING_DIR)
         disk_dir = zone.get("disk_dir")
         if disk_dir:
-            for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+            for img in (disks.ROOT_DISK,):
                 try:
                     disks.detach_loops(Path(disk_dir) / img)
                 except ZoneError as e:
@@ -585,7 +610,7 @@ class XenZoneBackend:
             if unowned(state_dir):
                 what = found.setdefault(os.path.basename(state_dir), [])
                 what.append(f"disk dir {disk_dir}")
-                for img in (disks.ROOT_DISK, disks.BINDS_DISK):
+                for img in (disks.ROOT_DISK,):
                     what += [f"loop {dev}" for dev in disks.loops_backing(disk_dir / img)]
         return found
 

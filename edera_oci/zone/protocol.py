@@ -90,6 +90,8 @@ class Tag(IntEnum):
     SECCOMP_SYSCALL = 43
     # in the container's EXIT, after the status
     OOM_KILLS = 50
+    BINDS_SHARE = 60
+    ROOT_SHARE = 61
 
 
 class ProtocolError(Exception):

@@ -327,12 +327,13 @@ def update_settings(resources: dict[str, Any],
 
 
 def container_records(config: dict[str, Any], bind_sources: dict[int, str],
-                      has_binds_disk: bool) -> list[tuple[int, Any]]:
-    """Records for the SPEC frame: the container, then its init process."""
+                      binds_share: tuple[str, str] | None) -> list[tuple[int, Any]]:
+    """Records for the SPEC frame: the container, then its init process. binds_share is the
+    (9p tag, mount options) the bind sources come over, None without binds."""
     linux = config.get("linux") or {}
     recs: list[tuple[int, Any]] = [(Tag.ROOT_DISK, ["xvda", "ext4"])]
-    if has_binds_disk:
-        recs.append((Tag.BINDS_DISK, "xvdb"))
+    if binds_share is not None:
+        recs.append((Tag.BINDS_SHARE, list(binds_share)))
     if config.get("hostname"):
         recs.append((Tag.HOSTNAME, config["hostname"]))
     if config.get("domainname"):
@@ -357,9 +358,10 @@ def container_records(config: dict[str, Any], bind_sources: dict[int, str],
     return recs
 
 
-def encode_spec(config: dict[str, Any], bind_sources: dict[int, str], has_binds_disk: bool,
+def encode_spec(config: dict[str, Any], bind_sources: dict[int, str],
+                binds_share: tuple[str, str] | None,
                 extra: list[tuple[int, Any]] = ()) -> bytes:
-    return encode_records(container_records(config, bind_sources, has_binds_disk) + list(extra))
+    return encode_records(container_records(config, bind_sources, binds_share) + list(extra))
 
 
 def net_records(interfaces) -> list[tuple[int, Any]]:

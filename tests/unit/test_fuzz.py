@@ -27,6 +27,7 @@ from edera_oci.errors import EderaError
 from edera_oci.validate import load_bundle
 from edera_oci.zone.protocol import decode_records
 from edera_oci.zone.records import BINDS_MOUNTPOINT, MappingError, encode_spec
+from edera_oci.zone.shares import SHARE_TAG, ZONE_MOUNT_OPTIONS
 from tests.unit.conftest import REPO
 
 FIXTURES = {p.name: json.loads(p.read_text())
@@ -95,7 +96,7 @@ def create_path(bundle: Path, text: str | bytes) -> None:
         return
     binds = {i: f"{BINDS_MOUNTPOINT}/{i}" for i, m in enumerate(spec.mounts) if m.is_bind}
     try:
-        records = encode_spec(spec.raw, binds, bool(binds))
+        records = encode_spec(spec.raw, binds, (SHARE_TAG, ZONE_MOUNT_OPTIONS) if binds else None)
     except MappingError as e:
         assert str(e)
         return

@@ -22,7 +22,7 @@ from edera_oci.cli.main import main
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest
 from edera_oci.logs import log
 from edera_oci.state import ContainerState, StateStore, write_file_atomic
-from edera_oci.zone import disks
+from edera_oci.zone import disks, shares
 from tests.perms import exposed
 from tests.unit.conftest import minimal_config
 from tests.unit.fake_backend import FakeBackend
@@ -47,10 +47,7 @@ class FilesBackend(FakeBackend):
         disk_dir = self.disk_root / req.id
         disks.make_disk_dir(disk_dir)
         disks.make_ext4(Path(req.spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
-        staging = disk_dir / "binds"
-        staging.mkdir()
-        if disks.stage_binds(req.spec.mounts, staging):
-            disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
+        shares.plan_binds(req.spec.mounts, state_dir / shares.STAGING_DIR).close()
         (state_dir / "spec.bin").write_bytes(b"DB_PASSWORD=hunter2")
         (state_dir / "zone.cfg").write_text('name = "zone"\n')
         subprocess.run([sys.executable, "-c", MONITOR_FILES, str(state_dir)], check=True)
@@ -96,7 +93,7 @@ def test_a_created_and_started_container_exposes_nothing(files_backend, tmp_path
     disk_root = files_backend.disk_root
     assert cli("--root", root, "create", "--bundle", bundle, "c1") == 0
     assert (disk_root / "c1" / disks.ROOT_DISK).exists()
-    assert (disk_root / "c1" / disks.BINDS_DISK).exists()
+    assert stat.S_IMODE(os.stat(root / "c1" / shares.STAGING_DIR).st_mode) == 0o700
     assert cli("--root", root, "start", "c1") == 0
     assert cli("--root", root, "exec", "c1", "true") == 0
     state_dir = root / "c1"

@@ -87,13 +87,13 @@ def test_engine_profiles_map_to_records() -> None:
     assert ["SCMP_ACT_ERRNO", "38", "clone3"] in rules
     # The SPEC carries them (after the process records) as NUL-separated fields.
     cfg["mounts"] = []
-    spec = encode_records(container_records(cfg, {}, False))
+    spec = encode_records(container_records(cfg, {}, None))
     decoded = [(t, v) for t, v in decode_records(spec) if t >= Tag.SECCOMP_DEFAULT]
     assert decoded[0] == (Tag.SECCOMP_DEFAULT, b"SCMP_ACT_ERRNO\x001")
     assert (Tag.SECCOMP_SYSCALL, b"SCMP_ACT_ERRNO\x0038\x00clone3") in decoded
     # No linux.seccomp: no records, no filter.
     assert seccomp_records(None) == []
-    assert not [t for t, _ in container_records(minimal_config(), {}, False)
+    assert not [t for t, _ in container_records(minimal_config(), {}, None)
                 if t >= Tag.SECCOMP_DEFAULT]
 
 

@@ -406,7 +406,7 @@ RECORD_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 
 
 def zone_records(cfg: dict[str, Any]) -> list:
-    return records.container_records(merged(PROC, cfg), {}, False)
+    return records.container_records(merged(PROC, cfg), {}, None)
 
 
 def test_every_applied_row_shows_how_it_is_applied():

@@ -100,13 +100,14 @@ def test_container_records_map_mounts_and_binds():
         "linux": {"sysctl": {"net.ipv4.ip_forward": "1"}, "maskedPaths": ["/proc/kcore"],
                   "readonlyPaths": ["/proc/sys"]},
     }
-    recs = container_records(config, {2: "/run/edera/binds/2"}, True)
+    recs = container_records(config, {2: "/run/edera/binds/2"}, ("edera-binds", "trans=xen"))
     mounts = [fields(v) for v in by_tag(recs, p.Tag.MOUNT)]
     assert mounts[0] == ["/proc", "proc", "proc", "0", ""]
     assert mounts[1] == ["/sys/fs/cgroup", "cgroup2", "cgroup", str(MS_RDONLY | MS_NOSUID), ""]
     assert mounts[2] == ["/etc/hosts", "bind", "/run/edera/binds/2",
                          str(MS_BIND | MS_REC | MS_RDONLY), ""]
-    assert by_tag(recs, p.Tag.BINDS_DISK) == [b"xvdb"]
+    assert [fields(v) for v in by_tag(recs, p.Tag.BINDS_SHARE)] == [["edera-binds", "trans=xen"]]
+    assert by_tag(recs, p.Tag.BINDS_DISK) == []
     assert by_tag(recs, p.Tag.HOSTNAME) == [b"h"]
     assert [fields(v) for v in by_tag(recs, p.Tag.SYSCTL)] == [["net.ipv4.ip_forward", "1"]]
     assert by_tag(recs, p.Tag.MASKED_PATH) == [b"/proc/kcore"]
@@ -117,10 +118,10 @@ def test_bind_without_a_zone_source_and_foreign_fs_are_refused():
     config = {"process": {"args": ["true"]},
               "mounts": [{"destination": "/x", "type": "bind", "source": "/y"}]}
     with pytest.raises(MappingError, match=r"mounts\[0\]"):
-        container_records(config, {}, False)
+        container_records(config, {}, None)
     config["mounts"] = [{"destination": "/x", "type": "nfs", "source": "srv:/"}]
     with pytest.raises(MappingError, match=r"mounts\[0\].type"):
-        container_records(config, {}, False)
+        container_records(config, {}, None)
 
 
 def test_namespaces_and_devices_become_records():
@@ -136,7 +137,7 @@ def test_namespaces_and_devices_become_records():
                         {"path": "/dev/ttyX", "type": "u", "major": 4, "minor": 7}],
         },
     }
-    recs = container_records(config, {}, False)
+    recs = container_records(config, {}, None)
     # network is the zone's own stack, not a namespace inside it; a path cannot be joined
     # from a zone: the workload gets a new namespace of that type
     assert [fields(v) for v in by_tag(recs, p.Tag.NAMESPACE)] == [
@@ -147,10 +148,10 @@ def test_namespaces_and_devices_become_records():
         ["/dev/ttyX", "c", "4", "7", "438", "0", "0"]]
     with pytest.raises(MappingError, match=r"linux.devices\[0\].type"):
         container_records({"process": {"args": ["sh"]},
-                           "linux": {"devices": [{"path": "/dev/x", "type": "z"}]}}, {}, False)
+                           "linux": {"devices": [{"path": "/dev/x", "type": "z"}]}}, {}, None)
     with pytest.raises(MappingError, match=r"linux.devices\[0\].path"):
         container_records({"process": {"args": ["sh"]},
-                           "linux": {"devices": [{"path": "x", "type": "c"}]}}, {}, False)
+                           "linux": {"devices": [{"path": "x", "type": "c"}]}}, {}, None)
 
 
 def test_features_list_the_namespaces_the_workload_gets():
@@ -165,9 +166,9 @@ def test_resources_become_cgroup_records():
     config = {"process": {"args": ["sh"]}, "linux": {"resources": {
         "memory": {"limit": 256 << 20}, "pids": {"limit": 64},
         "cpu": {"quota": 50000, "period": 100000, "shares": 1024}}}}
-    got = [fields(v) for v in by_tag(container_records(config, {}, False), p.Tag.CGROUP)]
+    got = [fields(v) for v in by_tag(container_records(config, {}, None), p.Tag.CGROUP)]
     assert got == [["memory.max", str(256 << 20)], ["pids.max", "64"],
                    ["cpu.max", "50000 100000"], ["cpu.weight", "39"]]
     unlimited = {"process": {"args": ["sh"]}, "linux": {"resources": {"pids": {"limit": -1}}}}
-    assert [fields(v) for v in by_tag(container_records(unlimited, {}, False),
+    assert [fields(v) for v in by_tag(container_records(unlimited, {}, None),
                                       p.Tag.CGROUP)] == [["pids.max", "max"]]

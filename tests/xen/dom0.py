@@ -33,6 +33,24 @@ def vifs() -> list[str]:
     return [n for n in names if n.startswith("vif")]
 
 
+def qemus() -> list[str]:
+    """The Xen device-model QEMUs of guests (a zone's 9pfs backend), which libxl stops with
+    their domain. Not dom0's own (``-xen-domid 0``), which Xen's init script starts at boot
+    once qemu-system-xen is installed."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        dom0 = any(argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1))
+        if argv[0].endswith(b"xen-qemu-system-i386") and not dom0:
+            found.append(entry.name)
+    return found
+
+
 def state_dirs(roots: tuple[Path, ...]) -> list[Path]:
     return [d for r in roots if r.is_dir() for d in r.iterdir()]
 
@@ -46,6 +64,7 @@ def leftovers(*roots: Path) -> list[str]:
         found += [f"disk dir {p}" for p in DISKS.iterdir()]
     found += [f"state dir {p}" for p in state_dirs(all_roots)]
     found += [f"vif {v}" for v in vifs()]
+    found += [f"qemu {pid}" for pid in qemus()]
     return found
 
 

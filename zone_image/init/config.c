@@ -69,6 +69,8 @@ static const char *tag_name(uint16_t tag)
 		[TAG_CGROUP] = "CGROUP", [TAG_SECCOMP_DEFAULT] = "SECCOMP_DEFAULT",
 		[TAG_SECCOMP_ARCH] = "SECCOMP_ARCH", [TAG_SECCOMP_FLAG] = "SECCOMP_FLAG",
 		[TAG_SECCOMP_SYSCALL] = "SECCOMP_SYSCALL",
+		[TAG_BINDS_SHARE] = "BINDS_SHARE",
+		[TAG_ROOT_SHARE] = "ROOT_SHARE",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -510,7 +512,25 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		if (text(r, f, err))
 			return -1;
 		free(c->binds_disk);
+	free(c->binds_share);
+	free(c->binds_share_opts);
+	free(c->root_share);
+	free(c->root_share_opts);
 		c->binds_disk = f[0];
+		return 0;
+	case TAG_BINDS_SHARE:
+		if (fields(r, f, 2, err))
+			return -1;
+		free(c->binds_share), free(c->binds_share_opts);
+		c->binds_share = f[0];
+		c->binds_share_opts = f[1];
+		return 0;
+	case TAG_ROOT_SHARE:
+		if (fields(r, f, 2, err))
+			return -1;
+		free(c->root_share), free(c->root_share_opts);
+		c->root_share = f[0];
+		c->root_share_opts = f[1];
 		return 0;
 	case TAG_ROOT_DISK:
 		if (fields(r, f, 2, err))
@@ -583,7 +603,8 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 			return -1;
 		if (done == 0)
 			continue;
-		if (r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) {
+		if ((r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) ||
+		    (r.tag >= TAG_STORAGE_FIRST && r.tag <= TAG_STORAGE_LAST)) {
 			if (!ctr)
 				return errf(err, "record %s is not allowed in EXEC", tag_name(r.tag));
 			if (parse_container_record(&r, ctr, err) < 0)

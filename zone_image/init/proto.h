@@ -71,6 +71,10 @@ enum tag {
 	TAG_SECCOMP_SYSCALL = 43,
 	/* in the container's EXIT, after the status */
 	TAG_OOM_KILLS = 50,
+	TAG_BINDS_SHARE = 60,
+	TAG_ROOT_SHARE = 61,
+	TAG_STORAGE_FIRST = 60, /* container records of the storage model: 60..69 */
+	TAG_STORAGE_LAST = 69,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)

@@ -105,6 +105,23 @@ int wait_for_path(const char *path, int timeout_ms)
 	return 0;
 }
 
+/* The host's bind sources, shared live over Xen's 9pfs. The frontend connects to dom0's
+ * backend (a QEMU libxl started with the domain) shortly after the module loads: until it has,
+ * mount finds no channel with that tag, so retry for up to 10 s. */
+static int mount_share(const char *tag, const char *opts, const char *dst, char err[ERR_MAX])
+{
+	if (mkdir_p(dst, 0755) < 0)
+		return errf(err, "mkdir %s: %s", dst, strerror(errno));
+	uint64_t end = now_ms() + 10000;
+	while (mount(tag, dst, "9p", 0, opts) < 0) {
+		if (now_ms() >= end)
+			return errf(err, "mount the 9p share %s (%s) on %s: %s", tag, opts, dst,
+				    strerror(errno));
+		usleep(20000);
+	}
+	return 0;
+}
+
 static int mount_disk(const char *dev, const char *fstype, const char *dst, char err[ERR_MAX])
 {
 	char path[PATH_MAX];
@@ -364,13 +381,17 @@ static int readonly_path(const char *root, const char *p, char err[ERR_MAX])
 int zone_prepare(const struct container_cfg *c, const char *root, bool zone, char err[ERR_MAX])
 {
 	if (!zone) {
-		log_msg("host test: root disk %s and binds disk %s not mounted; root is %s",
-			c->root_dev, c->binds_disk ? c->binds_disk : "-", root);
+		log_msg("host test: root disk %s, binds disk %s and share %s not mounted; root is %s",
+			c->root_dev, c->binds_disk ? c->binds_disk : "-",
+			c->binds_share ? c->binds_share : "-", root);
 		return 0;
 	}
-	if (mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
+	if (c->root_share ? mount_share(c->root_share, c->root_share_opts, root, err) < 0
+			  : mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
 		return -1;
 	if (c->binds_disk && mount_disk(c->binds_disk, "ext4", ZONE_BINDS, err) < 0)
+		return -1;
+	if (c->binds_share && mount_share(c->binds_share, c->binds_share_opts, ZONE_BINDS, err) < 0)
 		return -1;
 	if (cgroup_prepare(c, err) < 0)
 		return -1;

@@ -136,6 +136,8 @@ static void test_spec(void)
 	REC(TAG_READONLY_PATH, "/proc/sys");
 	REC(TAG_ROOT_READONLY, "");
 	REC(TAG_BINDS_DISK, "xvdb");
+	REC(TAG_BINDS_SHARE, "edera-binds\0trans=xen,version=9p2000.L");
+	REC(TAG_ROOT_SHARE, "edera-root\0trans=xen");
 	REC(TAG_NET_IF, "eth0\00000:16:3e:00:00:01\0001500");
 	REC(TAG_NET_ADDR, "eth0\00010.0.0.2/24");
 	REC(TAG_NET_ROUTE, "eth0\0000.0.0.0/0\00010.0.0.1");
@@ -172,12 +174,16 @@ static void test_spec(void)
 	CHECK(!strcmp(c.mounts[1].source, "/run/edera/binds/0") && c.mounts[1].flags == 20481);
 	CHECK(c.nmasked == 1 && c.nreadonly == 1 && c.root_readonly);
 	CHECK_STR(c.binds_disk, "xvdb");
+	CHECK_STR(c.binds_share, "edera-binds");
+	CHECK_STR(c.binds_share_opts, "trans=xen,version=9p2000.L");
+	CHECK_STR(c.root_share, "edera-root");
+	CHECK_STR(c.root_share_opts, "trans=xen");
 	CHECK_STR(c.root_dev, "xvda");
 	CHECK_STR(c.root_fstype, "ext4");
 	CHECK(c.nifs == 1 && c.ifs[0].mtu == 1500 && !strcmp(c.ifs[0].mac, "00:16:3e:00:00:01"));
 	CHECK(c.naddrs == 1 && !strcmp(c.addrs[0].addr, "10.0.0.2/24"));
 	CHECK(c.nroutes == 1 && !strcmp(c.routes[0].gw, "10.0.0.1"));
-	CHECK(c.nrecords == 12);
+	CHECK(c.nrecords == 14);
 	proc_cfg_free(&p);
 	container_cfg_free(&c);
 

@@ -1,0 +1,355 @@
+"""Bind mounts shared live with the zone over Xen's PV 9pfs, not copied.
+
+Every bind mount's host source is checked and opened here (``O_PATH``, after symlinks are
+resolved, as a bind mount resolves them), then bind-mounted on ``<state dir>/binds/<i>``
+(a directory, or an empty file for a single-file bind such as /etc/hosts) inside a mount
+namespace of its own. Only ``xl create`` and what it starts live in that namespace: the
+zone's 9pfs backend (the QEMU libxl runs for a PV domain with ``p9`` devices, which stops with
+the domain) and xl's domain watcher. So the host's mount table never holds these mounts,
+they go when the zone goes, on every path, and removing the state directory can never descend
+into a user's volume. QEMU exports ``<state dir>/binds`` as one 9p device (tag
+``edera-binds``); the zone init mounts it on /run/edera/binds and binds each ``<i>`` on its
+destination (PROTOCOL.md, ``BINDS_SHARE``).
+
+Least privilege on the dom0 side: every staged mount is ``nodev`` and ``nosuid`` (QEMU cannot
+open a device node found in, or made in, a volume on the zone's behalf), read-only binds are
+read-only in dom0's kernel (the zone cannot write whatever it asks QEMU), and QEMU's 9p server
+resolves every path component with ``O_NOFOLLOW`` under the export, so a zone's symlinks are
+never followed on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edera_oci.errors import ZoneError
+
+from .records import BINDS_MOUNTPOINT, MS_BIND, MS_RDONLY, MS_REC, mount_flags
+
+SHARE_TAG = "edera-binds"
+STAGING_DIR = "binds"
+ROOT_TAG = "edera-root"
+ROOT_DIR = "rootfs-share"  # in the state directory: where the bundle's rootfs is mounted
+# config.json's annotation that asks for the root over 9pfs instead of the ext4 copy
+ROOT_ANNOTATION = "org.edera-oci.rootfs"
+# passthrough: files keep the owners and modes the zone gives them (and the host's are shown
+# as they are), as with runc; the QEMU backend runs as root in dom0 to do that.
+SECURITY_MODEL = "passthrough"
+# cache=mmap: nothing cached but what a shared writable mmap needs, so a write on either side
+# is seen on the other at once. msize: half of the ring QEMU offers (order 8, 1 MiB).
+ZONE_MOUNT_OPTIONS = "trans=xen,version=9p2000.L,cache=mmap,msize=262144"
+
+# Sources never shared: they (or what they contain) are the runtime's own.
+ALWAYS_PROTECTED = ("/run/edera-oci",)
+KERNEL_PREFIXES = ("/dev", "/proc", "/sys")
+_SPECIAL = {stat.S_IFSOCK: "a unix socket", stat.S_IFIFO: "a FIFO",
+            stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+            stat.S_IFLNK: "a symbolic link"}
+
+CLONE_NEWNS = 0x00020000
+MS_SLAVE = 1 << 19
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
+SYS_MOUNT_SETATTR = 442  # x86_64 (and every architecture since 5.12's unified numbers)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+@dataclass
+class ShareEntry:
+    """One bind mount's source, opened and checked: what gets mounted at staging/<index>."""
+
+    index: int  # mounts[index]; -1 for the container's root
+    source: str  # as config.json names it, for messages
+    real: str  # the source with symlinks resolved
+    fd: int  # O_PATH descriptor of the resolved source
+    is_dir: bool
+    readonly: bool
+    recursive: bool
+    target: Path  # its mount point (in xl's namespace)
+
+    @property
+    def field(self) -> str:
+        return "root.path" if self.index < 0 else f"mounts[{self.index}].source"
+
+
+@dataclass
+class SharePlan:
+    """The binds of one zone: staging directory, opened sources, and what xl and the zone get."""
+
+    staging: Path
+    entries: list[ShareEntry] = field(default_factory=list)
+    root: ShareEntry | None = None  # the bundle's rootfs, when it is shared too
+
+    @property
+    def needed(self) -> bool:
+        """Anything to share: then xl create runs in the shares' namespace."""
+        return bool(self.entries) or self.root is not None
+
+    def bind_sources(self) -> dict[int, str]:
+        """mount index -> the source's path in the zone."""
+        return {e.index: f"{BINDS_MOUNTPOINT}/{e.index}" for e in self.entries}
+
+    def xl_p9(self) -> list[str]:
+        """The xl ``p9`` device list: one 9p device for all the binds (each device costs the
+        zone 2 MiB of ring memory), none without binds (then no QEMU runs at all)."""
+        devices = []
+        if self.entries:
+            devices.append(f"tag={SHARE_TAG},security_model={SECURITY_MODEL},path={self.staging}")
+        if self.root is not None:
+            devices.append(f"tag={ROOT_TAG},security_model={SECURITY_MODEL},"
+                           f"path={self.root.target}")
+        for device in devices:
+            if "," in device.split("path=", 1)[1]:
+                raise ZoneError(f"the state directory {self.staging.parent} has a comma in "
+                                "its path: xl cannot name it as a 9p share")
+        return devices
+
+    def zone_share(self) -> tuple[str, str] | None:
+        """(9p tag, mount options) for the zone's BINDS_SHARE record."""
+        return (SHARE_TAG, ZONE_MOUNT_OPTIONS) if self.entries else None
+
+    def root_share(self) -> tuple[str, str] | None:
+        """(9p tag, mount options) for the zone's ROOT_SHARE record."""
+        return (ROOT_TAG, ZONE_MOUNT_OPTIONS) if self.root is not None else None
+
+    def close(self) -> None:
+        for e in self.entries + ([self.root] if self.root else []):
+            if e.fd >= 0:
+                os.close(e.fd)
+                e.fd = -1
+
+    def enter(self) -> None:
+        """In the child that becomes ``xl create`` (between fork and exec): a mount namespace
+        of its own with every source mounted on its staging entry. A failure is written to
+        stderr (which ``xl create``'s caller reads) naming ``mounts[i]``, and the child exits
+        125 without running xl."""
+        try:
+            _enter(self)
+        except OSError as e:
+            os.write(2, f"{e.strerror or e}\n".encode(errors="replace"))
+            os._exit(125)
+
+
+def root_over_9p(annotations: dict[str, str]) -> bool:
+    """Whether config.json asks for its root shared over 9pfs (``org.edera-oci.rootfs: 9p``)
+    rather than copied into an ext4 image (``ext4``, the default)."""
+    value = annotations.get(ROOT_ANNOTATION, "ext4")
+    if value not in ("9p", "ext4"):
+        raise ZoneError(f"annotations[{ROOT_ANNOTATION!r}]: {value!r} is neither '9p' nor "
+                        "'ext4'")
+    return value == "9p"
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _enter(plan: SharePlan) -> None:
+    libc = _libc()
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_void_p]
+    _check(libc.unshare(CLONE_NEWNS), "a mount namespace for the zone's shares")
+    # slave: the host's later unmounts still reach this namespace; nothing goes back.
+    _check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
+           "make the zone's mount namespace a slave of the host's")
+    for e in plan.entries + ([plan.root] if plan.root else []):
+        target = os.fsencode(e.target)
+        # A bind mount's source must be in the caller's namespace: the checked descriptor is
+        # the host namespace's, so the source is opened again here and must be the same inode.
+        try:
+            fd = os.open(e.real, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as err:
+            raise OSError(err.errno, f"{e.field}: sharing {e.source} with the zone: "
+                                     f"{err.strerror}") from None
+        st, checked = os.fstat(fd), os.fstat(e.fd)
+        if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
+            raise OSError(0, f"{e.field}: {e.source} changed while it was being shared")
+        _check(libc.mount(f"/proc/self/fd/{fd}".encode(), target, None,
+                          MS_BIND | (MS_REC if e.recursive else 0), None),
+               f"{e.field}: sharing {e.source} with the zone")
+        os.close(fd)
+        attr = _MountAttr(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                          (MOUNT_ATTR_RDONLY if e.readonly else 0), 0, 0, 0)
+        _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, target,
+                            AT_RECURSIVE if e.recursive else 0, ctypes.byref(attr),
+                            ctypes.sizeof(attr)),
+               f"{e.field}: making the share of {e.source} nosuid, nodev"
+               + (", read-only" if e.readonly else ""))
+
+
+def _inside(path: str, ancestor: str) -> bool:
+    return ancestor == "/" or path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def _open_source(index: int, src: str, guarded: list[str]) -> tuple[int, bool]:
+    """Check one bind source and open it; (O_PATH fd, is a directory). ZoneError names
+    mounts[index]."""
+    fld = f"mounts[{index}].source"
+    if not os.path.isabs(src):
+        raise ZoneError(f"{fld}: a bind source must be an absolute path, got {src!r}")
+    real = os.path.realpath(src)
+    for path in dict.fromkeys((src, real)):
+        if any(_inside(path, p) for p in KERNEL_PREFIXES):
+            raise ZoneError(f"{fld}: binding host {path} into a zone is not supported "
+                            "(a zone has its own kernel and devices)")
+    if real == "/":
+        raise ZoneError(f"{fld}: binding the host's / into a zone is refused")
+    for guard in guarded:
+        if _inside(guard, real) or _inside(real, guard):
+            raise ZoneError(f"{fld}: {src} overlaps the runtime's own {guard}: "
+                            "binding it into a zone is refused")
+    try:
+        fd = os.open(real, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ZoneError(f"{fld}: {src} does not exist") from None
+    except OSError as e:
+        raise ZoneError(f"{fld}: {src}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if os.readlink(f"/proc/self/fd/{fd}") != real:
+            raise ZoneError(f"{fld}: {src} changed while it was being checked")
+        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            what = _SPECIAL.get(stat.S_IFMT(st.st_mode), "a special file")
+            raise ZoneError(f"{fld}: {src} is {what}: a zone cannot share it with the host "
+                            "(it has its own kernel; only files and directories are shared)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, stat.S_ISDIR(st.st_mode)
+
+
+def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
+               root=None) -> SharePlan:
+    """Check and open every bind source of mounts and make its staging entry (nothing is
+    mounted yet: SharePlan.enter does that for ``xl create``).
+
+    Refused, each with a ZoneError naming ``mounts[i]``, and with nothing left behind: a
+    relative or missing source, ``/``, anything under /dev, /proc or /sys, a socket, FIFO or
+    device, and a source that contains or lies in /run/edera-oci or a ``protected`` path (the
+    caller's --root and disk directory). With ``root`` (config.json's root, a spec.Root), the
+    bundle's rootfs is shared too, as its own 9p device, mounted on ``<staging>/../rootfs-share``;
+    a bad root is refused naming ``root.path``.
+    """
+    guarded = list(dict.fromkeys(os.path.realpath(p) for p in (*ALWAYS_PROTECTED, *protected)))
+    plan = SharePlan(staging=staging)
+    try:
+        for i, m in enumerate(mounts):
+            if not m.is_bind:
+                continue
+            fd, is_dir = _open_source(i, m.source or "", guarded)
+            flags, _data = mount_flags(m.options or ())
+            plan.entries.append(ShareEntry(index=i, source=m.source,
+                                           real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
+                                           is_dir=is_dir,
+                                           readonly=bool(flags & MS_RDONLY),
+                                           recursive=bool(flags & MS_REC),
+                                           target=staging / str(i)))
+        if root is not None:
+            try:
+                fd, is_dir = _open_source(-1, root.path, guarded)
+            except ZoneError as e:
+                raise ZoneError(str(e).replace("mounts[-1].source", "root.path")) from None
+            plan.root = ShareEntry(index=-1, source=root.path,
+                                   real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
+                                   is_dir=is_dir, readonly=bool(root.readonly), recursive=True,
+                                   target=staging.parent / ROOT_DIR)
+            if not is_dir:
+                raise ZoneError(f"root.path: {root.path} is not a directory")
+            plan.root.target.mkdir(mode=0o700)
+        if plan.entries:
+            staging.mkdir(mode=0o700)
+            for e in plan.entries:
+                if e.is_dir:
+                    e.target.mkdir(mode=0o700)
+                else:
+                    os.close(os.open(e.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                                     os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+    except OSError as e:
+        plan.close()
+        remove_staging(staging)
+        raise ZoneError(f"staging the bind mounts in {staging}: {e.strerror}") from None
+    except BaseException:
+        plan.close()
+        remove_staging(staging)
+        raise
+    return plan
+
+
+QEMU = b"xen-qemu-system-i386"
+BACKEND_GRACE = 5.0  # seconds libxl's own stop of the QEMU gets before it is killed here
+
+
+def backend_pids(name: str, domid: int | None = None, proc: Path = Path("/proc")) -> list[int]:
+    """The pids of the zone's 9pfs QEMU(s): Xen's device model, started with ``-name NAME``
+    (or ``-xen-domid DOMID``)."""
+    wanted = {(b"-name", name.encode())}
+    if domid is not None:
+        wanted.add((b"-xen-domid", str(domid).encode()))
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(QEMU) and any(
+                (argv[i], argv[i + 1]) in wanted for i in range(len(argv) - 1)):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_backends(name: str, domid: int | None = None) -> list[int]:
+    """After the zone's domain is destroyed: wait for libxl's stop of its QEMU, and kill what
+    is left after BACKEND_GRACE, so that no backend (nor the namespace holding the zone's
+    shares) outlives the zone. Returns the pids that had to be killed."""
+    deadline = time.monotonic() + BACKEND_GRACE
+    while (pids := backend_pids(name, domid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 2
+    while backend_pids(name, domid) and time.monotonic() < end:
+        time.sleep(0.05)
+    return pids
+
+
+def remove_staging(staging: Path) -> None:
+    """Remove the staging directory and the root's mount point: empty mount points only (in
+    the host's namespace nothing is mounted on them), so they are removed entry by entry,
+    never recursively."""
+    with contextlib.suppress(OSError):
+        os.rmdir(staging.parent / ROOT_DIR)
+    try:
+        names = os.listdir(staging)
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = staging / name
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                os.rmdir(path)  # fails, and keeps it, if anything is in it
+            else:
+                path.unlink()
+    with contextlib.suppress(OSError):
+        os.rmdir(staging)

@@ -1,0 +1,287 @@
+"""Bind mounts shared live with a zone (zone/shares.py), against real mounts (tests run as root).
+
+Every source is checked before anything is made: sockets, FIFOs and devices, missing and
+relative paths, ``/``, the kernel's filesystems and the runtime's own directories are refused
+with a ZoneError naming ``mounts[i]``, leaving nothing behind. The mounts themselves exist only
+in the mount namespace of the process ``xl create`` runs in (here: a fake ``xl``), never in the
+caller's; read-only binds are read-only there, every share is nosuid and nodev, a write on
+either side is seen on the other, and a failure names the mount.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from edera_oci.errors import ZoneError
+from edera_oci.spec import Mount, Root
+from edera_oci.xen import domain
+from edera_oci.zone import shares
+
+
+@pytest.fixture
+def staging(tmp_path) -> Path:
+    (tmp_path / "run" / "c1").mkdir(parents=True)
+    return tmp_path / "run" / "c1" / "binds"
+
+
+def bind(source, destination="/mnt", options=("rbind", "ro")) -> Mount:
+    return Mount(destination=destination, type="bind", source=str(source), options=options)
+
+
+def tmpfs_mount() -> Mount:
+    return Mount(destination="/tmp", type="tmpfs", source="tmpfs", options=())
+
+
+@contextmanager
+def unix_socket(path: Path):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.listen()
+    try:
+        yield path
+    finally:
+        sock.close()
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def refused(mounts, staging, match, **kw) -> None:
+    before = open_fds()
+    with pytest.raises(ZoneError, match=match):
+        shares.plan_binds(mounts, staging, **kw)
+    assert not staging.exists()
+    assert open_fds() <= before
+
+
+def test_a_socket_source_is_a_clear_error(tmp_path, staging):
+    with unix_socket(tmp_path / "docker.sock") as sock:
+        refused([tmpfs_mount(), bind(sock, "/var/run/docker.sock")], staging,
+                r"^mounts\[1\]\.source: .*docker.sock is a unix socket: a zone cannot share it")
+
+
+def test_fifo_and_device_sources_are_refused(tmp_path, staging):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refused([bind(fifo)], staging, r"mounts\[0\]\.source: .*fifo is a FIFO")
+    zero = tmp_path / "zero"
+    os.mknod(zero, stat.S_IFCHR | 0o666, os.makedev(1, 5))
+    refused([bind(zero)], staging, r"mounts\[0\]\.source: .*zero is a character device")
+    link = tmp_path / "link-to-zero"
+    os.symlink("/dev/zero", link)
+    refused([bind(link)], staging, r"mounts\[0\]\.source: binding host /dev/zero")
+    # a good bind before the bad one is released too (its descriptor closed)
+    good = tmp_path / "good"
+    good.mkdir()
+    refused([bind(good), bind(fifo)], staging, r"mounts\[1\]\.source: .*fifo is a FIFO")
+
+
+def test_sources_that_hold_the_runtime_or_everything_are_refused(tmp_path, staging):
+    state_root = tmp_path / "run"
+    disk_root = tmp_path / "var" / "disks"
+    disk_root.mkdir(parents=True)
+    cases = [
+        ("/", r"binding the host's / into a zone is refused"),
+        ("/proc/1", r"binding host /proc/1 into a zone is not supported"),
+        ("/sys", r"binding host /sys into a zone is not supported"),
+        (tmp_path, r"overlaps the runtime's own"),  # holds --root and the disks
+        (disk_root, r"overlaps the runtime's own .*/var/disks"),
+        (state_root / "c1", r"overlaps the runtime's own .*/run"),  # inside --root
+    ]
+    for source, message in cases:
+        refused([bind(source)], staging, rf"^mounts\[0\]\.source: .*{message}",
+                protected=[state_root, disk_root])
+
+
+def test_missing_and_relative_sources(tmp_path, staging):
+    refused([bind(tmp_path / "nope")], staging, r"mounts\[0\]\.source: .*/nope does not exist")
+    refused([bind("relative/dir")], staging,
+            r"mounts\[0\]\.source: a bind source must be an absolute path")
+
+
+def test_the_plan_stages_files_and_directories_and_says_what_xl_and_the_zone_get(tmp_path,
+                                                                                 staging):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    link = tmp_path / "hosts-link"
+    os.symlink(hosts, link)  # followed, as a bind mount follows it
+    plan = shares.plan_binds([tmpfs_mount(), bind(vol, "/data", ("rbind", "rw")),
+                              bind(link, "/etc/hosts", ("bind", "ro"))], staging)
+    try:
+        assert [(e.index, e.is_dir, e.readonly, e.recursive) for e in plan.entries] == [
+            (1, True, False, True), (2, False, True, False)]
+        assert plan.bind_sources() == {1: "/run/edera/binds/1", 2: "/run/edera/binds/2"}
+        assert plan.xl_p9() == [f"tag=edera-binds,security_model=passthrough,path={staging}"]
+        assert plan.zone_share() == ("edera-binds", shares.ZONE_MOUNT_OPTIONS)
+        assert stat.S_IMODE(os.stat(staging).st_mode) == 0o700
+        assert (staging / "1").is_dir() and (staging / "2").is_file()
+        assert (staging / "2").read_text() == ""  # a mount point: nothing is copied
+    finally:
+        plan.close()
+    assert all(e.fd == -1 for e in plan.entries)
+    shares.remove_staging(staging)
+    assert not staging.exists()
+
+
+def test_no_binds_means_no_share_and_no_qemu(staging):
+    plan = shares.plan_binds([tmpfs_mount()], staging)
+    assert plan.xl_p9() == [] and plan.zone_share() is None and plan.bind_sources() == {}
+    assert not staging.exists()
+
+
+def test_the_staging_directory_is_never_removed_recursively(staging, tmp_path):
+    """Were a volume still mounted on an entry, its files must survive the removal."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    plan = shares.plan_binds([bind(vol)], staging)
+    plan.close()
+    (staging / "0" / "precious").write_text("user data")
+    shares.remove_staging(staging)
+    assert (staging / "0" / "precious").read_text() == "user data"
+
+
+FAKE_XL = """#!/bin/sh
+# what xl create sees: its mount table, and the shares through the staging directory
+grep " {staging}/" /proc/self/mountinfo > {out}/mountinfo
+cat {staging}/1/from-host > {out}/seen-in-share
+echo from-zone > {staging}/1/from-zone
+( exec 2>{out}/ro-error; echo x > {staging}/2 ) || true
+[ "$(cat {staging}/2)" = x ] && echo written > {out}/ro-result
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_xl(tmp_path, staging, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    xl = bindir / "xl"
+    xl.write_text(FAKE_XL.format(staging=staging, out=out))
+    xl.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return out
+
+
+def test_the_shares_exist_only_for_xl_live_nodev_nosuid_and_read_only_as_asked(
+        tmp_path, staging, fake_xl):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "from-host").write_text("hello from dom0\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    plan = shares.plan_binds([tmpfs_mount(), bind(vol, "/data", ("rbind", "rw")),
+                              bind(hosts, "/etc/hosts", ("bind", "ro"))], staging)
+    try:
+        domain._xl("create", "-p", "-q", "cfg", preexec=plan.enter)
+    finally:
+        plan.close()
+    out = fake_xl
+    lines = (out / "mountinfo").read_text().splitlines()
+    by_point = {ln.split()[4]: ln.split()[5].split(",") for ln in lines}
+    assert set(by_point) == {f"{staging}/1", f"{staging}/2"}
+    assert {"nosuid", "nodev", "rw"} <= set(by_point[f"{staging}/1"])
+    assert {"nosuid", "nodev", "ro"} <= set(by_point[f"{staging}/2"])
+    assert (out / "seen-in-share").read_text() == "hello from dom0\n"
+    assert (vol / "from-zone").read_text() == "from-zone\n"  # written through the share
+    assert not (out / "ro-result").exists()
+    assert "Read-only file system" in (out / "ro-error").read_text()
+    assert hosts.read_text() == "127.0.0.1 localhost\n"
+    # the caller's namespace never held them: only empty mount points are left
+    assert not os.path.ismount(staging / "1") and os.listdir(staging / "1") == []
+    shares.remove_staging(staging)
+    assert not staging.exists()
+    assert (vol / "from-host").exists()
+
+
+def test_a_mount_that_fails_in_xls_namespace_names_the_mount(tmp_path, staging, fake_xl):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    plan = shares.plan_binds([tmpfs_mount(), tmpfs_mount(), bind(vol)], staging)
+    os.rmdir(staging / "2")  # the mount point is gone: the bind mount fails
+    try:
+        with pytest.raises(domain.DomainError,
+                           match=r"xl create failed: mounts\[2\]\.source: sharing .*/vol with "
+                                 r"the zone: No such file or directory"):
+            domain._xl("create", "-p", "-q", "cfg", preexec=plan.enter)
+    finally:
+        plan.close()
+    assert not (fake_xl / "mountinfo").exists()  # xl never ran
+
+
+def test_the_xl_config_lists_the_share(tmp_path):
+    cfg = domain.DomainConfig(name="z", kernel=Path("/k"), ramdisk=Path("/r"), cmdline="c",
+                              memory_mb=256, vcpus=1,
+                              p9=["tag=edera-binds,security_model=passthrough,path=/run/x/b"])
+    assert "p9 = [ 'tag=edera-binds,security_model=passthrough,path=/run/x/b' ]" in cfg.render()
+    plain = domain.DomainConfig(name="z", kernel=Path("/k"), ramdisk=Path("/r"), cmdline="c",
+                                memory_mb=256, vcpus=1)
+    assert "p9" not in plain.render()
+
+
+def test_the_root_can_be_shared_as_its_own_device(tmp_path, staging, fake_xl):
+    rootfs = tmp_path / "bundle" / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "marker").write_text("image file\n")
+    plan = shares.plan_binds([tmpfs_mount()], staging, root=Root(path=str(rootfs)))
+    try:
+        target = staging.parent / shares.ROOT_DIR
+        assert plan.needed and plan.entries == [] and plan.root.target == target
+        assert plan.xl_p9() == [f"tag=edera-root,security_model=passthrough,path={target}"]
+        assert plan.root_share() == ("edera-root", shares.ZONE_MOUNT_OPTIONS)
+        assert plan.zone_share() is None
+        domain._xl("create", "-p", "-q", "cfg", preexec=plan.enter)
+    finally:
+        plan.close()
+    assert not os.path.ismount(target) and os.listdir(target) == []
+    shares.remove_staging(staging)
+    assert not target.exists()
+    assert (rootfs / "etc" / "marker").read_text() == "image file\n"
+
+
+def test_a_bad_root_names_root_path_and_leaves_nothing(tmp_path, staging):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    refused([bind(vol)], staging, r"^root\.path: .*/nope does not exist",
+            root=Root(path=str(tmp_path / "nope")))
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    refused([bind(vol)], staging, r"^root\.path: .*afile is not a directory",
+            root=Root(path=str(afile)))
+    refused([], staging, r"^root\.path: binding the host's / into a zone is refused",
+            root=Root(path="/"))
+    assert not (staging.parent / shares.ROOT_DIR).exists()
+
+
+def test_the_root_annotation():
+    assert shares.root_over_9p({}) is False
+    assert shares.root_over_9p({"org.edera-oci.rootfs": "ext4"}) is False
+    assert shares.root_over_9p({"org.edera-oci.rootfs": "9p"}) is True
+    with pytest.raises(ZoneError, match=r"annotations\['org.edera-oci.rootfs'\]: 'nfs'"):
+        shares.root_over_9p({"org.edera-oci.rootfs": "nfs"})
+
+
+def test_the_zones_qemu_is_found_by_its_domain_name_or_id(tmp_path):
+    proc = tmp_path / "proc"
+    argvs = {
+        "101": [b"/usr/libexec/xen-qemu-system-i386", b"-xen-domid", b"7", b"-name", b"edera-x-c1"],
+        "102": [b"/usr/libexec/xen-qemu-system-i386", b"-xen-domid", b"8", b"-name", b"other"],
+        "103": [b"/bin/sleep", b"-name", b"edera-x-c1"],
+        "self": [b"/usr/libexec/xen-qemu-system-i386", b"-name", b"edera-x-c1"],
+    }
+    for pid, argv in argvs.items():
+        (proc / pid).mkdir(parents=True)
+        (proc / pid / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    assert shares.backend_pids("edera-x-c1", proc=proc) == [101]
+    assert sorted(shares.backend_pids("gone", 8, proc=proc)) == [102]
+    assert shares.backend_pids("gone", proc=proc) == []

@@ -1,0 +1,220 @@
+"""Bind mounts and volumes shared live with a zone over Xen's 9pfs, against real Xen.
+
+One zone (module scope) gets a read-write volume, a read-only volume, a read-only single-file
+bind (as /etc/hosts is) and a read-write single-file bind. Its workload reports what it sees,
+tries to get out of the volume (symlinks to dom0's /etc/shadow and /, a `..` chain, a hard
+link to a file outside), then answers pings: dom0 writes ping-N into the volume, the zone
+copies it to pong-N, so one round trip shows a write crossing each way. The tests read what
+was collected; the zone is gone (and its QEMU with it) before the first test's leftover check.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .bundles import make_bundle
+from .dom0 import leftovers, qemus
+
+pytestmark = pytest.mark.xen
+
+WORKLOAD = r"""
+echo "from-zone" > /data/from-zone
+echo "hosts=$(cat /etc/hosts)"
+echo "appended by the zone" >> /etc/app.conf && echo "file-append=ok" || echo "file-append=failed"
+if echo x > /ro/zone-write 2>/dev/null; then echo "ro-write=ok"; else echo "ro-write=denied"; fi
+if echo x >> /etc/hosts 2>/dev/null; then r=ok; else r=denied; fi; echo "ro-file-write=$r"
+echo "ro-content=$(cat /ro/readme)"
+# escape attempts, all from inside the zone, in the shared volume
+ln -s /etc/shadow /data/shadow-link
+ln -s / /data/root-link
+ln -s ../../../../../../../../etc/shadow /data/dotdot-link
+echo "zone-shadow=$(cat /data/shadow-link 2>&1 | head -c 60)"
+echo "zone-root-link=$(ls /data/root-link/ | tr '\n' ' ')"
+echo "zone-dotdot=$(cat /data/dotdot-link 2>&1 | head -c 60)"
+echo "zone-dotdot-dir=$(ls /data/../../../../ | tr '\n' ' ')"
+if ln /etc/zone-marker /data/hard-link 2>/dev/null; then r=made; else r=refused; fi; echo "hard=$r"
+# through the link the zone made, dom0 must not write for it either
+echo "zone-wrote-through-link" > /data/root-link/tmp/through-link 2>/dev/null
+echo "ready=1"
+while [ ! -e /data/stop ]; do
+  for f in /data/ping-*; do
+    [ -e "$f" ] || continue
+    n=${f#/data/ping-}
+    [ -e /data/pong-$n ] || cat "$f" > /data/pong-$n
+  done
+  sleep 0.02
+done
+echo "stopped=1"
+"""
+
+
+def oci(root: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["edera-oci", "--root", str(root), *args], capture_output=True,
+                          text=True, **kw)
+
+
+def keyvals(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def bind(source: Path, destination: str, *options: str) -> dict:
+    return {"destination": destination, "type": "bind", "source": str(source),
+            "options": ["rbind", *options]}
+
+
+def dump_diagnostics(root: Path) -> None:
+    for log in sorted(root.glob("*/monitor.log")):
+        print(f"--- {log}\n{log.read_text()[-4000:]}")
+    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
+        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
+    for log in sorted(Path("/var/log/xen").glob("qemu-dm-edera-*.log")):
+        print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def volumes(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("volumes")
+    root = tmp / "state"
+    vol, ro, etc = tmp / "vol", tmp / "ro", tmp / "etc"
+    for d in (vol, ro, etc):
+        d.mkdir()
+    (ro / "readme").write_text("read-only volume\n")
+    (etc / "hosts").write_text("10.0.0.1 db\n")
+    (etc / "app.conf").write_text("from dom0\n")
+    (etc / "sibling-secret").write_text("not shared\n")
+    bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], mounts=[
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        bind(vol, "/data", "rw"), bind(ro, "/ro", "ro"),
+        bind(etc / "hosts", "/etc/hosts", "ro"), bind(etc / "app.conf", "/etc/app.conf", "rw"),
+    ])
+    (bundle / "rootfs/etc/shadow").write_text("zone-shadow-content\n")
+    (bundle / "rootfs/tmp").mkdir(exist_ok=True)
+    dom0_shadow = Path("/etc/shadow").read_text()
+    cid = "volumes-" + uuid.uuid4().hex[:8]
+    out_path = tmp / "stdout"
+    result: dict = {"vol": vol, "etc": etc, "ro": ro, "dom0_shadow": dom0_shadow}
+    with open(out_path, "w") as out, open(tmp / "stderr", "w") as err:
+        run = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
+                                str(bundle), cid], stdin=subprocess.DEVNULL, stdout=out,
+                               stderr=err)
+        try:
+            deadline = time.monotonic() + 300
+            while keyvals(out_path.read_text()).get("ready") != "1":
+                assert run.poll() is None, (out_path.read_text(), (tmp / "stderr").read_text())
+                assert time.monotonic() < deadline, out_path.read_text()
+                time.sleep(0.2)
+            result["qemus_running"] = qemus()
+            result["from_zone"] = (vol / "from-zone").read_text()
+            result["app_conf"] = (etc / "app.conf").read_text()
+            rtts = []
+            for n in range(3):
+                (vol / f".ping-{n}").write_text(f"dom0 says {n}\n")
+                t0 = time.monotonic()
+                os.rename(vol / f".ping-{n}", vol / f"ping-{n}")  # whole, or not at all
+                pong = vol / f"pong-{n}"
+                while not (pong.exists() and pong.read_text()):
+                    assert time.monotonic() - t0 < 10, f"no pong-{n}"
+                    time.sleep(0.01)
+                rtts.append(time.monotonic() - t0)
+                result[f"pong-{n}"] = pong.read_text()
+            result["rtts"] = rtts
+            (vol / "stop").write_text("")
+            result["status"] = run.wait(timeout=60)
+        except BaseException:
+            dump_diagnostics(root)
+            raise
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+            result["delete"] = oci(root, "delete", "--force", cid)
+    result["workload"] = keyvals(out_path.read_text())
+    result["stderr"] = (tmp / "stderr").read_text()
+    result["qemus_after"] = qemus()
+    result["leftovers"] = leftovers(root)
+    return result
+
+
+def test_writes_cross_both_ways_live_and_survive_delete(volumes):
+    assert volumes["status"] == 0, volumes["stderr"]
+    assert volumes["from_zone"] == "from-zone\n"
+    for n in range(3):  # dom0 -> zone -> dom0, each way within a second
+        assert volumes[f"pong-{n}"] == f"dom0 says {n}\n"
+    assert max(volumes["rtts"]) < 1.0, volumes["rtts"]
+    vol = volumes["vol"]
+    assert (vol / "from-zone").read_text() == "from-zone\n"  # after delete: still there
+    assert (vol / "pong-2").exists()
+
+
+def test_read_only_binds_are_read_only(volumes):
+    w = volumes["workload"]
+    assert w["ro-content"] == "read-only volume"
+    assert w["ro-write"] == "denied"
+    assert w["ro-file-write"] == "denied"
+    assert not (volumes["ro"] / "zone-write").exists()
+    assert (volumes["etc"] / "hosts").read_text() == "10.0.0.1 db\n"
+
+
+def test_single_file_binds_share_just_that_file(volumes):
+    w = volumes["workload"]
+    assert w["hosts"] == "10.0.0.1 db"
+    assert w["file-append"] == "ok"
+    assert volumes["app_conf"] == "from dom0\nappended by the zone\n"
+    assert (volumes["etc"] / "sibling-secret").read_text() == "not shared\n"
+
+
+def test_the_zones_links_never_lead_dom0_out_of_the_share(volumes):
+    """Symlinks made in the volume resolve in the zone's own namespace; dom0's /etc/shadow
+    and / are not reached (the 9p server walks with O_NOFOLLOW under the share)."""
+    w, vol = volumes["workload"], volumes["vol"]
+    assert w["zone-shadow"] == "zone-shadow-content", w
+    assert w["zone-dotdot"] == "zone-shadow-content", w
+    assert "zone-marker" in w["zone-root-link"].split() or "etc" in w["zone-root-link"]
+    assert "lab" not in w["zone-root-link"].split()  # dom0's / has /lab, the zone's has not
+    assert "lab" not in w["zone-dotdot-dir"].split()
+    assert volumes["dom0_shadow"][:20] not in "".join(w.values())
+    assert w["hard"] == "refused"  # another filesystem: no hard link out of the share
+    # dom0 sees the links as links (made for the zone, never followed for it)
+    assert os.readlink(vol / "shadow-link") == "/etc/shadow"
+    assert os.readlink(vol / "root-link") == "/"
+    assert not Path("/tmp/through-link").exists()
+    assert Path("/etc/shadow").read_text() == volumes["dom0_shadow"]
+
+
+def test_one_qemu_per_zone_and_none_after_it(volumes):
+    assert len(volumes["qemus_running"]) == 1, volumes["qemus_running"]
+    assert volumes["delete"].returncode == 0, volumes["delete"].stderr
+    assert volumes["qemus_after"] == []
+    assert volumes["leftovers"] == []
+
+
+def test_a_root_shared_over_9p_keeps_the_workloads_writes(tmp_path):
+    """With ``org.edera-oci.rootfs: 9p`` nothing is copied: the workload runs from the bundle's
+    rootfs itself, and what it writes there is in the bundle after delete."""
+    root = tmp_path / "state"
+    bundle = make_bundle(tmp_path / "bundle", ["sh", "-c",
+                         "echo written-in-zone > /from-zone; cat /etc/zone-marker; "
+                         "grep ' / ' /proc/mounts | cut -d' ' -f3"],
+                         annotations={"org.edera-oci.rootfs": "9p"},
+                         **{"root.readonly": False})
+    cid = "root9p-" + uuid.uuid4().hex[:8]
+    try:
+        run = subprocess.run(["edera-oci", "--root", str(root), "run", "--bundle", str(bundle),
+                              cid], capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+    finally:
+        delete = oci(root, "delete", "--force", cid)
+    if run.returncode != 0:
+        dump_diagnostics(root)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["rootfs-from-bundle", "9p"]
+    assert (bundle / "rootfs/from-zone").read_text() == "written-in-zone\n"
+    assert delete.returncode == 0, delete.stderr
+    assert not list(Path("/var/lib/edera-oci/disks").glob("*/root.ext4"))
+    assert qemus() == [] and leftovers(root) == []
