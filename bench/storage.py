@@ -211,40 +211,53 @@ def create_times(work: Path, runs: int, sizes: list[int]) -> dict[str, list[floa
 
 
 def inside(args) -> int:
+    """Each table is printed (and the JSON saved) as soon as its figures are in: a run cut
+    short by the lab's timeout keeps what it measured."""
     m = machine()
     print_machine(m)
     tree = small_tree_tar(args.files)
+    payload: dict = {"machine": m, "runs": args.runs, "size_mib": args.size,
+                     "files": args.files}
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:  # dom0's own disk, not tmpfs
         work = Path(tmp)
         dom0 = dom0_runs(work, args.runs, args.size, tree)
+        payload["dom0"] = dom0
         zone, pss, log = zone_runs(work, args.runs, args.size, tree)
-        creates = create_times(work, args.create_runs,
-                               [int(x) for x in args.create_sizes.split(",") if x])
-    if not zone:
-        print(log[-3000:])
-        return 1
-    what = {"write": f"seq write {args.size} MiB + fsync", "read": f"seq read {args.size} MiB",
-            "untar": f"untar {args.files} files", "stat": "ls -lR (stat each)",
-            "rm": "rm -rf the tree"}
-    rows = []
-    for op in OPS:
-        base = statistics.median(dom0[op]) if dom0[op] else None
-        rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
-        for where in ("volume (9p)", "root (ext4/blkback)"):
-            values = zone.get(where, {}).get(op, [])
-            ratio = (f"dom0/zone {base / statistics.median(values):.0%}"
-                     if base and values else "")
-            rows.append((f"zone {where}: {what[op]}", values, ratio))
-    shown = stats_table(f"Storage, seconds (lower is better); ratio = dom0 time / zone time "
-                        f"(claim: {CLAIMS['disk']})", rows)
-    mem = stats_table("dom0 memory per zone with binds: PSS of its 9pfs QEMU",
-                      [("QEMU 9pfs backend PSS", [p / 1024 for p in pss], CLAIMS["memory"])],
-                      unit="MiB", digits=1)
-    made = stats_table("create time against rootfs size (ext4 copy vs 9p share)",
-                       [(name, values, "") for name, values in creates.items()])
-    save("storage", {"machine": m, "runs": args.runs, "size_mib": args.size,
-                     "files": args.files, "dom0": dom0, "zone": zone, "qemu_pss_kib": pss,
-                     "create": creates, "table": shown + mem + made})
+        payload.update(zone=zone, qemu_pss_kib=pss)
+        if not zone:
+            print(log[-3000:], flush=True)
+            save("storage", payload)
+            return 1
+        what = {"write": f"seq write {args.size} MiB + fsync",
+                "read": f"seq read {args.size} MiB", "untar": f"untar {args.files} files",
+                "stat": "ls -lR (stat each)", "rm": "rm -rf the tree"}
+        rows = []
+        for op in OPS:
+            base = statistics.median(dom0[op]) if dom0[op] else None
+            rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
+            for where in ("volume (9p)", "root (ext4/blkback)"):
+                values = zone.get(where, {}).get(op, [])
+                ratio = (f"dom0/zone {base / statistics.median(values):.0%}"
+                         if base and values else "")
+                rows.append((f"zone {where}: {what[op]}", values, ratio))
+        payload["table"] = stats_table(
+            "Storage, seconds (lower is better); ratio = dom0 time / zone time "
+            f"(claim: {CLAIMS['disk']})", rows)
+        payload["table"] += stats_table(
+            "dom0 memory per zone with binds: PSS of its 9pfs QEMU",
+            [("QEMU 9pfs backend PSS", [p / 1024 for p in pss], CLAIMS["memory"])],
+            unit="MiB", digits=1)
+        sys.stdout.flush()
+        save("storage", payload)
+        sizes = [int(x) for x in args.create_sizes.split(",") if x]
+        if sizes:
+            creates = create_times(work, args.create_runs, sizes)
+            payload["create"] = creates
+            payload["table"] += stats_table(
+                "create time against rootfs size (ext4 copy vs 9p share)",
+                [(name, values, "") for name, values in creates.items()])
+            sys.stdout.flush()
+            save("storage", payload)
     return 0
 
 
