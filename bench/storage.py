@@ -36,7 +36,7 @@ OPS = ("write", "read", "untar", "stat", "rm")
 
 ZONE_SCRIPT = r"""
 t() { read a _ < /proc/uptime; echo $a; }
-op() { name=$1; shift; s=$(t); "$@" > /dev/null 2>&1 || echo "failed $P $name"; e=$(t);
+op() { name=$1; shift; s=$(t); timeout 300 "$@" > /dev/null 2>&1 || echo "failed $P $name"; e=$(t);
        echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 R=0
@@ -128,9 +128,14 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes) -> tuple[dict, list
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
                                  str(bundle), "bench-storage"], stdout=out,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        shown = 0
         while proc.poll() is None and "done=1" not in out_path.read_text():
             if not pss:
                 pss = qemu_pss_kib()
+            lines = out_path.read_text().splitlines()
+            for line in lines[shown:]:
+                print(f"  zone: {line}", flush=True)  # progress, should the lab time out
+            shown = len(lines)
             time.sleep(0.5)
         pss = qemu_pss_kib() or pss
         err = proc.communicate(timeout=120)[1].decode(errors="replace")
