@@ -12,7 +12,7 @@ PYTHON = $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 LAB_TIMEOUT ?= 4500
 APT_PACKAGES = qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio gzip xz-utils \
-	file gcc make libc6-dev libxen-dev ca-certificates python3-venv kmod
+	file gcc make libc6-dev libxen-dev libseccomp-dev ca-certificates python3-venv kmod
 
 .PHONY: all deps lab zone-image install demo test test-unit test-lab test-xen lint bench clean
 

@@ -36,7 +36,7 @@ OPS = ("write", "read", "untar", "stat", "rm")
 
 ZONE_SCRIPT = r"""
 t() { read a _ < /proc/uptime; echo $a; }
-op() { name=$1; shift; s=$(t); "$@" > /dev/null 2>&1 || echo "failed $P $name"; e=$(t);
+op() { name=$1; shift; s=$(t); timeout 300 "$@" > /dev/null 2>&1 || echo "failed $P $name"; e=$(t);
        echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 R=0
@@ -128,9 +128,14 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes) -> tuple[dict, list
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
                                  str(bundle), "bench-storage"], stdout=out,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        shown = 0
         while proc.poll() is None and "done=1" not in out_path.read_text():
             if not pss:
                 pss = qemu_pss_kib()
+            lines = out_path.read_text().splitlines()
+            for line in lines[shown:]:
+                print(f"  zone: {line}", flush=True)  # progress, should the lab time out
+            shown = len(lines)
             time.sleep(0.5)
         pss = qemu_pss_kib() or pss
         err = proc.communicate(timeout=120)[1].decode(errors="replace")
@@ -211,40 +216,53 @@ def create_times(work: Path, runs: int, sizes: list[int]) -> dict[str, list[floa
 
 
 def inside(args) -> int:
+    """Each table is printed (and the JSON saved) as soon as its figures are in: a run cut
+    short by the lab's timeout keeps what it measured."""
     m = machine()
     print_machine(m)
     tree = small_tree_tar(args.files)
+    payload: dict = {"machine": m, "runs": args.runs, "size_mib": args.size,
+                     "files": args.files}
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:  # dom0's own disk, not tmpfs
         work = Path(tmp)
         dom0 = dom0_runs(work, args.runs, args.size, tree)
+        payload["dom0"] = dom0
         zone, pss, log = zone_runs(work, args.runs, args.size, tree)
-        creates = create_times(work, args.create_runs,
-                               [int(x) for x in args.create_sizes.split(",") if x])
-    if not zone:
-        print(log[-3000:])
-        return 1
-    what = {"write": f"seq write {args.size} MiB + fsync", "read": f"seq read {args.size} MiB",
-            "untar": f"untar {args.files} files", "stat": "ls -lR (stat each)",
-            "rm": "rm -rf the tree"}
-    rows = []
-    for op in OPS:
-        base = statistics.median(dom0[op]) if dom0[op] else None
-        rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
-        for where in ("volume (9p)", "root (ext4/blkback)"):
-            values = zone.get(where, {}).get(op, [])
-            ratio = (f"dom0/zone {base / statistics.median(values):.0%}"
-                     if base and values else "")
-            rows.append((f"zone {where}: {what[op]}", values, ratio))
-    shown = stats_table(f"Storage, seconds (lower is better); ratio = dom0 time / zone time "
-                        f"(claim: {CLAIMS['disk']})", rows)
-    mem = stats_table("dom0 memory per zone with binds: PSS of its 9pfs QEMU",
-                      [("QEMU 9pfs backend PSS", [p / 1024 for p in pss], CLAIMS["memory"])],
-                      unit="MiB", digits=1)
-    made = stats_table("create time against rootfs size (ext4 copy vs 9p share)",
-                       [(name, values, "") for name, values in creates.items()])
-    save("storage", {"machine": m, "runs": args.runs, "size_mib": args.size,
-                     "files": args.files, "dom0": dom0, "zone": zone, "qemu_pss_kib": pss,
-                     "create": creates, "table": shown + mem + made})
+        payload.update(zone=zone, qemu_pss_kib=pss)
+        if not zone:
+            print(log[-3000:], flush=True)
+            save("storage", payload)
+            return 1
+        what = {"write": f"seq write {args.size} MiB + fsync",
+                "read": f"seq read {args.size} MiB", "untar": f"untar {args.files} files",
+                "stat": "ls -lR (stat each)", "rm": "rm -rf the tree"}
+        rows = []
+        for op in OPS:
+            base = statistics.median(dom0[op]) if dom0[op] else None
+            rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
+            for where in ("volume (9p)", "root (ext4/blkback)"):
+                values = zone.get(where, {}).get(op, [])
+                ratio = (f"dom0/zone {base / statistics.median(values):.0%}"
+                         if base and values else "")
+                rows.append((f"zone {where}: {what[op]}", values, ratio))
+        payload["table"] = stats_table(
+            "Storage, seconds (lower is better); ratio = dom0 time / zone time "
+            f"(claim: {CLAIMS['disk']})", rows)
+        payload["table"] += stats_table(
+            "dom0 memory per zone with binds: PSS of its 9pfs QEMU",
+            [("QEMU 9pfs backend PSS", [p / 1024 for p in pss], CLAIMS["memory"])],
+            unit="MiB", digits=1)
+        sys.stdout.flush()
+        save("storage", payload)
+        sizes = [int(x) for x in args.create_sizes.split(",") if x]
+        if sizes:
+            creates = create_times(work, args.create_runs, sizes)
+            payload["create"] = creates
+            payload["table"] += stats_table(
+                "create time against rootfs size (ext4 copy vs 9p share)",
+                [(name, values, "") for name, values in creates.items()])
+            sys.stdout.flush()
+            save("storage", payload)
     return 0
 
 

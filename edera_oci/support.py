@@ -132,8 +132,8 @@ FIELDS: tuple[Field, ...] = (
     Field("mounts[].destination", APPLIED, "the mount point in the container", f"{INIT}/setup.c"),
     Field("mounts[].type", APPLIED, f"one of {', '.join(sorted(ZONE_FS_TYPES))} (cgroup is "
           "cgroup2); another type fails the create, naming the mount", f"{INIT}/setup.c"),
-    Field("mounts[].source", APPLIED, "a bind's source is copied into the zone at create "
-          "(later changes on either side do not cross)", "zone/disks.py"),
+    Field("mounts[].source", APPLIED, "a bind's source is shared live with the zone over "
+          "Xen 9pfs (a socket, FIFO or device is refused)", "zone/shares.py"),
     Field("mounts[].options", APPLIED, "the flags below (as mount(8) and runc read them); any "
           "other option is the filesystem's data (mode=755, size=...)", f"{INIT}/setup.c"),
     *(Field(f"mounts[].options[{opt}]", APPLIED, "a mount flag", f"{INIT}/setup.c")

@@ -44,8 +44,10 @@ ROOT_ANNOTATION = "org.edera-oci.rootfs"
 # as they are), as with runc; the QEMU backend runs as root in dom0 to do that.
 SECURITY_MODEL = "passthrough"
 # cache=mmap: nothing cached but what a shared writable mmap needs, so a write on either side
-# is seen on the other at once. msize: half of the ring QEMU offers (order 8, 1 MiB).
-ZONE_MOUNT_OPTIONS = "trans=xen,version=9p2000.L,cache=mmap,msize=262144"
+# is seen on the other at once. msize: a quarter of each direction of the ring QEMU offers
+# (order 8: 512 KiB each way), so that replies in flight always fit: QEMU's Xen backend
+# disconnects when one does not.
+ZONE_MOUNT_OPTIONS = "trans=xen,version=9p2000.L,cache=mmap,msize=131072"
 
 # Sources never shared: they (or what they contain) are the runtime's own.
 ALWAYS_PROTECTED = ("/run/edera-oci",)

@@ -339,7 +339,7 @@ HOST_SIDE = {
     "ociVersion": "test_fixtures.py (oci-*.json accepted, 0.x and 2.x refused)",
     "root.path": "test_disks.py (the rootfs becomes the zone's ext4 disk)",
     "annotations": "test_lifecycle.py (state and hooks carry them)",
-    "mounts[].source": "test_disks.py, test_hardening_binds.py (bind sources copied)",
+    "mounts[].source": "test_shares.py, test_create_shares.py (bind sources shared live)",
     **{f"hooks.{kind}": "test_hooks.py, test_lifecycle.py" for kind in (
         "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
         "poststop")},
