@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 2
+#define PROTOCOL_VERSION 3
 #define FRAME_HDR 8
 #define RECORD_HDR 6
 #define MAX_PAYLOAD (1u << 20)
@@ -22,6 +22,8 @@ enum msg {
 	MSG_EXEC = 7,
 	MSG_EXIT_ACK = 8,
 	MSG_STATS_REQ = 9,
+	MSG_CONTAINER = 11, /* pods: host -> zone on port 1 */
+	MSG_CONTAINER_PORT = 12, /* pods: zone -> host on port 1 */
 	/* zone -> host */
 	MSG_READY = 32,
 	MSG_ERROR = 33,
@@ -62,6 +64,8 @@ enum tag {
 	TAG_NAMESPACE = 32,
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
+	TAG_POD_NAME = 70, /* pods (CONTAINER) */
+	TAG_POD_JOIN = 71,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)
