@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 2  # 2: EXEC_PORT, the NAMESPACE, DEVICE and CGROUP records
+PROTOCOL_VERSION = 3  # 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: pods (CONTAINER, POD_*)
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
 MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
@@ -38,6 +38,8 @@ class Msg(IntEnum):
     EXEC = 7
     EXIT_ACK = 8
     STATS_REQ = 9
+    CONTAINER = 11  # pods: one more container in the pod's zone (PROTOCOL.md, "Pods")
+    CONTAINER_PORT = 12  # pods, zone -> host: the answer to CONTAINER
     # zone -> host
     READY = 32
     ERROR = 33
@@ -80,6 +82,8 @@ class Tag(IntEnum):
     NAMESPACE = 32
     DEVICE = 33
     CGROUP = 34
+    POD_NAME = 70  # pods (CONTAINER): the container's name in the zone
+    POD_JOIN = 71  # pods: a namespace (ipc, uts, pid) joined from the sandbox
 
 
 class ProtocolError(Exception):
@@ -268,3 +272,19 @@ def exec_port(payload: bytes) -> tuple[int, str]:
     if port != 0 and not 2 <= port <= 65535:
         raise ProtocolError(f"EXEC_PORT port {port} is outside 2..65535")
     return port, zone_text(payload[4:]) if port == 0 else ""
+
+
+def container_payload(records: bytes) -> bytes:
+    """CONTAINER: port 0 (the zone chooses and answers CONTAINER_PORT) + the records."""
+    if len(records) > MAX_EXEC_RECORDS:
+        raise ProtocolError(f"the pod container's records encode to {len(records)} bytes; the "
+                            f"zone channel takes at most {MAX_EXEC_RECORDS}")
+    return struct.pack("<I", 0) + records
+
+
+def container_port(payload: bytes) -> tuple[int, str]:
+    """CONTAINER_PORT: (port, "") of the container's channel, or (0, why the zone refused)."""
+    try:
+        return exec_port(payload)
+    except ProtocolError as e:
+        raise ProtocolError(str(e).replace("EXEC_PORT", "CONTAINER_PORT")) from None
