@@ -233,8 +233,8 @@ static void handle_exec(struct session *from, uint32_t type, const uint8_t *p, u
 			s = &g.s[i];
 	if (!s) {
 		char why[96];
-		snprintf(why, sizeof why, "too many execs and containers at once (at most %d)",
-			 MAX_SESSIONS - 1);
+		snprintf(why, sizeof why, "too many execs at once (at most %d, pod containers "
+			 "included)", MAX_SESSIONS - 1);
 		exec_refuse(from, reply_type, chosen, why);
 		return;
 	}
