@@ -59,7 +59,7 @@ class Pod:
               {"type": "uts", "path": f"/proc/{self.sandbox_pid}/ns/uts"}]
         return make_bundle(self.base / name, ["sh", "-c", script],
                            **{"annotations": {CRI_TYPE: "container", CRI_SANDBOX: self.sandbox},
-                              "linux.namespaces": ns})
+                              "linux.namespaces": ns, "root.readonly": False})
 
     def status(self, cid: str) -> str:
         res = oci(self.root, "state", cid)
