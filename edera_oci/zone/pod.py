@@ -11,6 +11,7 @@ records of a pod container and its disks.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -143,7 +144,15 @@ def free_disk_indexes(used_devids: set[int], count: int) -> list[int]:
 
 def used_devids(xs, domid: int) -> set[int]:
     """The vbd device ids the zone has in XenStore (attached or being attached)."""
-    return {int(d) for d in xs.ls(f"/local/domain/{domid}/device/vbd") if d.isdigit()}
+    try:
+        names = xs.ls(f"/local/domain/{domid}/device/vbd")
+    except FileNotFoundError:  # no disk at all
+        return set()
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
+        return set()
+    return {int(d) for d in names if d.isdigit()}
 
 
 def attach_disk(domid: int, index: int, image: Path, script: Path) -> None:
