@@ -1054,3 +1054,26 @@ def test_pod_container_errors_come_on_its_port(zone) -> None:
         assert res["status"] == 1 and why in res["error"], res
     z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
     assert z.wait_exit()["status"] == 137
+
+
+def test_exec_on_a_pod_containers_port_joins_that_container(zone) -> None:
+    """EXEC (port 0) on a pod container's port is answered there (EXEC_PORT) and runs in that
+    container's namespaces, not the sandbox's."""
+    z = zone(wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
+                              "--mount-proc"))
+    z.create([(Tag.NAMESPACE, t) for t in ("mount", "ipc", "uts")]
+             + sh(POD_NS + "echo sandbox-ready; while :; do sleep 0.1; done"))
+    z.start()
+    sandbox = _lines(_stdout_until(z, b"sandbox-ready\n"))
+    a = _pod_container(z, "a", POD_NS + "echo a-ready; while :; do sleep 0.1; done")
+    _start(a)
+    got_a = _lines(_channel_output(a, b"a-ready\n"))
+    a.send(Msg.EXEC, exec_payload(0, encode_records(sh(POD_NS))))
+    port, why = container_port(a.read_until(Msg.EXEC_PORT)[-1].payload)
+    assert port >= 2, why
+    res = summarize(ExecChannel(z, port).read_until(Msg.EXIT))
+    assert res["status"] == 0, (res, z.log())
+    seen = _lines(res["stdout"])
+    assert seen == got_a and seen["ns-mnt"] != sandbox["ns-mnt"], (seen, got_a, sandbox)
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
