@@ -63,10 +63,8 @@ def pod_role(annotations: dict[str, str]) -> PodRole | None:
     if kind != "container":
         return None
     sandbox_id = next((annotations[k] for k in SANDBOX_ID_KEYS if annotations.get(k)), None)
-    if sandbox_id is None:
-        raise ZoneError(f"annotation {CONTAINER_TYPE_KEYS[0]}=container without "
-                        f"{SANDBOX_ID_KEYS[0]}: the container's pod sandbox is not named")
-    return PodRole("container", sandbox_id)
+    # no sandbox named: nothing to join, so a zone of its own, as without the annotation
+    return PodRole("container", sandbox_id) if sandbox_id is not None else None
 
 
 def _number(annotations: dict[str, str], key: str) -> int:

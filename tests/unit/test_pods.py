@@ -37,9 +37,9 @@ def test_annotations_decide_sandbox_container_or_neither(annotations, role) -> N
     assert pod.pod_role(annotations) == role
 
 
-def test_a_pod_container_without_a_sandbox_id_is_refused() -> None:
-    with pytest.raises(ZoneError, match="io.kubernetes.cri.sandbox-id"):
-        pod.pod_role({CRI: "container"})
+def test_a_container_type_without_a_sandbox_id_keeps_a_zone_of_its_own() -> None:
+    assert pod.pod_role({CRI: "container"}) is None
+    assert pod.pod_role({CRI: "container", "io.kubernetes.cri.sandbox-id": ""}) is None
 
 
 def test_the_pods_zone_is_sized_from_the_sandbox_annotations(monkeypatch) -> None:
