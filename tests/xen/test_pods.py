@@ -105,7 +105,7 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     client = new_id()
     _, client_out = pod.create(client, pod.container_bundle(
         "client", "n=0; while :; do n=$((n+1)); echo tick-$n; "
-                  "wget -q -T 2 -O - http://127.0.0.1:8080/ 2>/dev/null; sleep 1; done"))
+                  "timeout 5 wget -q -O - http://127.0.0.1:8080/ 2>/dev/null; sleep 1; done"))
     print(f"two pod containers created and started in {time.monotonic() - t0:.1f} s")
     assert len(domains()) == 1, domains()  # the pod's zone, and nothing else
     assert pod.status(server) == pod.status(client) == "running"
