@@ -137,3 +137,13 @@ def is_dom0() -> bool:
         return "control_d" in Path("/proc/xen/capabilities").read_text()
     except OSError:
         return False
+
+
+def block_attach(domid: int, disk_spec: str, timeout: float = 120) -> None:
+    """Hot-plug a disk (an xl disk spec) into a running domain."""
+    _xl("block-attach", str(domid), disk_spec, timeout=timeout)
+
+
+def block_detach(domid: int, devid: int, timeout: float = 60) -> None:
+    """Unplug a domain's disk by its device id; waits for the guest to let it go."""
+    _xl("block-detach", str(domid), str(devid), timeout=timeout)

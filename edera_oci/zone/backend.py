@@ -8,6 +8,7 @@ Every failure tears down what was made, in reverse.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import math
 import os
@@ -26,12 +27,12 @@ from edera_oci.errors import BackendUnavailable, ConfigError, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest, checkpoint
 from edera_oci.logs import log
 from edera_oci.phases import Phases
-from edera_oci.state import ContainerState
+from edera_oci.state import ContainerState, StateStore
 from edera_oci.statefile import process_alive, process_start_time
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
-from . import control, disks, hotplug, network, shares
+from . import control, disks, hotplug, network, pod, shares
 from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE, OOM_KILLS_FILE
 from .image import find_zone_image
 from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, encode_records
@@ -115,10 +116,21 @@ POD_SANDBOX_ANNOTATIONS = (("io.kubernetes.cri.container-type", "sandbox"),
 
 
 def is_pod_sandbox(annotations: dict[str, str]) -> bool:
-    """A pod's sandbox holds the namespaces that the pod's containers join. Each zone has its
-    own kernel, so there is nothing to hold: the sandbox's zone takes no NIC, and the pod's
-    network goes to the zone of the container that runs in it."""
+    """A pod's sandbox: its create builds the pod's zone, which the pod's containers join
+    (edera_oci.zone.pod)."""
     return any(annotations.get(key) == value for key, value in POD_SANDBOX_ANNOTATIONS)
+
+
+def _domain_of(zone: dict) -> tuple[int, str]:
+    """(domid, domain name) of the zone a container runs in: a pod container's is its pod's."""
+    pod_info = zone.get("pod") or {}
+    if pod_info.get("role") == "container":
+        return pod_info["domid"], pod_info["zone_name"]
+    return zone["domid"], zone["name"]
+
+
+def _is_pod_container(zone: dict) -> bool:
+    return (zone.get("pod") or {}).get("role") == "container"
 
 
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
@@ -255,8 +267,12 @@ class XenZoneBackend:
         of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
+        role = pod.pod_role(spec.annotations)
+        if role is not None and role.kind == "container":
+            return self._create_in_pod(req, run_hooks, role.sandbox_id)
         image = find_zone_image()
-        memory_mb, vcpus = zone_size(spec)
+        # A pod's sandbox builds the zone of the whole pod, sized for the pod.
+        memory_mb, vcpus = pod.pod_size(spec.annotations) if role else zone_size(spec)
         try:  # before anything is built: a cpuset names the zone's CPUs
             check_cpuset(spec.raw.get("linux", {}).get("resources") or {}, vcpus)
         except MappingError as e:
@@ -268,6 +284,8 @@ class XenZoneBackend:
             "memory_mb": memory_mb, "vcpus": vcpus,
             "kernel_version": image.manifest.get("kernel_version"),
         }
+        if role is not None:
+            zone["pod"] = {"role": "sandbox"}
         record = req.record_zone or (lambda _zone: None)
         disk_dir = Path(zone["disk_dir"])
         monitor: subprocess.Popen | None = None
@@ -314,9 +332,8 @@ class XenZoneBackend:
             clock.mark("monitor+hooks")
             checkpoint("hooks")
             ns_path = f"/proc/{monitor.pid}/ns/net"
-            # A pod's sandbox takes no NIC: the pod's network belongs to its containers' zones.
-            mirror = netns is not None and not is_pod_sandbox(spec.annotations)
-            ifaces = network.read_interfaces(ns_path) if mirror else []
+            # A pod's sandbox takes the pod's NIC: its zone is the whole pod's.
+            ifaces = network.read_interfaces(ns_path) if netns is not None else []
             vifs = [f"mac={iface.mac},script={hotplug.vif_script()}" for iface in ifaces]
             zone["interfaces"] = [iface.name for iface in ifaces]
             (state_dir / "spec.bin").write_bytes(records + encode_records(net_records(ifaces)))
@@ -383,7 +400,8 @@ class XenZoneBackend:
             for path in (base, f"{base}/version", f"{base}/container-id"):
                 xs.set_perms(path, [f"n{domid}"])
 
-    def _spawn_monitor(self, req: CreateRequest, state_dir: Path, netns, name: str):
+    def _spawn_monitor(self, req: CreateRequest, state_dir: Path, netns, name: str,
+                       pod_sandbox_dir: str | None = None):
         """The monitor, in the container's network namespace (joined, or a new one)."""
         report_r, report_w = os.pipe()
         go_r, go_w = os.pipe()
@@ -400,6 +418,8 @@ class XenZoneBackend:
             "--ready-fd", str(report_w), "--go-fd", str(go_r),
             "--control-fd", str(listener.fileno()), "--tty-fd", str(tty_fd),
         ]
+        if pod_sandbox_dir:
+            argv += ["--pod-sandbox-dir", pod_sandbox_dir]
         if netns is None:
             enter_netns = None
         elif netns.path:
@@ -453,6 +473,7 @@ class XenZoneBackend:
             for pid in shares.stop_backends(
                     zone["name"], zone["domid"] if isinstance(zone.get("domid"), int) else None):
                 log.warning(f"the zone's 9pfs backend (pid {pid}) outlived its domain: killed")
+        self._detach_pod_disks(zone)
         clock.mark("domain")
         if zone.get("state_dir"):
             # the mounts lived in xl's and the zone's QEMU's namespace, gone with the domain:
@@ -470,6 +491,122 @@ class XenZoneBackend:
             with contextlib.suppress(OSError):
                 console_log(zone["name"]).unlink(missing_ok=True)
         clock.mark("disks")
+
+    def _detach_pod_disks(self, zone: dict) -> None:
+        """A pod container's disks, out of its pod's zone if that still runs (the zone init
+        let go of them when the container ended)."""
+        info = zone.get("pod") or {}
+        if info.get("role") != "container" or not info.get("disks"):
+            return
+        try:
+            with XenStore() as xs:
+                if not domain.is_alive(xs, info["domid"], info["zone_name"]):
+                    return
+                present = pod.used_devids(xs, info["domid"])
+        except OSError as e:
+            log.warning(f"cannot tell whether the pod's zone still holds the disks: {e}")
+            return
+        for index in info["disks"]:
+            if pod.devid(index) not in present:
+                continue
+            try:
+                pod.detach_disk(info["domid"], index)
+            except domain.DomainError as e:
+                log.warning(f"detaching {pod.vdev_name(index)} from the pod's zone: {e}")
+
+    def _create_in_pod(self, req: CreateRequest, run_hooks: Callable[[ContainerState], None],
+                       sandbox_id: str) -> dict[str, Any]:
+        """A pod's further container, inside its sandbox's running zone: its root (and binds)
+        as disks hot-plugged into the zone, its own monitor, whose channel the sandbox's
+        monitor asks the zone for (CONTAINER). Undone like create on any failure."""
+        spec = req.spec
+        state_dir = Path(req.state_dir)
+        sandbox = pod.sandbox_zone(state_dir, req.id, sandbox_id)
+        name = pod.pod_name(req.id)
+        zone: dict[str, Any] = {
+            **derived_zone(state_dir, req.id), "boot_id": boot_id(),
+            "pod": {"role": "container", "sandbox_id": sandbox_id, "name": name,
+                    "sandbox_state_dir": sandbox["state_dir"], "domid": sandbox["domid"],
+                    "zone_name": sandbox["name"], "disks": []},
+        }
+        record = req.record_zone or (lambda _zone: None)
+        disk_dir = Path(zone["disk_dir"])
+        monitor: subprocess.Popen | None = None
+        clock = Phases()
+        try:
+            record(zone)
+            shutil.rmtree(disk_dir, ignore_errors=True)
+            disks.make_disk_dir(disk_dir)
+            (disk_dir / OWNER_FILE).write_text(str(state_dir))
+            checkpoint("disk-dir")
+            disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
+            images = [disk_dir / disks.ROOT_DISK]
+            staging = disk_dir / "binds"
+            staging.mkdir()
+            bind_sources = disks.stage_binds(spec.mounts, staging,
+                                             protected=[os.path.dirname(req.state_dir)])
+            if bind_sources:
+                disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
+                images.append(disk_dir / disks.BINDS_DISK)
+            shutil.rmtree(staging)
+            clock.mark("disks")
+            checkpoint("disks")
+            # one attach at a time per pod: each picks the zone's free slots
+            lock_fd = os.open(sandbox["state_dir"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                with XenStore() as xs:
+                    if not domain.is_alive(xs, sandbox["domid"], sandbox["name"]):
+                        raise ZoneError(f'container "{req.id}": the zone of its pod sandbox '
+                                        f'"{sandbox_id}" is gone')
+                    indexes = pod.free_disk_indexes(pod.used_devids(xs, sandbox["domid"]),
+                                                    len(images))
+                zone["pod"]["disks"] = indexes
+                record(zone)
+                for index, image in zip(indexes, images, strict=True):
+                    pod.attach_disk(sandbox["domid"], index, image, hotplug.block_script())
+            finally:
+                os.close(lock_fd)
+            clock.mark("attach")
+            try:
+                records = pod.pod_container_records(
+                    spec.raw, bind_sources, name, indexes[0],
+                    indexes[1] if len(indexes) > 1 else None)
+            except MappingError as e:
+                raise ZoneError(str(e)) from None
+            (state_dir / "spec.bin").write_bytes(records)
+            netns = spec.linux.namespace("network") if spec.linux else None
+            zone["netns"] = netns.path if netns is not None and netns.path else None
+            monitor, report_r, go_w = self._spawn_monitor(
+                req, state_dir, netns, sandbox["name"], pod_sandbox_dir=sandbox["state_dir"])
+            zone["monitor_pid"] = monitor.pid
+            zone["monitor_start"] = process_start_time(monitor.pid)
+            record(zone)
+            checkpoint("monitor")
+            run_hooks(ContainerState(id=req.id, bundle=req.bundle, rootfs=spec.root.path,
+                                     created="", status="creating", pid=monitor.pid))
+            clock.mark("monitor+hooks")
+            checkpoint("hooks")
+            os.write(go_w, f"go {sandbox['domid']}\n".encode())
+            os.close(go_w)
+            checkpoint("booting")
+            answer = self._await_report(report_r, monitor)
+            if answer != "ready":
+                raise ZoneError(answer.removeprefix("error ").strip()
+                                or "the container failed to start in the pod's zone")
+            clock.mark("ready")
+            log.debug("create phases (s): " + clock.summary())
+            return zone
+        except BaseException:
+            try:
+                self._teardown(zone)
+            except ZoneError as e:
+                log.warning(f"cleaning up after the failed create: {e}")
+            if monitor is not None:
+                if monitor.poll() is None:
+                    monitor.kill()
+                monitor.wait()
+            raise
 
     def _remove_redirects(self, zone: dict) -> None:
         """The tc state on the engine's interfaces: the next zone on this namespace needs it
@@ -562,8 +699,26 @@ class XenZoneBackend:
             for key, value in derived_zone(zone["state_dir"], state.id).items():
                 zone.setdefault(key, value)
         self._teardown(zone, clock)
+        if (zone.get("pod") or {}).get("role") == "sandbox" and zone.get("state_dir"):
+            self._end_pod(Path(zone["state_dir"]), state.id)
         log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
         log.debug("teardown phases (s): " + clock.summary())
+
+    def _end_pod(self, sandbox_dir: Path, sandbox_id: str) -> None:
+        """The sandbox's end is the pod's: with the zone gone, every container of the pod is
+        torn down on the host (monitor, disks) and its state removed, unless a command holds
+        it right now (its own delete then finishes it)."""
+        store = StateStore(str(sandbox_dir.parent))
+        for member_id, member_zone in pod.members(sandbox_dir.parent, sandbox_id):
+            try:
+                with store.locked(member_id, blocking=False):
+                    self._teardown(member_zone)
+                    store.remove(member_id)
+                log.debug(f'removed container "{member_id}" with its pod')
+            except BlockingIOError:
+                log.debug(f'container "{member_id}" of the pod is busy: left to its delete')
+            except Exception as e:  # noqa: BLE001 - one container must not stop the rest
+                log.warning(f'removing container "{member_id}" of the pod: {e}')
 
     def sweep(self, state_dir: str, container_id: str) -> None:
         """What a container of this id under this root would have left (its state is gone):
@@ -659,13 +814,20 @@ class XenZoneBackend:
                             "xenstored does not answer")
         return found
 
+    def _whole_zone_only(self, state: ContainerState, what: str) -> None:
+        if _is_pod_container(state.zone):
+            raise ZoneError(f'{what} of container "{state.id}" alone is not supported: it '
+                            "runs in its pod's zone (use the pod's sandbox)")
+
     def pause(self, state: ContainerState) -> None:
+        self._whole_zone_only(state, "pause")
         try:
             domain.pause(state.zone["domid"])
         except domain.DomainError as e:
             raise ZoneError(str(e)) from None
 
     def resume(self, state: ContainerState) -> None:
+        self._whole_zone_only(state, "resume")
         try:
             domain.unpause(state.zone["domid"])
         except domain.DomainError as e:
@@ -741,6 +903,7 @@ class XenZoneBackend:
         """New limits, written live into the container's cgroup in the zone (UPDATE). What
         the zone cannot change is refused by name; the zone's size is fixed at create, so a
         memory limit beyond what it can give is refused too (it could not be honoured)."""
+        self._whole_zone_only(state, "update")
         zone = state.zone
         try:
             settings, notes = update_settings(resources)
@@ -783,9 +946,10 @@ class XenZoneBackend:
         if tty_fd >= 0:
             pass_fds.append(tty_fd)
         pass_fds += list(range(3, 3 + req.preserve_fds))
+        domid, name = _domain_of(zone)
         argv = [
             sys.executable, "-m", "edera_oci.zone.monitor", "--state-dir", str(state_dir),
-            "--domid", str(zone["domid"]), "--name", zone["name"],
+            "--domid", str(domid), "--name", name,
             "--exec-file", str(exec_file), "--ready-fd", str(report_w), "--tty-fd", str(tty_fd),
         ]
         monitor = subprocess.Popen(argv, pass_fds=pass_fds, env=_monitor_env(), close_fds=True)

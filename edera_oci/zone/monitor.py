@@ -148,6 +148,9 @@ class Monitor:
         self.name: str = args.name
         self.spec_file = Path(args.spec_file) if args.spec_file else None
         self.exec_records = Path(args.exec_file).read_bytes() if args.exec_file else None
+        # A pod's further container: its channel comes from the sandbox's monitor (CONTAINER).
+        sandbox_dir = getattr(args, "pod_sandbox_dir", None)
+        self.pod_sandbox_dir = Path(sandbox_dir) if sandbox_dir else None
         self.report_fd: int = args.ready_fd
         self.go_fd: int = args.go_fd
         self.control = socket.socket(fileno=args.control_fd) if args.control_fd >= 0 else None
@@ -171,6 +174,7 @@ class Monitor:
         self.exec_waiters: deque[socket.socket] = deque()
         # the zone answers UPDATEs in order, one answer each
         self.update_waiters: deque[socket.socket] = deque()
+        self.container_waiters: deque[socket.socket] = deque()
         self.clients: dict[int, tuple[socket.socket, bytearray]] = {}
         self.exit_status: int | None = None
         self.input_fd: int | None = None
@@ -181,6 +185,10 @@ class Monitor:
     @property
     def is_exec(self) -> bool:
         return self.exec_records is not None
+
+    @property
+    def is_pod_container(self) -> bool:
+        return self.pod_sandbox_dir is not None
 
     def say(self, msg: str) -> None:
         self.log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
@@ -202,14 +210,18 @@ class Monitor:
         self.ops = self.zone_ops(self.domid, self.name)
         spec = self.spec_file.read_bytes()
         t0 = time.monotonic()
-        self.ops.unpause()
         deadline = t0 + BOOT_TIMEOUT
-        self.chan = self.ops.connect(INIT_PORT, deadline)
-        self.say(f"zone channel up after {time.monotonic() - t0:.2f} s")
-        try:
-            self.send(p.Msg.SPEC, spec)
-        except p.ProtocolError as e:  # the host's own spec: not the zone's fault
-            raise BootFailed(f"the container's spec does not fit the zone channel: {e}") from None
+        if self.is_pod_container:
+            self.chan = self.ops.connect(self.pod_port(spec), deadline)
+        else:
+            self.ops.unpause()
+            self.chan = self.ops.connect(INIT_PORT, deadline)
+            self.say(f"zone channel up after {time.monotonic() - t0:.2f} s")
+            try:
+                self.send(p.Msg.SPEC, spec)
+            except p.ProtocolError as e:  # the host's own spec: not the zone's fault
+                raise BootFailed(
+                    f"the container's spec does not fit the zone channel: {e}") from None
         while True:
             frame = self.next_frame(deadline)
             if frame.type == p.Msg.READY:
@@ -222,6 +234,21 @@ class Monitor:
                 raise BootFailed(f"the zone init exited during setup ({status})")
             if frame.type in ZONE_FRAMES:
                 raise p.ProtocolError(f"{p.Msg(frame.type).name} before READY")
+
+    def pod_port(self, records: bytes) -> int:
+        """A pod's further container: the sandbox's monitor asks the zone (CONTAINER) for the
+        port of this container's channel."""
+        from . import control
+
+        try:
+            answer = control.request(self.pod_sandbox_dir, "container", records=records.hex())
+        except control.ControlError as e:
+            raise BootFailed(f"the pod's sandbox: {e}") from None
+        port = answer.get("port")
+        if not isinstance(port, int) or not 2 <= port <= 65535:
+            raise BootFailed(f"the sandbox's monitor answered container with port {port!r}")
+        self.say(f"pod container channel on port {port}")
+        return port
 
     def boot_exec(self) -> int:
         """exec: have the container's monitor ask the zone for a channel, wait for STARTED."""
@@ -367,7 +394,8 @@ class Monitor:
     def channel_lost(self) -> None:
         """The channel closed without EXIT: the container's status from its durable key."""
         status = None
-        if not self.is_exec:  # that key is the container's, never an exec's
+        # that key is the zone's first container's, never an exec's or a pod container's
+        if not self.is_exec and not self.is_pod_container:
             value = self.ops.exit_status_text()
             status = p.exit_status_text(value)
             if status is None and value is not None:
@@ -436,6 +464,16 @@ class Monitor:
                 self.answer(conn, {"ok": False, "error": f"the zone refused the update: {why}"})
             else:
                 self.answer(conn, {"ok": True})
+        elif kind == p.Msg.CONTAINER_PORT:
+            if self.is_exec or not self.container_waiters:
+                raise p.ProtocolError("CONTAINER_PORT that was not asked for")
+            port, why = p.container_port(frame.payload)
+            conn = self.container_waiters.popleft()
+            if port:
+                self.answer(conn, {"ok": True, "port": port})
+            else:
+                self.say(f"the zone refused a pod container: {why}")
+                self.answer(conn, {"ok": False, "error": f"refused by the pod's zone: {why}"})
         elif kind == p.Msg.EXIT:
             report = p.exit_report(frame.payload)
             self.exit_status = report.status
@@ -567,6 +605,11 @@ class Monitor:
             if type(signo) is not int or not 0 <= signo <= HIGHEST_SIGNAL:
                 raise RequestError(f"signo must be a signal number 0..{HIGHEST_SIGNAL}, "
                                    f"not {signo!r}")
+            if not self.started and signo != 0 and self.is_pod_container:
+                # the zone is the pod's: the zone init ends this container alone (EXIT)
+                self.send(p.Msg.SIGNAL, p.signal_payload(signo, req.get("all") is True))
+                self.answer(conn, {"ok": True})
+                return
             if not self.started and signo != 0:
                 self.say(f"signal {signo} before start: ending the zone")
                 self.exit_status = 128 + signo
@@ -592,6 +635,18 @@ class Monitor:
                 raise RequestError(str(e)) from None
             self.exec_waiters.append(conn)
             self.send(p.Msg.EXEC, payload)
+        elif op == "container":
+            records = req.get("records")
+            if not isinstance(records, str):
+                raise RequestError("container records must be hex text")
+            try:
+                payload = p.container_payload(bytes.fromhex(records))
+            except ValueError as e:
+                raise RequestError(f"container records are not hex: {e}") from None
+            except p.ProtocolError as e:
+                raise RequestError(str(e)) from None
+            self.container_waiters.append(conn)
+            self.send(p.Msg.CONTAINER, payload)
         elif op == "stats":
             self.stats_waiters.append(conn)
             self.send(p.Msg.STATS_REQ)
@@ -615,12 +670,13 @@ class Monitor:
 
     def fail_waiters(self, why: str) -> None:
         for conn in [*self.start_waiters, *self.stats_waiters, *self.exec_waiters,
-                     *self.update_waiters]:
+                     *self.update_waiters, *self.container_waiters]:
             self.answer(conn, {"ok": False, "error": why})
         self.start_waiters.clear()
         self.stats_waiters.clear()
         self.exec_waiters.clear()
         self.update_waiters.clear()
+        self.container_waiters.clear()
 
     def answer(self, conn: socket.socket, reply: dict) -> None:
         with contextlib.suppress(OSError):
@@ -638,7 +694,8 @@ class Monitor:
 
 # The frames a zone sends; others are unknown types (ignored, for forward compatibility).
 ZONE_FRAMES = frozenset({p.Msg.READY, p.Msg.ERROR, p.Msg.STARTED, p.Msg.STDOUT, p.Msg.STDERR,
-                         p.Msg.EXIT, p.Msg.STATS, p.Msg.EXEC_PORT, p.Msg.UPDATE})
+                         p.Msg.EXIT, p.Msg.STATS, p.Msg.EXEC_PORT, p.Msg.UPDATE,
+                         p.Msg.CONTAINER_PORT})
 
 
 def abandon_domain(mon: Monitor) -> None:
@@ -685,6 +742,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--name", required=True)
     ap.add_argument("--spec-file")
     ap.add_argument("--exec-file", help="an exec: the process records to run in the zone")
+    ap.add_argument("--pod-sandbox-dir",
+                    help="a pod's further container: the state directory of its sandbox")
     ap.add_argument("--ready-fd", type=int, required=True)
     ap.add_argument("--go-fd", type=int, default=-1)
     ap.add_argument("--control-fd", type=int, default=-1)
@@ -711,8 +770,9 @@ def main(argv: list[str] | None = None, zone_ops: Callable[[int, str], ZoneOps] 
         return 1
     except Exception as e:  # report any boot failure to the caller, which cleans up
         mon.say("boot failed: " + "".join(traceback.format_exception(e)))
-        if not args.exec_file:
+        if not args.exec_file and not args.pod_sandbox_dir:
             # create may be gone (killed before the handover): the domain is not left behind
+            # (a pod container's domain is the pod's: the zone frees its container itself)
             abandon_domain(mon)
         with contextlib.suppress(OSError):
             mon.report(f"error {e}")

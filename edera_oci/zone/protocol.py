@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-# 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records, UPDATE, OOM_KILLS in EXIT
+# 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records, UPDATE, OOM_KILLS in
+# EXIT, the storage shares, pods (CONTAINER, CONTAINER_PORT, POD_*)
 PROTOCOL_VERSION = 3
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
@@ -41,6 +42,8 @@ class Msg(IntEnum):
     STATS_REQ = 9
     # both ways: host -> zone new cgroup settings; zone -> host the answer (empty = applied)
     UPDATE = 10
+    CONTAINER = 11  # pods: one more container in the pod's zone (PROTOCOL.md, "Pods")
+    CONTAINER_PORT = 12  # pods, zone -> host: the answer to CONTAINER
     # zone -> host
     READY = 32
     ERROR = 33
@@ -92,6 +95,8 @@ class Tag(IntEnum):
     OOM_KILLS = 50
     BINDS_SHARE = 60
     ROOT_SHARE = 61
+    POD_NAME = 70  # pods (CONTAINER): the container's name in the zone
+    POD_JOIN = 71  # pods: a namespace (ipc, uts, pid) joined from the sandbox
 
 
 class ProtocolError(Exception):
@@ -305,3 +310,19 @@ def exec_port(payload: bytes) -> tuple[int, str]:
     if port != 0 and not 2 <= port <= 65535:
         raise ProtocolError(f"EXEC_PORT port {port} is outside 2..65535")
     return port, zone_text(payload[4:]) if port == 0 else ""
+
+
+def container_payload(records: bytes) -> bytes:
+    """CONTAINER: port 0 (the zone chooses and answers CONTAINER_PORT) + the records."""
+    if len(records) > MAX_EXEC_RECORDS:
+        raise ProtocolError(f"the pod container's records encode to {len(records)} bytes; the "
+                            f"zone channel takes at most {MAX_EXEC_RECORDS}")
+    return struct.pack("<I", 0) + records
+
+
+def container_port(payload: bytes) -> tuple[int, str]:
+    """CONTAINER_PORT: (port, "") of the container's channel, or (0, why the zone refused)."""
+    try:
+        return exec_port(payload)
+    except ProtocolError as e:
+        raise ProtocolError(str(e).replace("EXEC_PORT", "CONTAINER_PORT")) from None

@@ -15,6 +15,9 @@ def status(raw: dict) -> str | None:
 
     zone = raw.get("zone") or {}
     domid, name = zone.get("domid"), zone.get("name")
+    pod = zone.get("pod") if isinstance(zone.get("pod"), dict) else {}
+    if pod.get("role") == "container":  # a pod's container runs in its pod's zone
+        domid, name = pod.get("domid"), pod.get("zone_name")
     if domid is None or not name:
         return None
     try:

@@ -26,6 +26,8 @@ from edera_oci.zone.protocol import (
     FrameReader,
     Msg,
     Tag,
+    container_payload,
+    container_port,
     encode_frame,
     encode_records,
     exec_payload,
@@ -500,6 +502,7 @@ class ExecChannel:
                 pytest.fail(f"exec port {port} never listened\n{z.log()}")
             time.sleep(0.01)
         self.z = z
+        self.port = port
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(str(path))
         self.reader = FrameReader()
@@ -926,3 +929,156 @@ def test_dev_is_made_for_the_container(zone, tmp_path: Path) -> None:
         assert expected in lines, (expected, out)
     assert "not created: it is the zone's own" in z.log()
     assert not (root / "dev" / "null").exists(), "a node was made in the image's /dev"
+
+
+# -- pods: further containers in the sandbox's zone (PROTOCOL.md, "Pods") ---------------------
+
+POD_NS = "for n in mnt ipc uts; do echo ns-$n=$(readlink /proc/self/ns/$n); done; "
+
+
+def _pod_container(z: Zone, name: str, script: str, *extra: tuple) -> ExecChannel:
+    """CONTAINER with port 0 on port 1: the zone answers CONTAINER_PORT, then READY comes on
+    the new port once the test has connected."""
+    records = [(Tag.POD_NAME, name), (Tag.POD_JOIN, "ipc"), (Tag.POD_JOIN, "uts"),
+               (Tag.ROOT_DISK, ["xvdc", "ext4"]), (Tag.NAMESPACE, "mount"), *extra,
+               *sh(script)]
+    z.send(Msg.CONTAINER, container_payload(encode_records(records)))
+    answer = z.read_until(Msg.CONTAINER_PORT)[-1]
+    port, why = container_port(answer.payload)
+    assert port >= 2, why
+    ch = ExecChannel(z, port)
+    frames = ch.read_until(Msg.READY)
+    assert [f.type for f in frames] == [Msg.READY], (frames, z.log())
+    return ch
+
+
+def _start(ch: ExecChannel) -> int:
+    ch.send(Msg.START)
+    return started_pid(ch.read_until(Msg.STARTED)[-1].payload)
+
+
+def _channel_output(ch: ExecChannel, text: bytes, timeout: float = 10.0) -> bytes:
+    """STDOUT of a channel until it carried text (other frames stay queued)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        while ch.pending:
+            f = ch.pending.pop(0)
+            assert f.type == Msg.STDOUT, (f, ch.z.log())
+            seen += f.payload
+        if text in seen:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([ch.sock], [], [], left)[0]:
+            pytest.fail(f"no {text!r} within {timeout} s (saw {seen!r})\n{ch.z.log()}")
+        data = ch.sock.recv(1 << 16)
+        assert data, ch.z.log()
+        ch.pending.extend(ch.reader.feed(data))
+    return seen
+
+
+def test_pod_containers_run_beside_the_sandbox_each_on_its_own_port(zone) -> None:
+    """A pod's zone: the sandbox is the SPEC's container; CONTAINER adds two more, each on the
+    port CONTAINER_PORT names, each with its own mount namespace and the sandbox's IPC and UTS;
+    killing one leaves the other; a replacement of the same name runs; the sandbox's end ends
+    them all."""
+    z = zone(wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
+                              "--mount-proc"))
+    z.create([(Tag.NAMESPACE, t) for t in ("mount", "ipc", "uts")]
+             + sh(POD_NS + "echo sandbox-ready; while :; do sleep 0.1; done"))
+    z.start()
+    sandbox = _lines(_stdout_until(z, b"sandbox-ready\n"))
+    a = _pod_container(z, "a", POD_NS + "echo a-ready; while :; do sleep 0.1; done")
+    b = _pod_container(z, "b", POD_NS + "while :; do echo b-alive; sleep 0.1; done")
+    assert a.port != b.port and 1 not in (a.port, b.port)
+    _start(a)
+    _start(b)
+    got_a = _lines(_channel_output(a, b"a-ready\n"))
+    _channel_output(b, b"b-alive\n")
+    assert got_a["ns-ipc"] == sandbox["ns-ipc"] and got_a["ns-uts"] == sandbox["ns-uts"]
+    assert got_a["ns-mnt"] != sandbox["ns-mnt"]
+    # Killing a leaves b (and the sandbox) running.
+    a.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert summarize(a.read_until(Msg.EXIT))["status"] == 137
+    a.send(Msg.EXIT_ACK)
+    b.pending.clear()
+    _channel_output(b, b"b-alive\n")
+    # A replacement with the same name (the kubelet's restart) gets a fresh process.
+    a2 = _pod_container(z, "a", "echo replaced; exit 4")
+    _start(a2)
+    res = summarize(a2.read_until(Msg.EXIT))
+    assert res["stdout"] == b"replaced\n" and res["status"] == 4
+    a2.send(Msg.EXIT_ACK)
+    # The sandbox's end is the pod's end: b is killed with it.
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+    assert summarize(b.read_until(Msg.EXIT))["status"] == 137
+    assert z.finish() == 0
+
+
+def test_pod_container_kill_all_stays_inside_the_container(zone) -> None:
+    """SIGNAL with the all flag on a pod container's port signals that container only."""
+    z = zone()
+    z.create(sh("echo sandbox-ready; while :; do sleep 0.1; done"))
+    z.start()
+    _stdout_until(z, b"sandbox-ready\n")
+    a = _pod_container(z, "a", "echo a-ready; while :; do sleep 0.1; done")
+    _start(a)
+    _channel_output(a, b"a-ready\n")
+    a.send(Msg.SIGNAL, signal_payload(signal.SIGTERM, all_processes=True))
+    assert summarize(a.read_until(Msg.EXIT))["status"] == 143
+    a.send(Msg.EXIT_ACK)
+    z.send(Msg.EXEC, exec_payload(0, encode_records(sh("echo sandbox-still-here"))))
+    port, _ = container_port(z.read_until(Msg.EXEC_PORT)[-1].payload)
+    res = summarize(ExecChannel(z, port).read_until(Msg.EXIT))
+    assert res["stdout"] == b"sandbox-still-here\n", (res, z.log())
+
+
+def test_pod_container_errors_come_on_its_port(zone) -> None:
+    """A CONTAINER before the sandbox is set up, or without POD_NAME: ERROR + EXIT 1 on the
+    container's port; port 1 is unharmed."""
+    z = zone()
+    z.send(Msg.CONTAINER, container_payload(encode_records(
+        [(Tag.POD_NAME, "a"), (Tag.ROOT_DISK, ["xvdc", "ext4"]), *sh("true")])))
+    port, _ = container_port(z.read_until(Msg.CONTAINER_PORT)[-1].payload)
+    res = summarize(ExecChannel(z, port).read_until(Msg.EXIT))
+    assert res["types"] == [Msg.ERROR, Msg.EXIT] and res["status"] == 1
+    assert "sandbox is not running" in res["error"]
+    z.create(sh("echo sandbox-ready; while :; do sleep 0.1; done"))
+    z.start()
+    _stdout_until(z, b"sandbox-ready\n")
+    for records, why in (([(Tag.ROOT_DISK, ["xvdc", "ext4"])], "no POD_NAME"),
+                         ([(Tag.POD_NAME, "../x"), (Tag.ROOT_DISK, ["xvdc", "ext4"])],
+                          "is not a name"),
+                         ([(Tag.POD_NAME, "a")], "no ROOT_DISK"),
+                         ([(Tag.POD_NAME, "a"), (Tag.ROOT_DISK, ["xvdc", "ext4"]),
+                           (Tag.POD_JOIN, "net")], "not ipc, uts or pid")):
+        z.send(Msg.CONTAINER, container_payload(encode_records([*records, *sh("true")])))
+        port, _ = container_port(z.read_until(Msg.CONTAINER_PORT)[-1].payload)
+        res = summarize(ExecChannel(z, port).read_until(Msg.EXIT))
+        assert res["status"] == 1 and why in res["error"], res
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+
+
+def test_exec_on_a_pod_containers_port_joins_that_container(zone) -> None:
+    """EXEC (port 0) on a pod container's port is answered there (EXEC_PORT) and runs in that
+    container's namespaces, not the sandbox's."""
+    z = zone(wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
+                              "--mount-proc"))
+    z.create([(Tag.NAMESPACE, t) for t in ("mount", "ipc", "uts")]
+             + sh(POD_NS + "echo sandbox-ready; while :; do sleep 0.1; done"))
+    z.start()
+    sandbox = _lines(_stdout_until(z, b"sandbox-ready\n"))
+    a = _pod_container(z, "a", POD_NS + "echo a-ready; while :; do sleep 0.1; done")
+    _start(a)
+    got_a = _lines(_channel_output(a, b"a-ready\n"))
+    a.send(Msg.EXEC, exec_payload(0, encode_records(sh(POD_NS))))
+    port, why = container_port(a.read_until(Msg.EXEC_PORT)[-1].payload)
+    assert port >= 2, why
+    res = summarize(ExecChannel(z, port).read_until(Msg.EXIT))
+    assert res["status"] == 0, (res, z.log())
+    seen = _lines(res["stdout"])
+    assert seen == got_a and seen["ns-mnt"] != sandbox["ns-mnt"], (seen, got_a, sandbox)
+    z.send(Msg.SIGNAL, signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137

@@ -163,6 +163,22 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
         assert "vbd-" in out, out  # a Xen PV disk: this is a zone, not dom0
         assert "PING-OK" in out, out
         assert "hello-from-a-pod" in (logs / "app.log").read_text()
+        # A second container of the pod runs in the same zone and shares its localhost.
+        web = runtime.create_container(sandbox, cri.container_config(
+            "web", imported[1], ["sh", "-c", "mkdir -p /www && echo hello-over-localhost > "
+                                 "/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"],
+            "web.log"), pod)
+        runtime.start_container(web)
+        assert len(zone_states()) == 1, zone_states()  # the pod's one zone
+        for _ in range(10):
+            # not wget's -T: Debian 12's static busybox wget crashes with it (SIGSEGV)
+            code, out, err = runtime.exec_sync(app, ["timeout", "5", "wget", "-q", "-O", "-",
+                                                     "http://127.0.0.1:8080/"])
+            if code == 0:
+                break
+        assert (code, out) == (0, "hello-over-localhost\n"), err
+        code, out, _ = runtime.exec_sync(web, ["ls", "/www"])  # exec in web's own root
+        assert (code, out) == (0, "index.html\n")
     finally:
         if sandbox:
             runtime.stop_pod_sandbox(sandbox)

@@ -26,18 +26,21 @@
 #include "cgroup.h"
 #include "fsutil.h"
 #include "platform.h"
+#include "pod.h"
 #include "setup.h"
 
 #define CTL_FD 3
 
-static struct {
-	pid_t pid;   /* the container's init process; 0 = none */
-	int ctl;     /* PID 1's end of its control socket until START */
-	int ns_flags;
-	bool terminal;
-	int in_w, out_r, err_r, master; /* PID 1's ends of its stdio */
-	int own_pid_ns;                 /* PID 1's PID namespace, to come back after a fork */
-} ctr = {.ctl = -1, .in_w = -1, .out_r = -1, .err_r = -1, .master = -1, .own_pid_ns = -1};
+struct container_state container_first = CONTAINER_STATE_INIT;
+struct container_state *container_cur = &container_first;
+/* Every function here acts on the current container (pod.c switches it for a pod's others). */
+#define ctr (*container_cur)
+
+/* Into the container's cgroup: its own (a pod's further container), else the zone's one. */
+static int join_container_cgroup(void)
+{
+	return ctr.cgroup_dir ? pod_cgroup_join(ctr.cgroup_dir) : cgroup_join();
+}
 
 static void close_fd(int *fd)
 {
@@ -264,8 +267,11 @@ static void __attribute__((noreturn)) init_child(const struct container_cfg *c,
 	if (close_fds_from(CTL_FD + 4, true) < 0)
 		setup_fail("close the zone's descriptors: %s", strerror(errno));
 	/* Into the container's cgroup before its cgroup namespace, which is then rooted there. */
-	if (cgroup_active() && cgroup_join() < 0)
+	if (cgroup_active() && join_container_cgroup() < 0)
 		setup_fail("join the container's cgroup: %s", strerror(errno));
+	/* A pod's further container shares the sandbox's IPC and UTS namespaces (pod.c). */
+	if (ctr.join_pid && pod_join_namespaces(ctr.join_pid, ctr.join_flags & ~CLONE_NEWPID) < 0)
+		setup_fail("join the pod's namespaces: %s", strerror(errno));
 	int flags = c->ns_flags & ~CLONE_NEWPID;
 	if (flags && unshare(flags) < 0)
 		setup_fail("create the container's namespaces (0x%x): %s", flags, strerror(errno));
@@ -347,7 +353,8 @@ static void forget(void)
 int container_create(const struct container_cfg *c, const struct proc_cfg *p,
 		     const struct platform *pl, char err[ERR_MAX])
 {
-	if (pl->apply_setup && zone_prepare(c, pl->root, pl->zone, err) < 0)
+	/* A pod's further container had its disks and cgroup prepared by pod.c. */
+	if (pl->apply_setup && !ctr.join_pid && zone_prepare(c, pl->root, pl->zone, err) < 0)
 		return -1;
 	/* A host test with a cgroup directory: the settings are written there. */
 	if (!pl->zone && cgroup_uses_fake_dir() && cgroup_prepare(c, err) < 0)
@@ -365,9 +372,13 @@ int container_create(const struct container_cfg *c, const struct proc_cfg *p,
 			close_fd(&all[i]);
 		return errf(err, "pipe: %s", strerror(errno));
 	}
-	pid_t pid = fork_in_pid_ns(-1, c->ns_flags & CLONE_NEWPID);
+	/* A pod's further container may share the sandbox's PID namespace (pod.c). */
+	int pid_ns = ctr.join_pid && (ctr.join_flags & CLONE_NEWPID) ? pod_ns_open(ctr.join_pid, "pid")
+								     : -1;
+	pid_t pid = fork_in_pid_ns(pid_ns, pid_ns < 0 && (c->ns_flags & CLONE_NEWPID));
 	if (pid == 0)
 		init_child(c, p, pl, sv[1], in[0], out[1], errp[1]);
+	close_fd(&pid_ns);
 	int theirs[4] = {sv[1], in[0], out[1], errp[1]};
 	for (int i = 0; i < 4; i++)
 		close_fd(&theirs[i]);
@@ -450,7 +461,7 @@ pid_t container_join_fork(struct container_join *j)
 
 int container_join_child(struct container_join *j)
 {
-	if (cgroup_active() && cgroup_join() < 0)
+	if (cgroup_active() && join_container_cgroup() < 0)
 		return -1;
 	static const int flags[3] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP};
 	for (int i = 0; i < 3; i++)

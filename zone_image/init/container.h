@@ -12,6 +12,27 @@
 
 struct platform;
 
+/* One container of the zone: its init process and PID 1's ends of its stdio. The zone's own
+ * container (SPEC) is container_first; a pod's further containers (pod.c) have one each. */
+struct container_state {
+	pid_t pid;   /* the container's init process; 0 = none */
+	int ctl;     /* PID 1's end of its control socket until START */
+	int ns_flags;
+	bool terminal;
+	int in_w, out_r, err_r, master; /* PID 1's ends of its stdio */
+	int own_pid_ns;                 /* PID 1's PID namespace, to come back after a fork */
+	/* A pod's further container (pod.c): the namespaces (CLONE_NEWIPC/UTS/PID) it joins
+	 * from the sandbox's process join_pid instead of making them, and its own cgroup. */
+	pid_t join_pid;
+	int join_flags;
+	const char *cgroup_dir; /* NULL: the zone's container cgroup */
+};
+#define CONTAINER_STATE_INIT                                                             \
+	{.ctl = -1, .in_w = -1, .out_r = -1, .err_r = -1, .master = -1, .own_pid_ns = -1}
+extern struct container_state container_first;
+/* The container the functions below act on (container_first unless pod.c switched it). */
+extern struct container_state *container_cur;
+
 /* SPEC: prepare the zone (disks, network), then fork the container's init process into new
  * namespaces (c->ns_flags; it is PID 1 of its PID namespace when one is asked for), where it
  * applies the container records, pivots into root (chroot without a mount namespace) and waits

@@ -3,7 +3,8 @@
  * own channels, relays their stdio, signals and exit status, and powers the zone off at the end.
  *
  * One poll loop serves every channel. Each channel (session) carries one process: port 1 the
- * container's init process, ports >= 2 the exec'd ones. */
+ * container's init process, ports >= 2 the exec'd ones and, in a pod's zone, the init processes
+ * of the pod's further containers (pod.c). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "net.h"
 #include "platform.h"
+#include "pod.h"
 #include "setup.h"
 #include "stats.h"
 #include "syscall_filter.h"
@@ -38,7 +40,7 @@
 
 enum phase {
 	P_SPEC,    /* port 1: waiting for SPEC */
-	P_READY,   /* port 1: set up, waiting for START */
+	P_READY,   /* port 1 or a pod container: set up, waiting for START */
 	P_CONNECT, /* exec port: waiting for the host to connect */
 	P_RUNNING, /* the process runs (or died and its pipes are draining) */
 	P_EXITED,  /* EXIT sent, waiting for EXIT_ACK */
@@ -63,6 +65,8 @@ struct session {
 	char *pending_error; /* an EXEC that cannot run: reported once the host connects */
 	struct proc proc;
 	uint64_t ack_deadline; /* P_EXITED: for EXIT_ACK; P_CONNECT: for the host to connect */
+	struct pod_ctr *pod;    /* a pod's further container on this channel (CONTAINER) */
+	struct pod_ctr *target; /* an exec into that container (NULL: into the zone's own) */
 };
 
 static struct {
@@ -84,6 +88,17 @@ static void close_fd(int *fd)
 
 static void session_free(struct session *s)
 {
+	if (s->pod) {
+		/* Its execs lose their container: the ones not started yet fail when the host
+		 * connects; running ones were killed with it. */
+		for (int i = 0; i < MAX_SESSIONS; i++)
+			if (g.s[i].used && g.s[i].target == s->pod) {
+				g.s[i].target = NULL;
+				if (!g.s[i].proc.pid && !g.s[i].pending_error)
+					g.s[i].pending_error = xstrdup("exec: the container has ended");
+			}
+		pod_free(s->pod);
+	}
 	chan_close(&s->ch);
 	proc_cfg_free(&s->cfg);
 	free(s->pending_error);
@@ -138,8 +153,18 @@ static void start_process(struct session *s)
 {
 	char err[ERR_MAX];
 	struct launch_io io;
-	pid_t pid = s == init_session ? container_start(&s->cfg, &io, err)
-				      : launch(&s->cfg, g.pl.root, &io, err);
+	pid_t pid;
+	if (s == init_session) {
+		pid = container_start(&s->cfg, &io, err);
+	} else if (s->pod) {
+		pid = pod_start(s->pod, &s->cfg, &io, err);
+	} else if (s->target) {
+		container_cur = &s->target->st;
+		pid = launch(&s->cfg, pod_root(s->target, &g.pl), &io, err);
+		container_cur = &container_first;
+	} else {
+		pid = launch(&s->cfg, g.pl.root, &io, err);
+	}
 	if (pid < 0) {
 		send_error_exit(s, err, 1);
 		return;
@@ -156,12 +181,13 @@ static void start_process(struct session *s)
 	log_msg("port %d: started %s as pid %d", s->ch.port, s->cfg.argv[0], pid);
 }
 
-/* linux.seccomp of a process, built in PID 1 so a bad profile is an ERROR. An exec'd process
- * without SECCOMP records gets the container's filter, as runc gives exec the container's. */
-static int prepare_filter(struct proc_cfg *cfg, char err[ERR_MAX])
+/* linux.seccomp of a process, built in PID 1 so a bad profile is an ERROR. A process without
+ * SECCOMP records gets `inherited`: for an exec, its container's filter, as runc gives exec the
+ * container's; for a container (SPEC, CONTAINER), none. */
+static int prepare_filter(struct proc_cfg *cfg, void *inherited, char err[ERR_MAX])
 {
 	if (!cfg->seccomp.present) {
-		cfg->filter = g.container_filter;
+		cfg->filter = inherited;
 		cfg->owns_filter = false;
 		return 0;
 	}
@@ -178,7 +204,8 @@ static int prepare_filter(struct proc_cfg *cfg, char err[ERR_MAX])
 static void handle_spec(struct session *s, const uint8_t *p, uint32_t len)
 {
 	char err[ERR_MAX], msg[ERR_MAX + 16];
-	if (config_parse(p, len, &s->cfg, &g.ctr, err) < 0 || prepare_filter(&s->cfg, err) < 0) {
+	if (config_parse(p, len, &s->cfg, &g.ctr, err) < 0 ||
+	    prepare_filter(&s->cfg, NULL, err) < 0) {
 		snprintf(msg, sizeof msg, "spec: %s", err);
 		send_error_exit(s, msg, 1);
 		return;
@@ -216,19 +243,23 @@ static bool port_in_use(uint32_t port)
  * order of the EXEC frames), with port 0 and the reason when it cannot. Ports are free again
  * once their session ends, so they never run out. A port the host names itself (>= 2) is
  * taken as given and not answered. */
-static void exec_refuse(uint32_t chosen, const char *why)
+static void exec_refuse(struct session *from, uint32_t reply_type, uint32_t chosen,
+			const char *why)
 {
-	log_msg("EXEC: %s", why);
+	log_msg("%s: %s", reply_type == MSG_EXEC_PORT ? "EXEC" : "CONTAINER", why);
 	if (chosen)
 		return; /* the host chose the port: it learns nothing from port 1 (as before) */
 	uint8_t reply[4 + ERR_MAX] = {0};
 	size_t n = strlen(why) < ERR_MAX ? strlen(why) : ERR_MAX;
 	memcpy(reply + 4, why, n);
-	chan_send(&init_session->ch, MSG_EXEC_PORT, reply, 4 + n);
+	chan_send(&from->ch, reply_type, reply, 4 + n);
 }
 
-static void handle_exec(const uint8_t *p, uint32_t len)
+/* EXEC (on port 1, or on a pod container's port: an exec into that container) and CONTAINER
+ * (port 1 of a pod's zone: one more container), both answered on the channel they came on. */
+static void handle_exec(struct session *from, uint32_t type, const uint8_t *p, uint32_t len)
 {
+	uint32_t reply_type = type == MSG_CONTAINER ? MSG_CONTAINER_PORT : MSG_EXEC_PORT;
 	if (len < 4) {
 		log_msg("EXEC frame of %u bytes has no port; ignored", len);
 		return;
@@ -240,8 +271,9 @@ static void handle_exec(const uint8_t *p, uint32_t len)
 			s = &g.s[i];
 	if (!s) {
 		char why[96];
-		snprintf(why, sizeof why, "too many execs at once (at most %d)", MAX_SESSIONS - 1);
-		exec_refuse(chosen, why);
+		snprintf(why, sizeof why, "too many execs at once (at most %d, pod containers "
+			 "included)", MAX_SESSIONS - 1);
+		exec_refuse(from, reply_type, chosen, why);
 		return;
 	}
 	if (!chosen) {
@@ -257,21 +289,41 @@ static void handle_exec(const uint8_t *p, uint32_t len)
 	char err[ERR_MAX];
 	struct transport *t = tr_listen((int)port, err);
 	if (!t) {
-		exec_refuse(chosen, err);
+		exec_refuse(from, reply_type, chosen, err);
 		return;
 	}
 	session_init(s, (int)port, t, P_CONNECT);
 	s->ack_deadline = now_ms() + CONNECT_MS;
-	if (config_parse(p + 4, len - 4, &s->cfg, NULL, err) < 0 ||
-	    prepare_filter(&s->cfg, err) < 0) {
+	s->target = from->pod;
+	if (type == MSG_CONTAINER) {
+		/* Set up now (as SPEC is); READY, or the error, once the host has connected. */
+		if (init_session->phase != P_READY && init_session->phase != P_RUNNING) {
+			s->pending_error = xstrdup("container: the pod's sandbox is not running");
+		} else {
+			s->pod = pod_create(p + 4, len - 4, &s->cfg, &g.pl, container_first.pid,
+					    container_first.ns_flags, err);
+			if (!s->pod) {
+				char msg[ERR_MAX + 16];
+				snprintf(msg, sizeof msg, "container: %s", err);
+				s->pending_error = xstrdup(msg);
+			}
+		}
+		if (s->pod) {
+			/* its own filter (or none), for its execs too: the pod owns it */
+			s->pod->filter = s->cfg.filter;
+			s->cfg.owns_filter = false;
+		}
+	} else if (config_parse(p + 4, len - 4, &s->cfg, NULL, err) < 0 ||
+		   prepare_filter(&s->cfg, from->pod ? from->pod->filter : g.container_filter,
+				  err) < 0) {
 		char msg[ERR_MAX + 16];
 		snprintf(msg, sizeof msg, "exec: %s", err);
 		s->pending_error = xstrdup(msg);
-	} else if (init_session->phase != P_READY && init_session->phase != P_RUNNING) {
+	} else if (from->phase != P_READY && from->phase != P_RUNNING) {
 		s->pending_error = xstrdup("exec: the container is not running");
 	}
 	if (!chosen)
-		chan_send_u32(&init_session->ch, MSG_EXEC_PORT, port);
+		chan_send_u32(&from->ch, reply_type, port);
 }
 
 /* UPDATE: new limits for the container's cgroup; answered with UPDATE (empty = applied). */
@@ -309,9 +361,13 @@ static void handle_signal(struct session *s, const uint8_t *p, uint32_t len)
 		log_msg("port %d: signal %u is out of range; ignored", s->ch.port, sig);
 		return;
 	}
-	if (flags & 1)
-		platform_kill_all((int)sig);
-	if (s == init_session && s->phase == P_READY) {
+	if (flags & 1) {
+		if (s->pod)
+			pod_kill_all(s->pod, (int)sig); /* its processes, not the pod's */
+		else
+			platform_kill_all((int)sig);
+	}
+	if ((s == init_session || s->pod) && s->phase == P_READY) {
 		/* Killing a created container that never started ends it as if it had been
 		 * killed (runc's waiting init would die the same way). */
 		if (fatal_by_default((int)sig)) {
@@ -349,7 +405,7 @@ static bool handle_frame(struct session *s, uint32_t type, const uint8_t *p, uin
 			log_msg("port %d: unexpected SPEC; ignored", s->ch.port);
 		break;
 	case MSG_START:
-		if (s == init_session && s->phase == P_READY)
+		if ((s == init_session || s->pod) && s->phase == P_READY)
 			start_process(s);
 		else
 			log_msg("port %d: unexpected START; ignored", s->ch.port);
@@ -371,10 +427,17 @@ static bool handle_frame(struct session *s, uint32_t type, const uint8_t *p, uin
 		handle_resize(s, p, len);
 		break;
 	case MSG_EXEC:
-		if (s == init_session)
-			handle_exec(p, len);
+		if (s == init_session || s->pod)
+			handle_exec(s, type, p, len);
 		else
-			log_msg("port %d: EXEC is only taken on port 1; ignored", s->ch.port);
+			log_msg("port %d: EXEC is only taken on a container's port; ignored",
+				s->ch.port);
+		break;
+	case MSG_CONTAINER:
+		if (s == init_session)
+			handle_exec(s, type, p, len);
+		else
+			log_msg("port %d: CONTAINER is only taken on port 1; ignored", s->ch.port);
 		break;
 	case MSG_EXIT_ACK:
 		if (s->phase == P_EXITED) {
@@ -482,6 +545,14 @@ static void channel_gone(struct session *s)
 			log_msg("the host closed the container's channel; stopping the zone");
 		platform_poweroff(s->phase == P_EXITED ? 0 : 1);
 	}
+	/* A pod container whose monitor went away is over (the host counts it stopped). */
+	if (s->pod) {
+		if (s->phase != P_EXITED)
+			log_msg("port %d: the host closed the channel; pod container %s is killed",
+				s->ch.port, s->pod->name);
+		session_free(s);
+		return;
+	}
 	/* An exec whose client went away: its process keeps running, unheard (as when a
 	 * `runc exec` client dies); its pipes close so it sees EPIPE/EOF. */
 	if (s->proc.pid && !s->proc.reaped) {
@@ -509,10 +580,14 @@ static void service(struct session *s)
 		if (!s->used)
 			return;
 		if (s->ch.tr && s->phase == P_CONNECT && tr_state(s->ch.tr) == TR_OPEN) {
-			if (s->pending_error)
+			if (s->pending_error) {
 				send_error_exit(s, s->pending_error, 1);
-			else
+			} else if (s->pod) {
+				chan_send(&s->ch, MSG_READY, NULL, 0);
+				s->phase = P_READY;
+			} else {
 				start_process(s);
+			}
 		}
 	}
 	if (s->ch.tr && s->phase == P_CONNECT && now_ms() >= s->ack_deadline) {
@@ -560,6 +635,8 @@ static void reap(void)
 			s->proc.reaped = true;
 			s->proc.status = map_status(st);
 			s->proc.died_ms = now_ms();
+			if (s->pod)
+				s->pod->st.pid = 0; /* gone: never signalled again */
 			/* When the container's init dies, so does the container (as in a pid
 			 * namespace): the rest are killed, which also lets their pipes reach EOF. */
 			if (s == init_session)

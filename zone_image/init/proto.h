@@ -24,6 +24,8 @@ enum msg {
 	MSG_STATS_REQ = 9,
 	/* both ways: the host's new limits; the zone's answer (empty = applied, else why not) */
 	MSG_UPDATE = 10,
+	MSG_CONTAINER = 11, /* pods: host -> zone on port 1 */
+	MSG_CONTAINER_PORT = 12, /* pods: zone -> host on port 1 */
 	/* zone -> host */
 	MSG_READY = 32,
 	MSG_ERROR = 33,
@@ -75,6 +77,8 @@ enum tag {
 	TAG_ROOT_SHARE = 61,
 	TAG_STORAGE_FIRST = 60, /* container records of the storage model: 60..69 */
 	TAG_STORAGE_LAST = 69,
+	TAG_POD_NAME = 70, /* pods (CONTAINER) */
+	TAG_POD_JOIN = 71,
 };
 
 static inline uint32_t get_u32(const uint8_t *p)

@@ -1,0 +1,214 @@
+"""Pods: one zone per Kubernetes pod, its containers inside it (README "Pods").
+
+containerd's CRI plugin and CRI-O say in annotations which bundle is a pod's sandbox (pause)
+container and which sandbox a container belongs to. The sandbox's create builds the pod's zone
+(sized for the pod) and runs the pause process in it as the zone's first container; each
+further container of the pod is created inside that zone on a channel of its own (PROTOCOL.md,
+"Pods"), with its root (and binds) on disks hot-plugged into the running zone. Everything here
+is host-side bookkeeping: which role a bundle has, the sandbox it needs, the zone's size, the
+records of a pod container and its disks.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edera_oci.errors import ZoneError
+
+from ..xen import domain
+from .protocol import Tag, encode_records
+from .records import container_records
+
+# containerd's CRI plugin, then CRI-O.
+CONTAINER_TYPE_KEYS = ("io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType")
+SANDBOX_ID_KEYS = ("io.kubernetes.cri.sandbox-id", "io.kubernetes.cri-o.SandboxID")
+# The pod's resources, as containerd (1.7+) sends them on the sandbox.
+SANDBOX_MEMORY = "io.kubernetes.cri.sandbox-memory"
+SANDBOX_CPU_QUOTA = "io.kubernetes.cri.sandbox-cpu-quota"
+SANDBOX_CPU_PERIOD = "io.kubernetes.cri.sandbox-cpu-period"
+
+POD_MEMORY_MB = 512  # a pod's zone without resource annotations
+POD_VCPUS = 2
+POD_MEMORY_OVERHEAD_MB = 64  # the zone's kernel and init, on top of the pod's limits
+MIN_POD_MEMORY_MB = 128
+
+POD_DIR = "/run/edera/pod"  # in the zone: a pod container's disks are mounted here
+FIRST_POD_DISK = 2  # xvda and xvdb are the sandbox's (root, binds)
+MAX_DISKS = 26
+PARTITION_SHIFT = 4  # a xvd disk's Linux device number: 202:(index << 4)
+
+
+@dataclass(frozen=True)
+class PodRole:
+    """What a bundle is in a pod: the sandbox, or a container of sandbox ``sandbox_id``."""
+
+    kind: str  # "sandbox" | "container"
+    sandbox_id: str | None = None
+
+
+def pod_role(annotations: dict[str, str]) -> PodRole | None:
+    """The bundle's role from the engine's annotations; None for a container outside any pod
+    (docker, plain podman, ctr): it keeps a zone of its own."""
+    kind = next((annotations[k] for k in CONTAINER_TYPE_KEYS if k in annotations), None)
+    if kind == "sandbox":
+        return PodRole("sandbox")
+    if kind != "container":
+        return None
+    sandbox_id = next((annotations[k] for k in SANDBOX_ID_KEYS if annotations.get(k)), None)
+    # no sandbox named: nothing to join, so a zone of its own, as without the annotation
+    return PodRole("container", sandbox_id) if sandbox_id is not None else None
+
+
+def _number(annotations: dict[str, str], key: str) -> int:
+    value = annotations.get(key, "")
+    if not value:
+        return 0
+    if not re.fullmatch(r"[0-9]{1,20}", value):
+        raise ZoneError(f"annotation {key}: {value!r} is not a non-negative integer")
+    return int(value)
+
+
+def pod_size(annotations: dict[str, str]) -> tuple[int, int]:
+    """(memory MiB, vCPUs) of a pod's zone: the pod's limits from the sandbox's annotations
+    plus the zone's overhead, else POD_MEMORY_MB and POD_VCPUS; vCPUs at most dom0's CPUs."""
+    memory = POD_MEMORY_MB
+    vcpus = POD_VCPUS
+    limit = _number(annotations, SANDBOX_MEMORY)
+    if limit > 0:
+        memory = max(MIN_POD_MEMORY_MB, math.ceil(limit / (1 << 20)) + POD_MEMORY_OVERHEAD_MB)
+    quota = _number(annotations, SANDBOX_CPU_QUOTA)
+    if quota > 0:
+        vcpus = max(1, math.ceil(quota / (_number(annotations, SANDBOX_CPU_PERIOD) or 100000)))
+    return memory, min(vcpus, os.cpu_count() or 1)
+
+
+def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str) -> dict[str, Any]:
+    """The zone of the sandbox a pod container belongs to, from the sandbox's state under the
+    same --root; ZoneError, saying why, when there is none to join."""
+    where = f'container "{container_id}": its pod sandbox "{sandbox_id}" ({SANDBOX_ID_KEYS[0]})'
+    if "/" in sandbox_id or sandbox_id in (".", "..") or not sandbox_id:
+        raise ZoneError(f"{where} is not a container id")
+    sandbox_dir = state_dir.parent / sandbox_id
+    try:
+        raw = json.loads((sandbox_dir / "state.json").read_text())
+    except FileNotFoundError:
+        raise ZoneError(f"{where} does not exist (under {state_dir.parent}): the pod is gone "
+                        "or was not created by edera-oci") from None
+    except (OSError, ValueError) as e:
+        raise ZoneError(f"{where}: its state cannot be read ({e})") from None
+    zone = raw.get("zone") if isinstance(raw, dict) else None
+    if not isinstance(zone, dict) or (zone.get("pod") or {}).get("role") != "sandbox":
+        raise ZoneError(f"{where} is not a pod sandbox of edera-oci")
+    if not isinstance(zone.get("domid"), int) or not zone.get("name"):
+        raise ZoneError(f"{where} has no zone (its create did not finish)")
+    if raw.get("status") not in ("created", "running"):
+        raise ZoneError(f"{where} is {raw.get('status')}: a container cannot join it")
+    return zone
+
+
+def pod_name(container_id: str) -> str:
+    """The container's name in the zone (POD_NAME): its id when that is a short safe name,
+    else a digest of it."""
+    if re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}", container_id):
+        return container_id
+    return hashlib.sha256(container_id.encode()).hexdigest()[:32]
+
+
+def vdev_name(index: int) -> str:
+    return "xvd" + chr(ord("a") + index)
+
+
+def devid(index: int) -> int:
+    """libxl's device id of xvd<index>: what XenStore lists and block-detach takes."""
+    return (202 << 8) | (index << PARTITION_SHIFT)
+
+
+def free_disk_indexes(used_devids: set[int], count: int) -> list[int]:
+    """The lowest `count` xvd indexes from FIRST_POD_DISK that no disk of the zone holds."""
+    free = [i for i in range(FIRST_POD_DISK, MAX_DISKS) if devid(i) not in used_devids]
+    if len(free) < count:
+        raise ZoneError(f"the pod's zone has no free disk slot ({MAX_DISKS} at most): too many "
+                        "containers in the pod at once")
+    return free[:count]
+
+
+def used_devids(xs, domid: int) -> set[int]:
+    """The vbd device ids the zone has in XenStore (attached or being attached)."""
+    try:
+        names = xs.ls(f"/local/domain/{domid}/device/vbd")
+    except FileNotFoundError:  # no disk at all
+        return set()
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
+        return set()
+    return {int(d) for d in names if d.isdigit()}
+
+
+def attach_disk(domid: int, index: int, image: Path, script: Path) -> None:
+    """Hot-plug image into the running zone as xvd<index>, read-write."""
+    spec = (f"format=raw,vdev={vdev_name(index)},access=rw,backendtype=phy,script={script},"
+            f"target={image}")
+    try:
+        domain.block_attach(domid, spec)
+    except domain.DomainError as e:
+        raise ZoneError(f"attaching the container's disk {vdev_name(index)} to the pod's zone "
+                        f"failed: {e}") from None
+
+
+def detach_disk(domid: int, index: int) -> None:
+    """Unplug xvd<index> (DomainError when xl fails: the zone may still hold it)."""
+    domain.block_detach(domid, devid(index))
+
+
+def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], name: str,
+                          root_index: int, binds_index: int | None) -> bytes:
+    """CONTAINER's records: the container's own (its root and binds on the hot-plugged disks,
+    its bind sources under POD_DIR/<name>/binds), POD_NAME, and POD_JOIN for each of the IPC,
+    UTS and PID namespaces that the engine points at the sandbox's (a ``path``): those are
+    shared in the zone, the others made new."""
+    binds_dir = f"{POD_DIR}/{name}/binds"
+    sources = {i: f"{binds_dir}/{os.path.basename(src)}" for i, src in bind_sources.items()}
+    joined = {ns.get("type") for ns in (config.get("linux") or {}).get("namespaces") or []
+              if ns.get("path") and ns.get("type") in ("ipc", "uts", "pid")}
+    recs: list[tuple[int, Any]] = []
+    for tag, value in container_records(config, sources, binds_index is not None):
+        if tag == Tag.ROOT_DISK:
+            value = [vdev_name(root_index), "ext4"]
+        elif tag == Tag.BINDS_DISK:
+            value = vdev_name(binds_index)
+        elif tag == Tag.NAMESPACE and value in joined:
+            continue
+        recs.append((tag, value))
+    recs.append((Tag.POD_NAME, name))
+    recs += [(Tag.POD_JOIN, t) for t in sorted(joined)]
+    return encode_records(recs)
+
+
+def members(root: Path, sandbox_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(id, zone) of the containers under root that belong to the sandbox's pod."""
+    found = []
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.startswith(".") or entry == sandbox_id:
+            continue
+        try:
+            raw = json.loads((root / entry / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        zone = raw.get("zone") if isinstance(raw, dict) else None
+        pod = (zone or {}).get("pod") if isinstance(zone, dict) else None
+        if isinstance(pod, dict) and pod.get("sandbox_id") == sandbox_id:
+            found.append((entry, zone))
+    return found

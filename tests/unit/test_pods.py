@@ -1,0 +1,209 @@
+"""Pods on the host: which bundles make a pod's zone and which join one, the pod's size, the
+records of a pod container, the missing-sandbox error, and the monitors of a sandbox and of a
+pod container driving the real zone init (edera-init-host) over sockets."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from edera_oci.errors import ZoneError
+from edera_oci.lifecycle.backend import CreateRequest
+from edera_oci.spec import Spec
+from edera_oci.zone import pod
+from edera_oci.zone import protocol as p
+from edera_oci.zone.backend import XenZoneBackend
+from edera_oci.zone.control import EXIT_STATUS_FILE
+
+from .monitor_harness import HostInitZone, launch, make_monitor, sh, wait_for
+from .test_zone_init import host_init, unit_run  # noqa: F401  (the built edera-init-host)
+
+CRI = "io.kubernetes.cri.container-type"
+
+
+@pytest.mark.parametrize("annotations, role", [
+    ({CRI: "sandbox"}, pod.PodRole("sandbox")),
+    ({"io.kubernetes.cri-o.ContainerType": "sandbox"}, pod.PodRole("sandbox")),
+    ({CRI: "container", "io.kubernetes.cri.sandbox-id": "abc"}, pod.PodRole("container", "abc")),
+    ({"io.kubernetes.cri-o.ContainerType": "container", "io.kubernetes.cri-o.SandboxID": "s1"},
+     pod.PodRole("container", "s1")),
+    ({}, None),  # docker, plain podman, ctr: a zone of its own
+    ({"io.podman.annotations.autoremove": "FALSE"}, None),
+])
+def test_annotations_decide_sandbox_container_or_neither(annotations, role) -> None:
+    assert pod.pod_role(annotations) == role
+
+
+def test_a_container_type_without_a_sandbox_id_keeps_a_zone_of_its_own() -> None:
+    assert pod.pod_role({CRI: "container"}) is None
+    assert pod.pod_role({CRI: "container", "io.kubernetes.cri.sandbox-id": ""}) is None
+
+
+def test_the_pods_zone_is_sized_from_the_sandbox_annotations(monkeypatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert pod.pod_size({}) == (pod.POD_MEMORY_MB, pod.POD_VCPUS)
+    assert pod.pod_size({"io.kubernetes.cri.sandbox-memory": str(300 << 20),
+                         "io.kubernetes.cri.sandbox-cpu-quota": "250000",
+                         "io.kubernetes.cri.sandbox-cpu-period": "100000"}) == (364, 3)
+    assert pod.pod_size({"io.kubernetes.cri.sandbox-memory": "0"})[0] == pod.POD_MEMORY_MB
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert pod.pod_size({"io.kubernetes.cri.sandbox-cpu-quota": "800000"})[1] == 2
+    with pytest.raises(ZoneError, match="sandbox-memory: '-5'"):
+        pod.pod_size({"io.kubernetes.cri.sandbox-memory": "-5"})
+
+
+def test_pod_container_records_join_the_sandboxs_namespaces_and_use_its_disks() -> None:
+    config = {
+        "process": {"args": ["sh"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "mounts": [{"destination": "/data", "type": "bind", "source": "/srv/x",
+                    "options": ["rbind"]}],
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "network", "path": "/run/netns/x"},
+                                 {"type": "ipc", "path": "/proc/9/ns/ipc"},
+                                 {"type": "uts", "path": "/proc/9/ns/uts"}, {"type": "pid"}]},
+    }
+    records = p.decode_records(pod.pod_container_records(
+        config, {0: "/run/edera/binds/0"}, "ctr1", 2, 3))
+    values = [(tag, value.decode()) for tag, value in records]
+    assert (p.Tag.ROOT_DISK, "xvdc\0ext4") in values
+    assert (p.Tag.BINDS_DISK, "xvdd") in values
+    assert (p.Tag.POD_NAME, "ctr1") in values
+    assert sorted(v for t, v in values if t == p.Tag.POD_JOIN) == ["ipc", "uts"]
+    assert sorted(v for t, v in values if t == p.Tag.NAMESPACE) == ["mount", "pid"]
+    mount = next(v for t, v in values if t == p.Tag.MOUNT)
+    assert mount.split("\0")[2] == "/run/edera/pod/ctr1/binds/0"
+
+
+def test_pod_names_and_disk_slots() -> None:
+    assert pod.pod_name("a" * 64) == "a" * 64
+    assert len(pod.pod_name("x" * 100)) == 32 and pod.pod_name(".hidden") != ".hidden"
+    assert pod.vdev_name(2) == "xvdc" and pod.devid(2) == 51744
+    assert pod.free_disk_indexes({51712, 51728, 51744}, 2) == [3, 4]
+    with pytest.raises(ZoneError, match="no free disk slot"):
+        pod.free_disk_indexes({pod.devid(i) for i in range(pod.MAX_DISKS)}, 1)
+
+
+def _write_state(root: Path, cid: str, status: str, zone: dict) -> Path:
+    d = root / cid
+    d.mkdir(parents=True)
+    (d / "state.json").write_text(json.dumps({"id": cid, "status": status, "zone": zone}))
+    return d
+
+
+def test_a_container_whose_sandbox_is_gone_fails_create_and_leaves_nothing(tmp_path) -> None:
+    root = tmp_path / "root"
+    state_dir = root / "ctr"
+    state_dir.mkdir(parents=True)
+    spec = Spec.from_dict({
+        "ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"},
+        "root": {"path": str(tmp_path / "rootfs")},
+        "annotations": {CRI: "container", "io.kubernetes.cri.sandbox-id": "gone"}})
+    req = CreateRequest(id="ctr", bundle=str(tmp_path), spec=spec, state_dir=str(state_dir))
+    hooks: list = []
+    with pytest.raises(ZoneError) as e:
+        XenZoneBackend().create(req, hooks.append)
+    assert str(e.value) == (f'container "ctr": its pod sandbox "gone" (io.kubernetes.cri.'
+                            f"sandbox-id) does not exist (under {root}): the pod is gone or "
+                            "was not created by edera-oci")
+    assert hooks == [] and list(state_dir.iterdir()) == []
+
+
+def test_a_sandbox_that_stopped_or_is_no_sandbox_is_refused(tmp_path) -> None:
+    root = tmp_path / "root"
+    zone = {"pod": {"role": "sandbox"}, "domid": 3, "name": "edera-x-s", "state_dir": "x"}
+    _write_state(root, "stopped", "stopped", zone)
+    _write_state(root, "plain", "running", {"domid": 4, "name": "edera-x-p"})
+    _write_state(root, "ok", "running", zone)
+    with pytest.raises(ZoneError, match='pod sandbox "stopped" .* is stopped'):
+        pod.sandbox_zone(root / "c", "c", "stopped")
+    with pytest.raises(ZoneError, match="is not a pod sandbox of edera-oci"):
+        pod.sandbox_zone(root / "c", "c", "plain")
+    with pytest.raises(ZoneError, match="is not a container id"):
+        pod.sandbox_zone(root / "c", "c", "../ok")
+    assert pod.sandbox_zone(root / "c", "c", "ok")["domid"] == 3
+
+
+def test_members_are_the_containers_of_that_sandbox(tmp_path) -> None:
+    _write_state(tmp_path, "s", "running", {"pod": {"role": "sandbox"}})
+    _write_state(tmp_path, "a", "running", {"pod": {"role": "container", "sandbox_id": "s"}})
+    _write_state(tmp_path, "b", "stopped", {"pod": {"role": "container", "sandbox_id": "t"}})
+    _write_state(tmp_path, "c", "running", {"domid": 1})
+    assert [m for m, _ in pod.members(tmp_path, "s")] == ["a"]
+
+
+# -- the monitors of a pod against the zone init built for the host ---------------------------
+
+@pytest.fixture
+def pod_zone(host_init: Path, tmp_path: Path):  # noqa: F811
+    zone = HostInitZone(host_init, tmp_path / "zone")
+    runs: list = []
+    yield zone, runs
+    zone.close()
+    for r in runs:
+        r.cleanup()
+
+
+def _pod_container_records(name: str, script: str) -> bytes:
+    return p.encode_records([(p.Tag.POD_NAME, name), (p.Tag.ROOT_DISK, ["xvdc", "ext4"])]) + \
+        sh(script)
+
+
+def _booted(run):
+    assert run.booted.wait(15), run.log()
+    assert run.boot_error is None, f"{run.boot_error}\n{run.log()}"
+    return run
+
+
+def test_sandbox_and_pod_container_monitors_share_one_zone(pod_zone, tmp_path) -> None:
+    """The sandbox's monitor boots the zone; a pod container's monitor gets its channel through
+    the sandbox's (CONTAINER), runs its own lifecycle on it, and reports its own exit status;
+    killing it leaves the sandbox running; the sandbox's end ends the pod's other container."""
+    zone, runs = pod_zone
+    sandbox = make_monitor(tmp_path, zone, records=sh("echo pause; while :; do sleep 0.1; done"),
+                           name="sandbox")
+    runs.append(sandbox)
+    _booted(launch(sandbox))
+    sandbox.request("start")
+    wait_for(lambda: sandbox.stdout() == b"pause\n", what="the sandbox's output")
+
+    def pod_container(name: str, script: str):
+        run = make_monitor(tmp_path, zone, records=_pod_container_records(name, script),
+                           name=name)
+        run.mon.pod_sandbox_dir = sandbox.state_dir
+        runs.append(run)
+        return _booted(launch(run))
+
+    a = pod_container("a", "echo a-says-hi; while :; do sleep 0.1; done")
+    b = pod_container("b", "echo b-says-hi; while :; do sleep 0.1; done")
+    assert a.request("start")["ok"] and b.request("start")["ok"]
+    wait_for(lambda: a.stdout() == b"a-says-hi\n", what="a's output")
+    wait_for(lambda: b.stdout() == b"b-says-hi\n", what="b's output")
+    assert sandbox.stdout() == b"pause\n"  # each container's output to its own monitor
+    a.request("signal", signo=signal.SIGKILL)
+    assert a.wait() == 137
+    assert (a.state_dir / EXIT_STATUS_FILE).read_text() == "137\n"
+    assert sandbox.request("ping") == {"ok": True, "started": True}
+    assert b.request("ping") == {"ok": True, "started": True}
+    # A pod container killed before its start ends alone, not the pod's zone.
+    c = pod_container("c", "echo never")
+    c.request("signal", signo=signal.SIGTERM)
+    assert c.wait() == 143 and c.stdout() == b"" and not zone.destroyed
+    sandbox.request("signal", signo=signal.SIGKILL)
+    assert sandbox.wait() == 137
+    assert b.wait() == 137
+    assert (b.state_dir / EXIT_STATUS_FILE).read_text() == "137\n"
+
+
+def test_a_pod_container_monitor_without_its_sandbox_fails_to_boot(pod_zone, tmp_path) -> None:
+    zone, runs = pod_zone
+    run = make_monitor(tmp_path, zone, records=_pod_container_records("a", "true"), name="a")
+    run.mon.pod_sandbox_dir = tmp_path / "no-sandbox-monitor-here"
+    run.mon.pod_sandbox_dir.mkdir()
+    runs.append(run)
+    launch(run)
+    assert run.booted.wait(15)
+    assert "the pod's sandbox: the container's monitor is not running" in str(run.boot_error)
+    assert not zone.destroyed

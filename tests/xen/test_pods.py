@@ -1,0 +1,158 @@
+"""A pod in one zone, driven as containerd's CRI plugin drives the runtime: a sandbox bundle
+with the CRI annotations, then container bundles with container-type=container and the
+sandbox's id, each with its own pid file and stdout.
+
+One pod zone is shared by every check (module fixture): the zone's boot is the dear part.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .bundles import make_bundle
+from .dom0 import domains, leftovers
+from .test_zone_runtime import dump_diagnostics, new_id, oci
+
+pytestmark = pytest.mark.xen
+
+PR_SET_CHILD_SUBREAPER = 36
+CRI_TYPE = "io.kubernetes.cri.container-type"
+CRI_SANDBOX = "io.kubernetes.cri.sandbox-id"
+
+
+class Pod:
+    """The pod's state root, its sandbox, and the containers created in it; the test process
+    is a subreaper, as containerd's shim is, so it reaps the containers' monitors."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = base / "state"
+        self.sandbox = new_id()
+        self.sandbox_pid = 0
+
+    def create(self, cid: str, bundle: Path) -> tuple[int, Path]:
+        """create + start with stdout and stderr to files (as the shim's fifos); the pid."""
+        out = self.base / f"{cid}.out"
+        pid_file = self.base / f"{cid}.pid"
+        with open(out, "wb") as stdout, open(self.base / f"{cid}.err", "w+") as err:
+            res = subprocess.run(
+                ["edera-oci", "--root", str(self.root), "create", "--bundle", str(bundle),
+                 "--pid-file", str(pid_file), cid],
+                stdin=subprocess.DEVNULL, stdout=stdout, stderr=err, timeout=300)
+            err.seek(0)
+            assert res.returncode == 0, err.read()
+        started = oci(self.root, "start", cid, timeout=60)
+        assert started.returncode == 0, started.stderr
+        return int(pid_file.read_text()), out
+
+    def container_bundle(self, name: str, script: str) -> Path:
+        ns = [{"type": "mount"}, {"type": "pid"},
+              {"type": "network", "path": f"/proc/{self.sandbox_pid}/ns/net"},
+              {"type": "ipc", "path": f"/proc/{self.sandbox_pid}/ns/ipc"},
+              {"type": "uts", "path": f"/proc/{self.sandbox_pid}/ns/uts"}]
+        return make_bundle(self.base / name, ["sh", "-c", script],
+                           **{"annotations": {CRI_TYPE: "container", CRI_SANDBOX: self.sandbox},
+                              "linux.namespaces": ns, "root.readonly": False})
+
+    def status(self, cid: str) -> str:
+        res = oci(self.root, "state", cid)
+        return json.loads(res.stdout)["status"] if res.returncode == 0 else "gone"
+
+
+def wait_for(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def pod(tmp_path_factory):
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
+    p = Pod(tmp_path_factory.mktemp("pod"))
+    bundle = make_bundle(p.base / "sandbox", ["sleep", "1000000"],
+                         **{"annotations": {CRI_TYPE: "sandbox", CRI_SANDBOX: p.sandbox}})
+    t0 = time.monotonic()
+    p.sandbox_pid, _ = p.create(p.sandbox, bundle)
+    print(f"sandbox (the pod's zone) created and started in {time.monotonic() - t0:.1f} s")
+    yield p
+    dump_diagnostics(p.root)
+    if p.root.exists():
+        for d in p.root.iterdir():
+            oci(p.root, "delete", "--force", d.name)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0)
+
+
+def test_pod_containers_share_one_zone_and_localhost(pod):
+    """Two containers in the sandbox's zone: one zone in `xl list`, busybox httpd in one
+    reached on 127.0.0.1 from the other; exec runs in a container's own root; killing one
+    reports its status and leaves the other running; a replacement works; deleting the sandbox
+    leaves nothing."""
+    t0 = time.monotonic()
+    server = new_id()
+    server_pid, _ = pod.create(server, pod.container_bundle(
+        "server", "mkdir -p /www && echo hello-from-server > /www/index.html && "
+                  "exec httpd -f -p 127.0.0.1:8080 -h /www"))
+    client = new_id()
+    _, client_out = pod.create(client, pod.container_bundle(
+        "client", "n=0; while :; do n=$((n+1)); echo tick-$n; "
+                  "timeout 5 wget -q -O - http://127.0.0.1:8080/ 2>/dev/null; sleep 1; done"))
+    print(f"two pod containers created and started in {time.monotonic() - t0:.1f} s")
+    assert len(domains()) == 1, domains()  # the pod's zone, and nothing else
+    assert pod.status(server) == pod.status(client) == "running"
+    wait_for(lambda: b"hello-from-server" in client_out.read_bytes(), 60,
+             "the client fetching the server's page over localhost")
+    # exec joins the container's own mount namespace: only the server has /www.
+    ex = oci(pod.root, "exec", server, "cat", "/www/index.html", timeout=120)
+    assert (ex.returncode, ex.stdout) == (0, "hello-from-server\n"), ex.stderr
+    ex = oci(pod.root, "exec", client, "sh", "-c", "ls /www 2>&1; hostname", timeout=120)
+    assert "No such file" in ex.stdout, ex
+
+    # Killing the server: its monitor reports 137, the client keeps running.
+    assert oci(pod.root, "kill", server, "KILL").returncode == 0
+    _, status = os.waitpid(server_pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 137
+    assert pod.status(server) == "stopped"
+    ticks = client_out.read_bytes().count(b"tick-")
+    wait_for(lambda: client_out.read_bytes().count(b"tick-") >= ticks + 2, 30,
+             "the client going on after the server was killed")
+    assert pod.status(client) == "running" and pod.status(pod.sandbox) == "running"
+    assert oci(pod.root, "delete", server).returncode == 0
+
+    # The kubelet's restart: a new container in the same sandbox serves again.
+    served = client_out.read_bytes().count(b"hello-from-server")
+    replacement = new_id()
+    pod.create(replacement, pod.container_bundle(
+        "replacement", "mkdir -p /www && echo hello-from-server > /www/index.html && "
+                       "exec httpd -f -p 127.0.0.1:8080 -h /www"))
+    wait_for(lambda: client_out.read_bytes().count(b"hello-from-server") > served, 60,
+             "the client fetching from the replacement")
+    assert len(domains()) == 1, domains()
+
+    # The sandbox's end is the pod's end: its zone, its containers, their state and disks.
+    deleted = oci(pod.root, "delete", "--force", pod.sandbox, timeout=120)
+    assert deleted.returncode == 0, deleted.stderr
+    for cid in (client, replacement):
+        assert pod.status(cid) == "gone"
+    assert leftovers(pod.root) == []
+
+
+def test_a_container_whose_sandbox_is_gone_is_refused(pod):
+    """Once the pod is gone, a container for it fails with the reason and leaves nothing."""
+    oci(pod.root, "delete", "--force", pod.sandbox, timeout=120)  # done above, unless it failed
+    bundle = pod.container_bundle("late", "true")
+    cid = new_id()
+    res = oci(pod.root, "create", "--bundle", str(bundle), cid, timeout=120)
+    assert res.returncode != 0
+    assert f'its pod sandbox "{pod.sandbox}"' in res.stderr and "does not exist" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert leftovers(pod.root) == []
