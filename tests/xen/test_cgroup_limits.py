@@ -120,7 +120,6 @@ def limited(tmp_path_factory) -> dict:
         (tmp / "huge.json").write_text(json.dumps(
             {"pids": {"limit": 10}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MIB}]}))
         res["update_huge"] = oci(root, "update", "-r", str(tmp / "huge.json"), cid)
-        res["before_stats_s"] = time.monotonic() - t0
         stats = oci(root, "events", "--stats", cid)
         res["stats"] = json.loads(stats.stdout) if stats.returncode == 0 else stats.stderr
         # The hog: the workload becomes dd with a 120 MiB buffer, over memory.max (80 MiB)
@@ -206,8 +205,3 @@ def test_memory_hog_is_oom_killed_and_reported(limited):
     assert oom["id"].startswith("cgroup-") and limited["events_status"] == 0
     assert limited["leftovers"] == []
 
-
-def test_within_the_lab_time_budget(limited):
-    """One zone for everything: create, the checks, the OOM and the delete."""
-    times = {k: round(v, 1) for k, v in limited.items() if k.endswith("_s")}
-    assert limited["total_s"] < 90, times
