@@ -32,7 +32,7 @@ from edera_oci.statefile import process_alive, process_start_time
 
 from ..xen import domain
 from ..xen.xenstore import XenStore
-from . import control, disks, hotplug, network, pod, shares
+from . import bind_copies, control, disks, hotplug, network, pod, shares
 from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE, OOM_KILLS_FILE
 from .image import find_zone_image
 from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, encode_records
@@ -481,7 +481,7 @@ class XenZoneBackend:
             shares.remove_staging(Path(zone["state_dir"]) / shares.STAGING_DIR)
         disk_dir = zone.get("disk_dir")
         if disk_dir:
-            for img in (disks.ROOT_DISK,):
+            for img in (disks.ROOT_DISK, bind_copies.BINDS_DISK):
                 try:
                     disks.detach_loops(Path(disk_dir) / img)
                 except ZoneError as e:
@@ -543,11 +543,11 @@ class XenZoneBackend:
             images = [disk_dir / disks.ROOT_DISK]
             staging = disk_dir / "binds"
             staging.mkdir()
-            bind_sources = disks.stage_binds(spec.mounts, staging,
+            bind_sources = bind_copies.stage_binds(spec.mounts, staging,
                                              protected=[os.path.dirname(req.state_dir)])
             if bind_sources:
-                disks.make_ext4(staging, disk_dir / disks.BINDS_DISK, "zone-binds")
-                images.append(disk_dir / disks.BINDS_DISK)
+                disks.make_ext4(staging, disk_dir / bind_copies.BINDS_DISK, "zone-binds")
+                images.append(disk_dir / bind_copies.BINDS_DISK)
             shutil.rmtree(staging)
             clock.mark("disks")
             checkpoint("disks")
@@ -765,7 +765,7 @@ class XenZoneBackend:
             if unowned(state_dir):
                 what = found.setdefault(os.path.basename(state_dir), [])
                 what.append(f"disk dir {disk_dir}")
-                for img in (disks.ROOT_DISK,):
+                for img in (disks.ROOT_DISK, bind_copies.BINDS_DISK):
                     what += [f"loop {dev}" for dev in disks.loops_backing(disk_dir / img)]
         return found
 

@@ -180,11 +180,11 @@ def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], 
     joined = {ns.get("type") for ns in (config.get("linux") or {}).get("namespaces") or []
               if ns.get("path") and ns.get("type") in ("ipc", "uts", "pid")}
     recs: list[tuple[int, Any]] = []
-    for tag, value in container_records(config, sources, binds_index is not None):
+    if binds_index is not None:  # copies on a hot-plugged disk (bind_copies.py)
+        recs.append((Tag.BINDS_DISK, vdev_name(binds_index)))
+    for tag, value in container_records(config, sources, None):
         if tag == Tag.ROOT_DISK:
             value = [vdev_name(root_index), "ext4"]
-        elif tag == Tag.BINDS_DISK:
-            value = vdev_name(binds_index)
         elif tag == Tag.NAMESPACE and value in joined:
             continue
         recs.append((tag, value))
