@@ -207,3 +207,41 @@ def test_a_pod_container_monitor_without_its_sandbox_fails_to_boot(pod_zone, tmp
     assert run.booted.wait(15)
     assert "the pod's sandbox: the container's monitor is not running" in str(run.boot_error)
     assert not zone.destroyed
+
+
+def test_each_pod_container_has_its_own_seccomp_filter(
+        pod_zone, tmp_path) -> None:
+    """linux.seccomp is per container: a pod container gets the filter of its own config (none
+    without one), not the sandbox's."""
+    from edera_oci.zone.seccomp import seccomp_records
+
+    zone, runs = pod_zone
+    deny_uname = seccomp_records({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})
+    status = "grep Seccomp: /proc/self/status | tr -d ' \\t'; "
+    idle = "while :; do sleep 0.1; done"
+    sandbox = make_monitor(tmp_path, zone, name="sandbox", records=(
+        sh(status + idle) + p.encode_records(deny_uname)))
+    runs.append(sandbox)
+    _booted(launch(sandbox))
+    sandbox.request("start")
+    wait_for(lambda: sandbox.stdout() == b"Seccomp:2\n", what="the sandbox's output")
+
+    def pod_container(name: str, extra: list) -> object:
+        run = make_monitor(tmp_path, zone, name=name, records=(
+            _pod_container_records(name, status + idle) + p.encode_records(extra)))
+        run.mon.pod_sandbox_dir = sandbox.state_dir
+        runs.append(run)
+        _booted(launch(run))
+        assert run.request("start")["ok"]
+        return run
+
+    plain = pod_container("plain", [])
+    filtered = pod_container("filtered", deny_uname)
+    wait_for(lambda: plain.stdout() == b"Seccomp:0\n", what="the unfiltered container's output")
+    wait_for(lambda: filtered.stdout() == b"Seccomp:2\n", what="the filtered one's output")
+    for run in (plain, filtered):
+        run.request("signal", signo=signal.SIGKILL)
+        assert run.wait() == 137
+    sandbox.request("signal", signo=signal.SIGKILL)
+    assert sandbox.wait() == 137
