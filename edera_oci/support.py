@@ -75,6 +75,7 @@ def _hooks(kind: str, when: str) -> Field:
 NO_USERNS = ("user namespaces are not supported in a zone: the zone is the isolation "
              "boundary, and ids inside it are the workload's own")
 NOT_ZONE_CG = "cgroup v1 only; a zone's cgroup is v2"
+NO_SELINUX = "SELinux is not enforced in a zone (as runc ignores labels on a host without SELinux)"
 # Set by the zone init in the zone's own kernel (PROTOCOL.md, "Record lists").
 INIT = "zone/records.py → zone_image/init"
 
@@ -121,8 +122,7 @@ FIELDS: tuple[Field, ...] = (
     Field("process.oomScoreAdj", APPLIED, "/proc/self/oom_score_adj", f"{INIT}/launch.c"),
     Field("process.apparmorProfile", IGNORED, "AppArmor is not enforced in a zone (as runc "
           "ignores a profile on a host without AppArmor)"),
-    Field("process.selinuxLabel", IGNORED, "SELinux is not enforced in a zone (as runc ignores "
-          "labels on a host without SELinux)"),
+    Field("process.selinuxLabel", IGNORED, NO_SELINUX),
     Field("process.scheduler", IGNORED, "not applied yet: the workload runs with the default "
           "scheduling policy of its zone's vCPUs", subtree=True),
     Field("process.ioPriority", IGNORED, "not applied yet: the zone's disk serves only this "
@@ -190,8 +190,7 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.maskedPaths", APPLIED, "masked (/dev/null over files, a read-only tmpfs over "
           "directories)", f"{INIT}/setup.c"),
     Field("linux.readonlyPaths", APPLIED, "bind-remounted read-only", f"{INIT}/setup.c"),
-    Field("linux.mountLabel", IGNORED, "SELinux is not enforced in a zone (as runc ignores "
-          "labels on a host without SELinux)"),
+    Field("linux.mountLabel", IGNORED, NO_SELINUX),
     Field("linux.intelRdt", REFUSED, "Intel RDT is not available in a zone (runc refuses it "
           "on a host without RDT)", subtree=True),
     Field("linux.personality", REFUSED, "execution domains (personality) are not supported "

@@ -591,6 +591,16 @@ def _unshare(*flags: str) -> list[str]:
     return ["unshare", *flags]
 
 
+def terminal_lines(z, script: str, records: list) -> list[str]:
+    """Run script with a terminal under the container records; its output lines (the pty's
+    CRs dropped), after a 0 exit."""
+    res = run(z, [(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"), (Tag.ARG, script),
+                  (Tag.ENV, PATH_ENV), (Tag.TERMINAL, ""), *records])
+    out = res["stdout"].replace(b"\r", b"").decode()
+    assert res["status"] == 0, (out, z.log())
+    return out.splitlines()
+
+
 def test_container_setup_in_a_user_and_mount_namespace(zone, tmp_path: Path) -> None:
     """EDERA_INIT_ROOT: the SPEC's mounts, /dev, masked and read-only paths, a read-only root
     and the chroot, applied for real (in namespaces, so the host is untouched)."""
@@ -636,11 +646,7 @@ def test_container_setup_in_a_user_and_mount_namespace(zone, tmp_path: Path) -> 
     z = zone(env={"EDERA_INIT_ROOT": str(root)},
              wrapper=_unshare("--user", "--map-root-user", "--mount", "--pid", "--fork",
                               "--mount-proc"))
-    res = run(z, [(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"), (Tag.ARG, script),
-                  (Tag.ENV, PATH_ENV), (Tag.TERMINAL, ""), *records])
-    out = res["stdout"].replace(b"\r", b"").decode()
-    assert res["status"] == 0, (out, z.log())
-    lines = out.splitlines()
+    lines = terminal_lines(z, script, records)
     assert lines[0] == "from the binds disk"
     devs = set(lines[1].split())
     assert {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "fd", "stdin",
@@ -648,7 +654,7 @@ def test_container_setup_in_a_user_and_mount_namespace(zone, tmp_path: Path) -> 
     for expected in ("null-ok", "pts/ptmx", "run-inside-root", "masked-file=0",
                      "masked-dir=0", "root-ro", "sys-ro",
                      "tmp-rw", "devnull-ok", "is-tty"):
-        assert expected in lines, (expected, out)
+        assert expected in lines, (expected, lines)
     assert not (root / "x").exists()
     # /var/run -> /run resolved inside the root: the mount point was made there.
     assert (root / "run" / "edera").is_dir()
@@ -915,18 +921,14 @@ def test_dev_is_made_for_the_container(zone, tmp_path: Path) -> None:
     z = zone(env={"EDERA_INIT_ROOT": str(root)},
              wrapper=_unshare("--mount", "--propagation", "private", "--pid", "--fork",
                               "--mount-proc"))
-    res = run(z, [(Tag.ARG, "/bin/sh"), (Tag.ARG, "-c"), (Tag.ARG, script),
-                  (Tag.ENV, PATH_ENV), (Tag.TERMINAL, ""), *records])
-    out = res["stdout"].replace(b"\r", b"").decode()
-    assert res["status"] == 0, (out, z.log())
-    lines = out.splitlines()
+    lines = terminal_lines(z, script, records)
     assert set(lines[0].split()) == {"null", "zero", "full", "random", "urandom", "tty",
                                      "ptmx", "pts", "fd", "stdin", "stdout", "stderr", "core",
                                      "shm", "console", "my"}, lines[0]
     assert lines[1].split() == ["zero"]
     assert " tmpfs " in lines[2]
     for expected in ("console-ok", "null-ok", "shm-ok"):
-        assert expected in lines, (expected, out)
+        assert expected in lines, (expected, lines)
     assert "not created: it is the zone's own" in z.log()
     assert not (root / "dev" / "null").exists(), "a node was made in the image's /dev"
 
