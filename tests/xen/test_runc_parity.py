@@ -1,7 +1,3 @@
-# NOT COLLECTED (the name does not start with test_): written 2026-12-01 and never run in the
-# lab yet. On this branch seccomp is not applied in a zone, so the docker and podman configs
-# differ from runc in `Seccomp` by construction; it is collected again with the seccomp work
-# (branch integ2), where it first has to pass.
 """What a workload sees in a zone against what it sees under runc, for the same bundle.
 
 The reference for the container boundary is runc (issue 12). Three configs are run by both
