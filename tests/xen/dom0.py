@@ -51,6 +51,19 @@ def qemus() -> list[str]:
     return found
 
 
+def describe(state_dir: Path) -> str:
+    """What a leftover state directory holds, so that the failure says how it came about."""
+    try:
+        names = sorted(f.name for f in state_dir.iterdir())
+    except OSError as e:
+        return f"(unreadable: {e.strerror})"
+    tail = ""
+    log = state_dir / "monitor.log"
+    if log.is_file():
+        tail = " monitor.log ends: " + " | ".join(log.read_text(errors="replace").splitlines()[-4:])
+    return f"holding {names}{tail}"
+
+
 def state_dirs(roots: tuple[Path, ...]) -> list[Path]:
     return [d for r in roots if r.is_dir() for d in r.iterdir()]
 
@@ -62,7 +75,7 @@ def leftovers(*roots: Path) -> list[str]:
     found += [f"loop {lo}" for lo in loops()]
     if DISKS.is_dir():
         found += [f"disk dir {p}" for p in DISKS.iterdir()]
-    found += [f"state dir {p}" for p in state_dirs(all_roots)]
+    found += [f"state dir {p} {describe(p)}" for p in state_dirs(all_roots)]
     found += [f"vif {v}" for v in vifs()]
     found += [f"qemu {pid}" for pid in qemus()]
     return found
