@@ -207,9 +207,11 @@ def test_delete_force_of_running_and_created(root, bundle_dir):
     assert leftovers(root) == []
 
 
-def test_twenty_cycles_leave_nothing(root, bundle_dir):
+def test_repeated_cycles_leave_nothing(root, bundle_dir):
+    """create, start, kill, delete, over and over: nothing accumulates in dom0. Eight cycles in
+    CI (each a zone, about 12 s in the lab); EDERA_CYCLES=200 for a soak."""
     make_bundle(bundle_dir, ["sleep", "600"])
-    for i in range(int(os.environ.get("EDERA_CYCLES", "20"))):
+    for i in range(int(os.environ.get("EDERA_CYCLES", "8"))):
         cid = f"cycle-{i}"
         res = create(root, bundle_dir, cid)
         assert res.returncode == 0, res.stderr
