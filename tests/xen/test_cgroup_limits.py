@@ -2,7 +2,7 @@
 
 One zone (module scope, one boot) runs a shell under a pids limit, a memory limit and
 ``--cpus 0.5`` (quota 50000 of a 100000 period). While it waits on a FIFO, execs read its
-cgroup files, a fork bomb runs into the pids limit (and an exec still works at the limit),
+cgroup files (the fork bomb against pids.max is test_container_boundary's),
 ``update`` changes the limits live (read back through exec), bad updates fail by name, and
 ``events --stats`` reads the container's cgroup. Then the workload turns into a memory hog:
 the OOM killer ends it (status 137, as the engine sees it by waiting on the container's
@@ -37,11 +37,10 @@ echo ready
 read x < /dev/shm/go
 exec awk 'BEGIN { s = "x"; for (k = 0; k < 16; k++) s = s s; while (1) a[n++] = s }'
 """
-# Builtins only: at the pids limit an exec's shell cannot fork.
+# Builtins only: one process per read, whatever the pids limit.
 READ_LIMITS = ("for f in pids.max pids.current memory.max cpu.max cpuset.cpus "
                "cpuset.cpus.effective io.weight; do "
                "v=; read v < /sys/fs/cgroup/$f; echo $f=$v; done")
-BOMB = "while :; do sleep 600 & done"
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -102,11 +101,6 @@ def limited(tmp_path_factory) -> dict:
             assert time.monotonic() < deadline, out_path.read_text()
             time.sleep(0.2)
         res["at_create"] = limits(root, cid)
-        # A fork bomb from an exec runs into pids.max; its shell dies when fork fails ...
-        res["bomb_status"] = oci(root, "exec", cid, "sh", "-c", BOMB, timeout=300).returncode
-        # ... and an exec still runs at the limit.
-        res["at_limit"] = limits(root, cid)
-        oci(root, "exec", cid, "pkill", "sleep")
         # update, live: runc's flags, then its --resources form, each read back
         res["update_pids"] = oci(root, "update", "--pids-limit", "40", cid)
         res["update_memory"] = oci(root, "update", "--memory", "80m", "--cpu-quota", "25000",
@@ -159,13 +153,6 @@ def test_limits_at_create_and_cpus_half_is_a_quota_not_a_vcpu(limited):
     assert at["cpuset.cpus.effective"] == "0"  # one vCPU, not rounded up past the quota
     assert at["cpuset.cpus"] == "0"
     assert at["io.weight"] == "default 4950"  # blockIO.weight 500, runc's conversion
-
-
-def test_fork_bomb_is_contained_and_exec_still_works(limited):
-    assert limited["bomb_status"] != 0
-    at = limited["at_limit"]
-    assert at["pids.max"] == "24"
-    assert 20 <= int(at["pids.current"]) <= 24 + 1, at  # + the exec that joined to look
 
 
 def test_update_changes_the_limits_live(limited):
