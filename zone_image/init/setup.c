@@ -355,8 +355,15 @@ static int mask_path(const char *root, const char *p, char err[ERR_MAX])
 			return 0;
 		return errf(err, "masked path %s: %s", p, strerror(errno));
 	}
+	/* A file is masked by the container's own /dev/null, as runc does after pivot_root;
+	 * the zone's (devtmpfs) only where the container has none. */
+	char null_dev[PATH_MAX];
+	struct stat nst;
+	if (snprintf(null_dev, sizeof null_dev, "%s/dev/null", root) >= (int)sizeof null_dev ||
+	    lstat(null_dev, &nst) < 0 || !S_ISCHR(nst.st_mode))
+		strcpy(null_dev, "/dev/null");
 	int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
-				     : mount("/dev/null", path, NULL, MS_BIND, NULL);
+				     : mount(null_dev, path, NULL, MS_BIND, NULL);
 	if (rc < 0)
 		return errf(err, "mask %s: %s", path, strerror(errno));
 	return 0;
