@@ -381,15 +381,20 @@ class XenZoneBackend:
                 if fd >= 0:
                     with contextlib.suppress(OSError):
                         os.close(fd)
-            try:
-                self._teardown(zone)
-            except ZoneError as e:
-                log.warning(f"cleaning up after the failed create: {e}")
-            if monitor is not None:
-                if monitor.poll() is None:
-                    monitor.kill()
-                monitor.wait()
+            self._undo_create(zone, monitor)
             raise
+
+    def _undo_create(self, zone: dict, monitor: subprocess.Popen | None) -> None:
+        """A create that failed leaves nothing: the zone's host side torn down, its monitor
+        killed and reaped."""
+        try:
+            self._teardown(zone)
+        except ZoneError as e:
+            log.warning(f"cleaning up after the failed create: {e}")
+        if monitor is not None:
+            if monitor.poll() is None:
+                monitor.kill()
+            monitor.wait()
 
     def _publish(self, domid: int, container_id: str) -> None:
         """The zone's own XenStore directory, writable by the zone and nobody else."""
@@ -598,14 +603,7 @@ class XenZoneBackend:
             log.debug("create phases (s): " + clock.summary())
             return zone
         except BaseException:
-            try:
-                self._teardown(zone)
-            except ZoneError as e:
-                log.warning(f"cleaning up after the failed create: {e}")
-            if monitor is not None:
-                if monitor.poll() is None:
-                    monitor.kill()
-                monitor.wait()
+            self._undo_create(zone, monitor)
             raise
 
     def _remove_redirects(self, zone: dict) -> None:
