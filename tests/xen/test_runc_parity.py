@@ -190,7 +190,8 @@ def seen(tmp_path_factory) -> dict[str, dict]:
         tmp = tmp_path_factory.mktemp(f"parity-{name}")
         source = make(tmp)
         sysctls = sorted(source.get("linux", {}).get("sysctl", {}))
-        bundle = bundle_for(tmp, parity_config(source, tmp, sysctls))
+        cfg = parity_config(source, tmp, sysctls)
+        bundle = bundle_for(tmp, cfg)
         cid = f"parity-{name}-{uuid.uuid4().hex[:6]}"
         runc, _ = run_probe(["runc", "--root", str(tmp / "runc"), "run", "--bundle",
                              str(bundle), cid])
@@ -201,7 +202,6 @@ def seen(tmp_path_factory) -> dict[str, dict]:
         except BaseException:
             dump_diagnostics(root)
             raise
-        cfg = json.loads((bundle / "config.json").read_text())
         out[name] = {"runc": comparable(runc, cfg), "edera": comparable(edera, cfg),
                      "stderr": stderr,
                      "leftovers": leftovers(root)}
