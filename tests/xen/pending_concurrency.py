@@ -1,4 +1,3 @@
-# ruff: noqa
 """NOT COLLECTED (the name does not start with test_): failed in its first full lab run
 (2026-12-01, three labs at once on the 2-core host, where six parallel creates meet their
 timeouts; details unseen before the session ended). Concurrency (issue 11) is not shown on real
@@ -7,11 +6,17 @@ Xen until this passes. To run it: rename it test_*.py.
 
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from .dom0 import domains, leftovers
-from .test_robustness import SMALL, make_bundle, oci
+import pytest
+
+from .bundles import make_bundle
+from .dom0 import leftovers
+from .test_robustness import SMALL, create_quiet, zone_of
+from .test_zone_runtime import oci
+
+pytestmark = pytest.mark.xen
+
 
 def test_concurrent_creates(root, bundle_dir):
     """6 creates of different ids at once all succeed; 6 of one id: exactly one does, the
