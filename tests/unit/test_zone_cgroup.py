@@ -31,6 +31,7 @@ from edera_oci.zone.records import (
 
 from .monitor_harness import HostInitZone, launch, make_monitor
 from .test_zone_init import (  # noqa: F401  (the built edera-init-host and its fixtures)
+    _pod_container,
     host_init,
     sh,
     unit_run,
@@ -130,6 +131,30 @@ def test_stats_read_the_containers_cgroup(zone, tmp_path) -> None:  # noqa: F811
     assert stats["oom"] == 1 and stats["oom_kill"] == 0
     assert stats["memstat_anon"] == 4096 and stats["memstat_kernel_stack"] == 16384
     assert stats["mem_total_kb"] > 0  # the zone's memory, the most any limit can be
+    z.send(Msg.SIGNAL, p.signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+
+
+def test_a_pod_containers_stats_are_its_own_cgroups(zone, tmp_path) -> None:  # noqa: F811
+    """STATS on a pod container's port reads that container's cgroup (made beside the
+    sandbox's, with its own settings), not the sandbox's: stats are per container."""
+    cg = fake_cgroup(tmp_path)
+    z = zone(env={"EDERA_INIT_CGROUP": str(cg)})
+    z.create(sh("echo sandbox-up; while :; do sleep 0.1; done"))
+    z.start()
+    z.wait_output(b"sandbox-up\n")
+    a = _pod_container(z, "a", "echo a-up; while :; do sleep 0.1; done",
+                       *cgroup_records(("pids.max", "7")))
+    own = cg / "pod-a"
+    assert (own / "pids.max").read_text() == "7" and (cg / "pids.max").read_text() == "max\n"
+    (own / "memory.current").write_text("777\n")
+    (own / "pids.current").write_text("1\n")
+    a.send(Msg.STATS_REQ)
+    mine = p.parse_stats(a.read_until(Msg.STATS)[-1].payload)
+    assert mine["mem_usage_bytes"] == 777 and mine["pids"] == 1 and mine["pids_limit"] == 7
+    z.send(Msg.STATS_REQ)
+    sandbox = p.parse_stats(z.read_until(Msg.STATS)[-1].payload)
+    assert sandbox["mem_usage_bytes"] == 5242880 and sandbox["pids"] == 2
     z.send(Msg.SIGNAL, p.signal_payload(signal.SIGKILL))
     assert z.wait_exit()["status"] == 137
 

@@ -356,8 +356,9 @@ int container_create(const struct container_cfg *c, const struct proc_cfg *p,
 	/* A pod's further container had its disks and cgroup prepared by pod.c. */
 	if (pl->apply_setup && !ctr.join_pid && zone_prepare(c, pl->root, pl->zone, err) < 0)
 		return -1;
-	/* A host test with a cgroup directory: the settings are written there. */
-	if (!pl->zone && cgroup_uses_fake_dir() && cgroup_prepare(c, err) < 0)
+	/* A host test with a cgroup directory: the settings are written there (a pod's further
+	 * container's went to its own, by pod.c). */
+	if (!pl->zone && !ctr.join_pid && cgroup_uses_fake_dir() && cgroup_prepare(c, err) < 0)
 		return -1;
 	/* Nobody in the container may ptrace PID 1's children (or read their memory, which
 	 * maps the vchan rings) before they execve: they are not dumpable until then. */

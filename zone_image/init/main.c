@@ -456,7 +456,9 @@ static bool handle_frame(struct session *s, uint32_t type, const uint8_t *p, uin
 	case MSG_STATS_REQ: {
 		/* Within the host's limit for a STATS frame (4096). */
 		char text[3900];
-		size_t n = stats_collect(text, sizeof text);
+		/* A pod's further container: its own cgroup (none without cgroups: the zone's). */
+		const char *dir = s->pod ? s->pod->st.cgroup_dir : cgroup_dir();
+		size_t n = stats_collect(dir, text, sizeof text);
 		chan_send(&s->ch, MSG_STATS, text, n);
 		break;
 	}

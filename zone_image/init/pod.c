@@ -105,6 +105,9 @@ static int make_cgroup(struct pod_ctr *pc, char err[ERR_MAX])
 	for (size_t i = 0; i < pc->cfg.ncgroup; i++) {
 		char path[256];
 		snprintf(path, sizeof path, "%s/%s", pc->cgroup, pc->cfg.cgroup[i].key);
+		/* A host test's fake cgroup is a directory of plain files, made here. */
+		if (cgroup_uses_fake_dir())
+			close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
 		if (write_file(path, pc->cfg.cgroup[i].value) < 0)
 			return errf(err, "cgroup %s = %s: %s", pc->cfg.cgroup[i].key,
 				    pc->cfg.cgroup[i].value, strerror(errno));
@@ -140,7 +143,9 @@ struct pod_ctr *pod_create(const uint8_t *p, size_t n, struct proc_cfg *proc,
 	join &= sandbox_ns;
 	snprintf(pc->root, sizeof pc->root, POD_DIR "/%s/root", pc->name);
 	snprintf(pc->binds, sizeof pc->binds, POD_DIR "/%s/binds", pc->name);
-	snprintf(pc->cgroup, sizeof pc->cgroup, CG_PODS "/pod-%s", pc->name);
+	/* Beside the sandbox's (a host test: inside its fake cgroup directory). */
+	snprintf(pc->cgroup, sizeof pc->cgroup, "%s/pod-%s",
+		 cgroup_uses_fake_dir() && cgroup_dir() ? cgroup_dir() : CG_PODS, pc->name);
 	if (pl->zone) {
 		struct stat st;
 		if (stat(pc->root, &st) == 0) {
@@ -156,7 +161,7 @@ struct pod_ctr *pod_create(const uint8_t *p, size_t n, struct proc_cfg *proc,
 			pc->binds_mounted = true;
 		}
 	}
-	if (cgroup_active() && make_cgroup(pc, err) < 0)
+	if (cgroup_dir() && make_cgroup(pc, err) < 0)
 		goto fail;
 	pc->st.join_pid = sandbox;
 	pc->st.join_flags = join;

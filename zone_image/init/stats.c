@@ -177,11 +177,10 @@ static void slurp_cgroup(const char *dir, const char *file, char *buf, size_t n)
 	slurp(path, buf, n);
 }
 
-size_t stats_collect(char *out, size_t n)
+size_t stats_collect(const char *dir, char *out, size_t n)
 {
 	static char meminfo[8192], stat[1024];
 	slurp("/proc/meminfo", meminfo, sizeof meminfo);
-	const char *dir = cgroup_dir();
 	if (!dir) {
 		slurp("/proc/stat", stat, sizeof stat);
 		return stats_format(out, n, meminfo, stat, count_pids(), sysconf(_SC_CLK_TCK));

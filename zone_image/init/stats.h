@@ -28,6 +28,6 @@ struct cgroup_texts {
  * length. */
 size_t cgroup_stats_format(char *out, size_t n, const struct cgroup_texts *t);
 /* Read /proc (and the container's cgroup) and format; returns the length. */
-size_t stats_collect(char *out, size_t n);
+size_t stats_collect(const char *cgroup, char *out, size_t n);
 
 #endif

@@ -789,7 +789,7 @@ static void test_stats(void)
 	stats_format(out, sizeof out, meminfo, stat, 4, 100);
 	CHECK_STR(out, "mem_total_kb 2000000\nmem_available_kb 1500000\npids 4\n"
 		       "cpu_usage_ns 1610000000\n");
-	CHECK(stats_collect(out, sizeof out) > 0 && strstr(out, "mem_total_kb "));
+	CHECK(stats_collect(NULL, out, sizeof out) > 0 && strstr(out, "mem_total_kb "));
 }
 
 static void test_cgroup_stats(void)
