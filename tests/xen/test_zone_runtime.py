@@ -208,10 +208,11 @@ def test_delete_force_of_running_and_created(root, bundle_dir):
 
 
 def test_repeated_cycles_leave_nothing(root, bundle_dir):
-    """create, start, kill, delete, over and over: nothing accumulates in dom0. Eight cycles in
-    CI (each a zone, about 12 s in the lab); EDERA_CYCLES=200 for a soak."""
+    """create, start, kill, delete, over and over: nothing accumulates in dom0. Three cycles in
+    CI (each a zone, 12 to 20 s in the lab: the suite's budget); EDERA_CYCLES=200 for a soak
+    (bench/soak.py measures one)."""
     make_bundle(bundle_dir, ["sleep", "600"])
-    for i in range(int(os.environ.get("EDERA_CYCLES", "8"))):
+    for i in range(int(os.environ.get("EDERA_CYCLES", "3"))):
         cid = f"cycle-{i}"
         res = create(root, bundle_dir, cid)
         assert res.returncode == 0, res.stderr
