@@ -198,6 +198,31 @@ def check_two_containers_apart(engine: Engine, prefix: str, image: str,
             assert f"sleep {other_mark}" not in seen.stdout and other not in seen.stdout
 
 
+def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,
+                                        workdir: Path, run_opts: tuple[str, ...] = ()) -> None:
+    """A named volume and a bind-mounted host directory, in one zone: what dom0 put there
+    before is read in the zone, and what the zone writes is in dom0's volume store and host
+    directory after the container is gone (issue 13: volumes were copies, writes were lost)."""
+    volume = f"{prefix}-vol"
+    made = engine("volume", "create", volume)
+    assert made.returncode == 0, made.stderr
+    try:
+        store = Path(engine("volume", "inspect", "-f", "{{.Mountpoint}}", volume).stdout.strip())
+        (store / "seed").write_text("from-dom0\n")
+        host_dir = workdir / f"{prefix}-bind"
+        host_dir.mkdir()
+        (host_dir / "seed").write_text("bind-from-dom0\n")
+        res = engine("run", "--rm", *run_opts, "-v", f"{volume}:/vol", "-v", f"{host_dir}:/bind",
+                     image, "sh", "-c", "cat /vol/seed /bind/seed; echo vol-from-zone > /vol/out;"
+                     " echo bind-from-zone > /bind/out; sync")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout == "from-dom0\nbind-from-dom0\n", res.stdout
+        assert (store / "out").read_text() == "vol-from-zone\n"
+        assert (host_dir / "out").read_text() == "bind-from-zone\n"
+    finally:
+        engine("volume", "rm", "-f", volume)
+
+
 def zone_states() -> list[str]:
     """The Xen state letters (r, b, p, ...) of the zones now in `xl list`, one per zone."""
     lines = sh("xl", "list").stdout.splitlines()[1:]

@@ -16,6 +16,7 @@ from .engines import (
     busybox_tar,
     check_exec_and_stop_with_a_trap,
     check_two_containers_apart,
+    check_volumes_keep_the_zones_writes,
     detached,
     fetch,
     import_debian,
@@ -183,6 +184,10 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
             subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
         subprocess.run(["docker", "rmi", "localhost/edera-pause:1"], capture_output=True)
     assert leftovers(Path("/run/containerd/runc/k8s.io")) == []
+
+
+def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):
+    check_volumes_keep_the_zones_writes(docker, "d", image, tmp_path, run_opts=EDERA)
 
 
 def test_a_debian_minbase_image_runs(image):

@@ -12,6 +12,7 @@ from .engines import (
     DEBIAN_CHECK,
     check_exec_and_stop_with_a_trap,
     check_two_containers_apart,
+    check_volumes_keep_the_zones_writes,
     detached,
     fetch,
     import_debian,
@@ -118,6 +119,10 @@ def test_network_stats_pause_unpause_tty_exec_and_kill(image):
 
 def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
     check_two_containers_apart(podman, "p", image, rm_opts=FAST_RM)
+
+
+def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):
+    check_volumes_keep_the_zones_writes(podman, "p", image, tmp_path, run_opts=())
 
 
 def test_a_debian_minbase_image_runs(image):
