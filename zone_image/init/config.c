@@ -512,10 +512,6 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		if (text(r, f, err))
 			return -1;
 		free(c->binds_disk);
-	free(c->binds_share);
-	free(c->binds_share_opts);
-	free(c->root_share);
-	free(c->root_share_opts);
 		c->binds_disk = f[0];
 		return 0;
 	case TAG_BINDS_SHARE:
@@ -681,6 +677,8 @@ void container_cfg_free(struct container_cfg *c)
 	free_strv(c->masked, c->nmasked);
 	free_strv(c->readonly, c->nreadonly);
 	free(c->binds_disk);
+	free(c->binds_share), free(c->binds_share_opts);
+	free(c->root_share), free(c->root_share_opts);
 	free(c->root_dev);
 	free(c->root_fstype);
 	for (size_t i = 0; i < c->nifs; i++)

@@ -187,6 +187,22 @@ static void test_spec(void)
 	proc_cfg_free(&p);
 	container_cfg_free(&c);
 
+	/* The shares survive a BINDS_DISK that comes after them (it freed them, leaving the
+	 * pointers dangling: a use after free, and a double free at the end). */
+	list_len = 0;
+	REC(TAG_ARG, "true");
+	REC(TAG_BINDS_SHARE, "edera-binds\0trans=xen");
+	REC(TAG_ROOT_SHARE, "edera-root\0trans=xen,cache=none");
+	REC(TAG_BINDS_DISK, "xvdb");
+	CHECK(config_parse(list, list_len, &p, &c, err) == 0);
+	CHECK_STR(c.binds_share, "edera-binds");
+	CHECK_STR(c.binds_share_opts, "trans=xen");
+	CHECK_STR(c.root_share, "edera-root");
+	CHECK_STR(c.root_share_opts, "trans=xen,cache=none");
+	CHECK_STR(c.binds_disk, "xvdb");
+	proc_cfg_free(&p);
+	container_cfg_free(&c);
+
 	/* Defaults. */
 	list_len = 0;
 	REC(TAG_ARG, "true");
