@@ -1,5 +1,9 @@
 """docker 20.10 (containerd's runc shim) runs containers in zones through `--runtime edera`;
-its network comes from the libnetwork-setkey prestart hook."""
+its network comes from the libnetwork-setkey prestart hook.
+
+What is the runtime's and not the engine's (two zones apart, a Debian image) is shown once,
+through podman (tests/xen/test_podman.py): each engine container costs 40 to 60 s in the lab.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,12 @@ import pytest
 from . import cri
 from .dom0 import leftovers
 from .engines import (
-    DEBIAN_CHECK,
     POD_GATEWAY,
     busybox_tar,
     check_exec_and_stop_with_a_trap,
-    check_two_containers_apart,
     check_volumes_keep_the_zones_writes,
     detached,
     fetch,
-    import_debian,
     run_on_a_pty,
     setup_docker,
     sh,
@@ -41,24 +42,19 @@ def docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_run_rm_echo_hello_in_a_zone_sized_by_memory_and_cpus(image):
-    res = docker("run", "--runtime", "edera", "--rm", "--memory", "256m", "--cpus", "2", image,
-                 "sh", "-c", "echo hello; grep MemTotal /proc/meminfo; nproc")
-    assert res.returncode == 0, res.stderr
-    hello, mem_line, nproc = res.stdout.splitlines()
-    assert hello == "hello"
-    mem_mib = int(mem_line.split()[1]) // 1024
-    assert 240 < mem_mib <= 256 + 64, res.stdout  # the limit plus the zone's stated overhead
-    assert nproc == "2"
-
-
-def test_exit_code_and_logs_keep_streams_apart(image):
-    res = docker("run", "--runtime", "edera", "--name", "d-exit", image, "sh", "-c",
-                 "echo out; echo err >&2; exit 3")
+def test_exit_code_logs_apart_and_the_zone_sized_by_memory_and_cpus(image):
+    """One container: its exit status, its stdout and stderr kept apart in `docker logs`, and
+    the zone sized by --memory and --cpus. (`run --rm` is the volume test's.)"""
+    res = docker("run", "--runtime", "edera", "--name", "d-exit", "--memory", "256m",
+                 "--cpus", "2", image, "sh", "-c",
+                 "echo out; echo err >&2; grep MemTotal /proc/meminfo; nproc; exit 3")
     assert res.returncode == 3, res.stderr
     logs = docker("logs", "d-exit")
-    assert logs.stdout == "out\n"
-    assert logs.stderr == "err\n"
+    out, mem_line, nproc = logs.stdout.splitlines()
+    assert out == "out" and logs.stderr == "err\n", (logs.stdout, logs.stderr)
+    mem_mib = int(mem_line.split()[1]) // 1024
+    assert 240 < mem_mib <= 256 + 64, logs.stdout  # the limit plus the zone's stated overhead
+    assert nproc == "2"
     assert docker("rm", "d-exit").returncode == 0
 
 
@@ -78,10 +74,6 @@ def test_published_port_reaches_a_server_in_the_zone(image):
 
 def test_exec_env_user_and_stop_with_trap(image):
     check_exec_and_stop_with_a_trap(docker, "d-exec", image, run_opts=EDERA)
-
-
-def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
-    check_two_containers_apart(docker, "d", image, run_opts=EDERA)
 
 
 def test_pause_unpause_kill_and_exec_with_a_terminal(image):
@@ -188,15 +180,6 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
 
 def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):
     check_volumes_keep_the_zones_writes(docker, "d", image, tmp_path, run_opts=EDERA)
-
-
-def test_a_debian_minbase_image_runs(image):
-    debian = import_debian("docker")
-    res = docker("run", "--runtime", "edera", "--rm", debian, "sh", "-c", DEBIAN_CHECK)
-    assert res.returncode == 0, res.stderr
-    version, user, apt = res.stdout.splitlines()
-    assert version.startswith("12."), res.stdout
-    assert user == "root" and apt.startswith("apt "), res.stdout
 
 
 def test_nothing_left_behind(image):

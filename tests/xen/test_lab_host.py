@@ -166,7 +166,7 @@ def test_dom0_programs_stay_sound_while_a_guest_computes(tmp_path):
             assert time.monotonic() < deadline, "the busy guest did not start"
             time.sleep(0.5)
         failures = []
-        for _ in range(25):
+        for _ in range(10):  # 20 program starts while the guest computes (was 50: CI's budget)
             for cmd in (["podman", "--version"],
                         ["python3", "-c", "import json, email.message, http.client; print(7)"]):
                 res = subprocess.run(cmd, capture_output=True, text=True)
