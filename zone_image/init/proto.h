@@ -66,6 +66,7 @@ enum tag {
 	TAG_NAMESPACE = 32,
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
+	TAG_DEVICE_RULE = 35, /* linux.resources.devices */
 	/* linux.seccomp (process records: SPEC and EXEC) */
 	TAG_SECCOMP_DEFAULT = 40,
 	TAG_SECCOMP_ARCH = 41,
