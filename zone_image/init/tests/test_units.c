@@ -1102,8 +1102,9 @@ out:
 		close(fd);
 	if (plumbing >= 0)
 		close(plumbing);
-	if (made_child)
-		rmdir(child);
+	/* The child's exit leaves its cgroup a moment later. */
+	for (int i = 0; made_child && i < 100 && rmdir(child) < 0 && errno == EBUSY; i++)
+		usleep(10000);
 	if (made_parent)
 		rmdir(parent);
 	if (made_dir)
