@@ -245,9 +245,12 @@ FIELDS: tuple[Field, ...] = (
             "a zone, whose disks are its own", subtree=True)
       for name in ("throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
                    "throttleWriteIOPSDevice")),
-    Field("linux.resources.devices", IGNORED, "the device allow/deny list is not applied yet: "
-          "the zone's own eBPF device program denies only the zone's disks, console and Xen "
-          "devices", subtree=True),
+    Field("linux.resources.devices", APPLIED, "an eBPF device program on the workload's cgroup "
+          "in its zone, as runc builds it on cgroup v2: the rules in order (the last match "
+          "decides, else deny), then runc's always-allowed devices (mknod, /dev/null, zero, "
+          "full, random, urandom, tty, ptmx, pts, net/tun); the zone's own disks, console and "
+          "Xen devices stay denied whatever the rules; update replaces the rules",
+          "zone/records.py, init/cgroup.c", subtree=True),
     Field("linux.resources.hugepageLimits", IGNORED, "a zone reserves no huge pages, and its "
           "cgroup has no hugetlb controller", subtree=True),
     Field("linux.resources.network", IGNORED, NOT_ZONE_CG + " (net_cls, net_prio)",

@@ -39,6 +39,7 @@ from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, 
 from .records import (
     MappingError,
     check_cpuset,
+    device_rule_records,
     encode_spec,
     net_records,
     process_records,
@@ -897,15 +898,19 @@ class XenZoneBackend:
                 return 0
         return value if type(value) is int and value >= 0 else 0
 
-    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
-        """New limits, written live into the container's cgroup in the zone (UPDATE). What
-        the zone cannot change is refused by name; the zone's size is fixed at create, so a
-        memory limit beyond what it can give is refused too (it could not be honoured)."""
+    def update(self, state: ContainerState, resources: dict[str, Any],
+               linux_devices: list[dict[str, Any]] | None = None) -> None:
+        """New limits, written live into the container's cgroup in the zone (UPDATE), and new
+        device rules, which replace the container's (linux_devices: the config's, for the
+        rules runc leaves out). What the zone cannot change is refused by name; the zone's
+        size is fixed at create, so a memory limit beyond what it can give is refused too (it
+        could not be honoured)."""
         self._whole_zone_only(state, "update")
         zone = state.zone
         try:
             settings, notes = update_settings(resources)
             check_cpuset(resources, int(zone.get("vcpus") or 1))
+            rules = device_rule_records(resources.get("devices") or [], linux_devices or [])
         except MappingError as e:
             raise ConfigError(str(e)) from None
         limit = (resources.get("memory") or {}).get("limit")
@@ -922,9 +927,10 @@ class XenZoneBackend:
                             f"{zone.get('vcpus')} vCPUs (fixed at create), the most it can use")
         for note in notes:
             log.warning(note)
-        if not settings:
+        if not settings and not rules:
             return
-        payload = encode_records([(Tag.CGROUP, [name, value]) for name, value in settings])
+        payload = encode_records([(Tag.CGROUP, [name, value]) for name, value in settings]
+                                 + rules)
         self._request(state, "update", records=payload.hex())
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
