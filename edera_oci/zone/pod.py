@@ -1,4 +1,4 @@
-"""Pods: one zone per Kubernetes pod, its containers inside it (README "Pods").
+"""Pods: one zone per pod, its containers inside it (README "Pods").
 
 containerd's CRI plugin and CRI-O say in annotations which bundle is a pod's sandbox (pause)
 container and which sandbox a container belongs to. The sandbox's create builds the pod's zone
@@ -7,6 +7,17 @@ further container of the pod is created inside that zone on a channel of its own
 "Pods"), with its root (and binds) on disks hot-plugged into the running zone. Everything here
 is host-side bookkeeping: which role a bundle has, the sandbox it needs, the zone's size, the
 records of a pod container and its disks.
+
+podman's pods (``podman pod create``, ``run --pod``) take the same path, with one difference:
+nothing marks podman's infra container. podman 4.3 sends its pod members CRI-O's annotations
+(``ContainerType: container``, ``SandboxID: <the infra's id>``, as Kata expects) and the
+infra's namespaces as paths (``/proc/<the infra's pid>/ns/ipc``, ``uts``, ``net``), but the
+infra itself is an ordinary bundle (``/catatonit -P``, no annotation, no resources: the pod's
+limits go to the pod's cgroup on the host). So the sandbox is not told at its create; rather,
+any container's zone can be joined (Kata's rule too: a bundle without a container type is a
+sandbox). This costs nothing in the zone (its init takes a ``CONTAINER`` from any zone's port 1)
+and only a scan of ``--root`` at delete on the host (:func:`members`). What a plain zone lacks
+is room: it is sized for its own container, not for a pod (README "Pods").
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +63,8 @@ class PodRole:
 
     kind: str  # "sandbox" | "container"
     sandbox_id: str | None = None
+    # What named the sandbox (an annotation's key): for error messages.
+    named_by: str = field(default=SANDBOX_ID_KEYS[0], compare=False)
 
 
 def pod_role(annotations: dict[str, str]) -> PodRole | None:
@@ -62,9 +75,17 @@ def pod_role(annotations: dict[str, str]) -> PodRole | None:
         return PodRole("sandbox")
     if kind != "container":
         return None
-    sandbox_id = next((annotations[k] for k in SANDBOX_ID_KEYS if annotations.get(k)), None)
+    key = next((k for k in SANDBOX_ID_KEYS if annotations.get(k)), None)
     # no sandbox named: nothing to join, so a zone of its own, as without the annotation
-    return PodRole("container", sandbox_id) if sandbox_id is not None else None
+    return PodRole("container", annotations[key], named_by=key) if key is not None else None
+
+
+def _state_of(root: Path, entry: str) -> dict[str, Any] | None:
+    try:
+        raw = json.loads((root / entry / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
 
 
 def _number(annotations: dict[str, str], key: str) -> int:
@@ -90,10 +111,15 @@ def pod_size(annotations: dict[str, str]) -> tuple[int, int]:
     return memory, min(vcpus, os.cpu_count() or 1)
 
 
-def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str) -> dict[str, Any]:
+def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str,
+                 named_by: str = SANDBOX_ID_KEYS[0]) -> dict[str, Any]:
     """The zone of the sandbox a pod container belongs to, from the sandbox's state under the
-    same --root; ZoneError, saying why, when there is none to join."""
-    where = f'container "{container_id}": its pod sandbox "{sandbox_id}" ({SANDBOX_ID_KEYS[0]})'
+    same --root; ZoneError, saying why, when there is none to join.
+
+    The sandbox is any container with a zone of its own: a Kubernetes pod's sandbox, or a
+    single container (podman's infra container, which nothing marks; the module's docstring).
+    A pod container has none (it runs in its sandbox's), so it cannot be joined itself."""
+    where = f'container "{container_id}": its pod sandbox "{sandbox_id}" ({named_by})'
     if "/" in sandbox_id or sandbox_id in (".", "..") or not sandbox_id:
         raise ZoneError(f"{where} is not a container id")
     sandbox_dir = state_dir.parent / sandbox_id
@@ -105,8 +131,12 @@ def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str) -> dict[st
     except (OSError, ValueError) as e:
         raise ZoneError(f"{where}: its state cannot be read ({e})") from None
     zone = raw.get("zone") if isinstance(raw, dict) else None
-    if not isinstance(zone, dict) or (zone.get("pod") or {}).get("role") != "sandbox":
-        raise ZoneError(f"{where} is not a pod sandbox of edera-oci")
+    if not isinstance(zone, dict):
+        raise ZoneError(f"{where} is not a container of edera-oci")
+    pod_info = zone.get("pod") if isinstance(zone.get("pod"), dict) else {}
+    if pod_info.get("role") == "container":
+        raise ZoneError(f'{where} runs in the zone of its own pod sandbox '
+                        f'"{pod_info.get("sandbox_id")}": a pod container has no zone to join')
     if not isinstance(zone.get("domid"), int) or not zone.get("name"):
         raise ZoneError(f"{where} has no zone (its create did not finish)")
     if raw.get("status") not in ("created", "running"):
@@ -203,11 +233,10 @@ def members(root: Path, sandbox_id: str) -> list[tuple[str, dict[str, Any]]]:
     for entry in entries:
         if entry.startswith(".") or entry == sandbox_id:
             continue
-        try:
-            raw = json.loads((root / entry / "state.json").read_text())
-        except (OSError, ValueError):
+        raw = _state_of(root, entry)
+        if raw is None:
             continue
-        zone = raw.get("zone") if isinstance(raw, dict) else None
+        zone = raw.get("zone")
         pod = (zone or {}).get("pod") if isinstance(zone, dict) else None
         if isinstance(pod, dict) and pod.get("sandbox_id") == sandbox_id:
             found.append((entry, zone))

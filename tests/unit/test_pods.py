@@ -13,6 +13,7 @@ import pytest
 from edera_oci.errors import ZoneError
 from edera_oci.lifecycle.backend import CreateRequest
 from edera_oci.spec import Spec
+from edera_oci.state import ContainerState, StateStore
 from edera_oci.zone import pod
 from edera_oci.zone import protocol as p
 from edera_oci.zone.backend import XenZoneBackend
@@ -86,10 +87,11 @@ def test_pod_names_and_disk_slots() -> None:
         pod.free_disk_indexes({pod.devid(i) for i in range(pod.MAX_DISKS)}, 1)
 
 
-def _write_state(root: Path, cid: str, status: str, zone: dict) -> Path:
+def _write_state(root: Path, cid: str, status: str, zone: dict | None, **more) -> Path:
     d = root / cid
     d.mkdir(parents=True)
-    (d / "state.json").write_text(json.dumps({"id": cid, "status": status, "zone": zone}))
+    (d / "state.json").write_text(json.dumps({"id": cid, "status": status, "zone": zone,
+                                              **more}))
     return d
 
 
@@ -111,19 +113,36 @@ def test_a_container_whose_sandbox_is_gone_fails_create_and_leaves_nothing(tmp_p
     assert hooks == [] and list(state_dir.iterdir()) == []
 
 
-def test_a_sandbox_that_stopped_or_is_no_sandbox_is_refused(tmp_path) -> None:
+def test_a_sandbox_that_stopped_or_is_a_pod_container_is_refused(tmp_path) -> None:
     root = tmp_path / "root"
     zone = {"pod": {"role": "sandbox"}, "domid": 3, "name": "edera-x-s", "state_dir": "x"}
     _write_state(root, "stopped", "stopped", zone)
-    _write_state(root, "plain", "running", {"domid": 4, "name": "edera-x-p"})
+    _write_state(root, "member", "running", {"pod": {"role": "container", "sandbox_id": "ok"},
+                                             "domid": 3, "name": "edera-x-m"})
+    _write_state(root, "nozone", "running", None)
     _write_state(root, "ok", "running", zone)
     with pytest.raises(ZoneError, match='pod sandbox "stopped" .* is stopped'):
         pod.sandbox_zone(root / "c", "c", "stopped")
-    with pytest.raises(ZoneError, match="is not a pod sandbox of edera-oci"):
-        pod.sandbox_zone(root / "c", "c", "plain")
+    with pytest.raises(ZoneError, match='runs in the zone of its own pod sandbox "ok": a pod '
+                                        "container has no zone to join"):
+        pod.sandbox_zone(root / "c", "c", "member")
+    with pytest.raises(ZoneError, match="is not a container of edera-oci"):
+        pod.sandbox_zone(root / "c", "c", "nozone")
     with pytest.raises(ZoneError, match="is not a container id"):
         pod.sandbox_zone(root / "c", "c", "../ok")
     assert pod.sandbox_zone(root / "c", "c", "ok")["domid"] == 3
+
+
+def test_a_single_containers_zone_can_be_joined(tmp_path) -> None:
+    """podman's infra container is an ordinary bundle: its zone, which no annotation marked as
+    a pod's, is joined by the pod's containers all the same."""
+    root = tmp_path / "root"
+    _write_state(root, "infra", "running", {"domid": 4, "name": "edera-x-i", "state_dir": "i"})
+    assert pod.sandbox_zone(root / "c", "c", "infra", "io.kubernetes.cri-o.SandboxID") == {
+        "domid": 4, "name": "edera-x-i", "state_dir": "i"}
+    with pytest.raises(ZoneError, match=r'pod sandbox "gone" \(io.kubernetes.cri-o.SandboxID\) '
+                                        "does not exist"):
+        pod.sandbox_zone(root / "c", "c", "gone", "io.kubernetes.cri-o.SandboxID")
 
 
 def test_members_are_the_containers_of_that_sandbox(tmp_path) -> None:
@@ -132,6 +151,28 @@ def test_members_are_the_containers_of_that_sandbox(tmp_path) -> None:
     _write_state(tmp_path, "b", "stopped", {"pod": {"role": "container", "sandbox_id": "t"}})
     _write_state(tmp_path, "c", "running", {"domid": 1})
     assert [m for m, _ in pod.members(tmp_path, "s")] == ["a"]
+
+
+def test_the_end_of_a_single_containers_zone_ends_the_containers_that_joined_it(
+        tmp_path, monkeypatch) -> None:
+    """delete of podman's infra (a zone no annotation marked as a pod's) tears down and
+    forgets every container of its pod, as a Kubernetes sandbox's does; those of another pod
+    stay."""
+    root = tmp_path / "root"
+    store = StateStore(str(root))
+    for cid, zone in (("infra", {}), ("web", {"pod": {"role": "container",
+                                                      "sandbox_id": "infra"}}),
+                      ("other", {"pod": {"role": "container", "sandbox_id": "elsewhere"}})):
+        with store.claim(cid) as state_dir:
+            store.save(ContainerState(id=cid, bundle="/b", rootfs="/b/rootfs", created="",
+                                      status="running",
+                                      zone={**zone, "state_dir": state_dir}))
+    torn: list = []
+    monkeypatch.setattr(XenZoneBackend, "_teardown",
+                        lambda self, zone, clock=None: torn.append(zone["state_dir"]))
+    XenZoneBackend().destroy(store.load("infra"))
+    assert torn == [str(root / "infra"), str(root / "web")]
+    assert not (root / "web").exists() and (root / "other").exists()
 
 
 # -- the monitors of a pod against the zone init built for the host ---------------------------
