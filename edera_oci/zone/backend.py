@@ -267,7 +267,10 @@ class XenZoneBackend:
         of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
-        role = pod.pod_role(spec.annotations)
+        # A pod container: named by the engine's annotations (Kubernetes, podman), or by
+        # namespace paths into another container of this root (podman, docker).
+        role = pod.pod_role(spec.annotations) or \
+            pod.namespace_owner(spec.raw, state_dir.parent, req.id)
         if role is not None and role.kind == "container":
             return self._create_in_pod(req, run_hooks, role)
         image = find_zone_image()
@@ -579,7 +582,7 @@ class XenZoneBackend:
             try:
                 records = pod.pod_container_records(
                     spec.raw, bind_sources, name, indexes[0],
-                    indexes[1] if len(indexes) > 1 else None)
+                    indexes[1] if len(indexes) > 1 else None, role.join)
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             (state_dir / "spec.bin").write_bytes(records)
