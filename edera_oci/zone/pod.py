@@ -20,10 +20,10 @@ and only a scan of ``--root`` at delete on the host (:func:`members`). What a pl
 is room: it is sized for its own container, not for a pod (README "Pods").
 
 A container that names no sandbox but whose IPC, UTS or PID namespace path is a namespace of
-another container under the same ``--root`` (``/proc/<its pid>/ns/<type>``, what podman and
-docker send for ``--pod``, ``--ipc container:X``, ``--uts container:X``) joins that
-container's zone too (:func:`namespace_owner`): a zone has its own kernel, so that container's
-namespaces exist only there.
+another container under the same ``--root`` (``/proc/<its pid>/ns/<type>``: what podman
+sends for ``--pod`` and ``--ipc``/``--uts``/``--pid container:X``, docker for ``--ipc`` and
+``--pid container:X``) joins that container's zone too (:func:`namespace_owner`): a zone has
+its own kernel, so that container's namespaces exist only there.
 """
 
 from __future__ import annotations
