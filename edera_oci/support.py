@@ -169,9 +169,12 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.namespaces[user]", REFUSED, "'user' namespaces are not supported in a zone"),
     Field("linux.namespaces[time]", REFUSED, "'time' namespaces are not supported in a zone"),
     Field("linux.namespaces[network].path", APPLIED, "the namespace whose interfaces the "
-          "zone's NIC mirrors", "zone/backend.py, zone/network.py"),
+          "zone's NIC mirrors (a pod container's is its pod's, whose NIC the pod's zone has)",
+          "zone/backend.py, zone/network.py"),
     Field("linux.namespaces[].path", IGNORED, "a zone has its own kernel and cannot join a "
-          "host namespace: the workload gets a new one of that type"),
+          "host namespace: the workload gets a new one of that type (an IPC, UTS or PID "
+          "namespace of another container of this --root, whose network it shares too, is "
+          "shared: the container joins that container's zone, README \"Pods\")"),
     Field("linux.uidMappings", REFUSED, NO_USERNS, subtree=True),
     Field("linux.gidMappings", REFUSED, NO_USERNS, subtree=True),
     Field("linux.timeOffsets", REFUSED, "time namespaces are not supported in a zone",

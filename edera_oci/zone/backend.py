@@ -268,9 +268,12 @@ class XenZoneBackend:
         of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
-        role = pod.pod_role(spec.annotations)
+        # A pod container: named by the engine's annotations (Kubernetes, podman), or by
+        # namespace paths into another container of this root (podman, docker).
+        role = pod.pod_role(spec.annotations) or \
+            pod.namespace_owner(spec.raw, state_dir.parent, req.id)
         if role is not None and role.kind == "container":
-            return self._create_in_pod(req, run_hooks, role.sandbox_id)
+            return self._create_in_pod(req, run_hooks, role)
         image = find_zone_image()
         # A pod's sandbox builds the zone of the whole pod, sized for the pod.
         memory_mb, vcpus = pod.pod_size(spec.annotations) if role else zone_size(spec)
@@ -521,13 +524,16 @@ class XenZoneBackend:
                 log.warning(f"detaching {pod.vdev_name(index)} from the pod's zone: {e}")
 
     def _create_in_pod(self, req: CreateRequest, run_hooks: Callable[[ContainerState], None],
-                       sandbox_id: str) -> dict[str, Any]:
+                       role: pod.PodRole) -> dict[str, Any]:
         """A pod's further container, inside its sandbox's running zone: its root (and binds)
         as disks hot-plugged into the zone, its own monitor, whose channel the sandbox's
-        monitor asks the zone for (CONTAINER). Undone like create on any failure."""
+        monitor asks the zone for (CONTAINER). Its network namespace is the pod's, whose NIC
+        the zone has since the sandbox's create: it is not mirrored again. Undone like create
+        on any failure."""
         spec = req.spec
         state_dir = Path(req.state_dir)
-        sandbox = pod.sandbox_zone(state_dir, req.id, sandbox_id)
+        sandbox_id = role.sandbox_id or ""
+        sandbox = pod.sandbox_zone(state_dir, req.id, sandbox_id, role.named_by)
         name = pod.pod_name(req.id)
         zone: dict[str, Any] = {
             **derived_zone(state_dir, req.id), "boot_id": boot_id(),
@@ -577,7 +583,7 @@ class XenZoneBackend:
             try:
                 records = pod.pod_container_records(
                     spec.raw, bind_sources, name, indexes[0],
-                    indexes[1] if len(indexes) > 1 else None)
+                    indexes[1] if len(indexes) > 1 else None, role.join)
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             (state_dir / "spec.bin").write_bytes(records)
@@ -698,7 +704,9 @@ class XenZoneBackend:
             for key, value in derived_zone(zone["state_dir"], state.id).items():
                 zone.setdefault(key, value)
         self._teardown(zone, clock)
-        if (zone.get("pod") or {}).get("role") == "sandbox" and zone.get("state_dir"):
+        # Any zone of its own may have been joined (a podman pod's infra container is a plain
+        # one: edera_oci.zone.pod): its end is the end of whatever runs in it.
+        if not _is_pod_container(zone) and zone.get("state_dir"):
             self._end_pod(Path(zone["state_dir"]), state.id)
         log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
         log.debug("teardown phases (s): " + clock.summary())
@@ -706,7 +714,8 @@ class XenZoneBackend:
     def _end_pod(self, sandbox_dir: Path, sandbox_id: str) -> None:
         """The sandbox's end is the pod's: with the zone gone, every container of the pod is
         torn down on the host (monitor, disks) and its state removed, unless a command holds
-        it right now (its own delete then finishes it)."""
+        it right now (its own delete then finishes it). A zone nobody joined has none: one
+        read of each state under --root."""
         store = StateStore(str(sandbox_dir.parent))
         for member_id, member_zone in pod.members(sandbox_dir.parent, sandbox_id):
             try:

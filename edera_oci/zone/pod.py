@@ -1,4 +1,4 @@
-"""Pods: one zone per Kubernetes pod, its containers inside it (README "Pods").
+"""Pods: one zone per pod, its containers inside it (README "Pods").
 
 containerd's CRI plugin and CRI-O say in annotations which bundle is a pod's sandbox (pause)
 container and which sandbox a container belongs to. The sandbox's create builds the pod's zone
@@ -7,6 +7,23 @@ further container of the pod is created inside that zone on a channel of its own
 "Pods"), with its root (and binds) on disks hot-plugged into the running zone. Everything here
 is host-side bookkeeping: which role a bundle has, the sandbox it needs, the zone's size, the
 records of a pod container and its disks.
+
+podman's pods (``podman pod create``, ``run --pod``) take the same path, with one difference:
+nothing marks podman's infra container. podman 4.3 sends its pod members CRI-O's annotations
+(``ContainerType: container``, ``SandboxID: <the infra's id>``, as Kata expects) and the
+infra's namespaces as paths (``/proc/<the infra's pid>/ns/ipc``, ``uts``, ``net``), but the
+infra itself is an ordinary bundle (``/catatonit -P``, no annotation, no resources: the pod's
+limits go to the pod's cgroup on the host). So the sandbox is not told at its create; rather,
+any container's zone can be joined (Kata's rule too: a bundle without a container type is a
+sandbox). This costs nothing in the zone (its init takes a ``CONTAINER`` from any zone's port 1)
+and only a scan of ``--root`` at delete on the host (:func:`members`). What a plain zone lacks
+is room: it is sized for its own container, not for a pod (README "Pods").
+
+A container that names no sandbox but whose IPC, UTS or PID namespace path is a namespace of
+another container under the same ``--root`` (``/proc/<its pid>/ns/<type>``: what podman
+sends for ``--pod`` and ``--ipc``/``--uts``/``--pid container:X``, docker for ``--ipc`` and
+``--pid container:X``) joins that container's zone too (:func:`namespace_owner`): a zone has
+its own kernel, so that container's namespaces exist only there.
 """
 
 from __future__ import annotations
@@ -17,11 +34,13 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edera_oci.errors import ZoneError
+from edera_oci.logs import log
+from edera_oci.statefile import process_alive
 
 from ..xen import domain
 from .protocol import Tag, encode_records
@@ -46,25 +65,136 @@ MAX_DISKS = 26
 PARTITION_SHIFT = 4  # a xvd disk's Linux device number: 202:(index << 4)
 
 
+# The namespaces a pod container can share with its sandbox in the zone (POD_JOIN).
+JOINABLE_NAMESPACES = ("ipc", "uts", "pid")
+# What podman (namespacePath) and docker put in linux.namespaces[].path for another
+# container's namespace: /proc/<the pid the runtime reported for it>/ns/<type>.
+PROC_NS_PATH = re.compile(r"/proc/([1-9][0-9]{0,9})/ns/([a-z]+)")
+
+
 @dataclass(frozen=True)
 class PodRole:
     """What a bundle is in a pod: the sandbox, or a container of sandbox ``sandbox_id``."""
 
     kind: str  # "sandbox" | "container"
     sandbox_id: str | None = None
+    # What named the sandbox (an annotation's key, a namespace's path): for error messages.
+    named_by: str = field(default=SANDBOX_ID_KEYS[0], compare=False)
+    # The namespace types shared with the sandbox; None: each of JOINABLE_NAMESPACES that has
+    # a path (the engine that named the sandbox points them at the sandbox's).
+    join: frozenset[str] | None = field(default=None, compare=False)
 
 
 def pod_role(annotations: dict[str, str]) -> PodRole | None:
     """The bundle's role from the engine's annotations; None for a container outside any pod
-    (docker, plain podman, ctr): it keeps a zone of its own."""
+    (docker, plain podman, ctr): it keeps a zone of its own unless :func:`namespace_owner`
+    finds it shares another container's namespaces."""
     kind = next((annotations[k] for k in CONTAINER_TYPE_KEYS if k in annotations), None)
     if kind == "sandbox":
         return PodRole("sandbox")
     if kind != "container":
         return None
-    sandbox_id = next((annotations[k] for k in SANDBOX_ID_KEYS if annotations.get(k)), None)
+    key = next((k for k in SANDBOX_ID_KEYS if annotations.get(k)), None)
     # no sandbox named: nothing to join, so a zone of its own, as without the annotation
-    return PodRole("container", sandbox_id) if sandbox_id is not None else None
+    return PodRole("container", annotations[key], named_by=key) if key is not None else None
+
+
+def _state_of(root: Path, entry: str) -> dict[str, Any] | None:
+    try:
+        raw = json.loads((root / entry / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def container_of_pid(root: Path, pid: int, own_id: str) -> str | None:
+    """The container under root whose reported pid (its monitor's: what ``state`` and the pid
+    file say) is pid, while it is created or running and that process still is the one
+    recorded; None for a pid that is no live container's of this root."""
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.startswith(".") or entry == own_id:
+            continue
+        raw = _state_of(root, entry)
+        if raw is None or raw.get("pid") != pid or raw.get("status") not in ("created",
+                                                                              "running"):
+            continue
+        start = raw.get("pid_start")
+        if process_alive(pid, start if isinstance(start, int) else None):
+            return entry
+    return None
+
+
+def _netns_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def shares_network_of(namespaces: list[dict[str, Any]], pid: int) -> bool:
+    """The bundle's network namespace is the one process pid is in: its ``network`` path names
+    that namespace, or it has no ``network`` entry (the runtime's own, as under runc) and pid
+    is in that one too. A new namespace of its own (no path) is never another's."""
+    net = next((ns for ns in namespaces if ns.get("type") == "network"), None)
+    if net is None:
+        mine = "/proc/self/ns/net"
+    elif isinstance(net.get("path"), str) and net["path"]:
+        mine = net["path"]
+    else:
+        return False
+    ours = _netns_id(mine)
+    return ours is not None and ours == _netns_id(f"/proc/{pid}/ns/net")
+
+
+def namespace_owner(config: dict[str, Any], root: Path, own_id: str) -> PodRole | None:
+    """A pod container found by its namespace paths: an IPC, UTS or PID namespace whose path
+    is ``/proc/<N>/ns/<its type>`` with N the pid of a created or running container under
+    root (podman's ``--pod`` members, ``--ipc``/``--uts``/``--pid container:X``) makes the
+    bundle a container of that container's zone, sharing those namespaces of it. None when
+    no path is such: a host namespace's path, a pid that is no container's, a stopped
+    container's (today's rule: a new namespace of that type, with create's warning).
+
+    The zone's network is its first container's, so a bundle whose network namespace is not
+    that container's keeps a zone of its own (and a warning says the namespaces it named are
+    not shared): joining would silently trade its own network (its address, its published
+    ports) for the other's. Namespaces of two different containers cannot both be had."""
+    linux = config.get("linux") if isinstance(config.get("linux"), dict) else {}
+    namespaces = [ns for ns in linux.get("namespaces") or [] if isinstance(ns, dict)]
+    owners: dict[str, tuple[int, dict[str, str]]] = {}  # id -> (its pid, {type: path})
+    for ns in namespaces:
+        kind, path = ns.get("type"), ns.get("path")
+        if kind not in JOINABLE_NAMESPACES or not isinstance(path, str):
+            continue
+        m = PROC_NS_PATH.fullmatch(path)
+        if m is None or m.group(2) != kind:
+            continue
+        pid = int(m.group(1))
+        owner = container_of_pid(root, pid, own_id)
+        if owner is not None:
+            owners.setdefault(owner, (pid, {}))[1][kind] = path
+    if not owners:
+        return None
+    if len(owners) > 1:
+        named = "; ".join(f'{", ".join(paths.values())} (container "{owner}")'
+                          for owner, (_pid, paths) in owners.items())
+        raise ZoneError(f'container "{own_id}": linux.namespaces name namespaces of containers '
+                        f"in different zones: {named}; a container can share the namespaces "
+                        "of one zone only")
+    (owner, (pid, paths)), = owners.items()
+    if not shares_network_of(namespaces, pid):
+        log.warning(f"linux.namespaces: {', '.join(paths.values())} name namespaces of "
+                    f'container "{owner}", whose network namespace this one does not share: a '
+                    "zone has one network, so this container gets a zone of its own and new "
+                    "namespaces of those types")
+        return None
+    kind, path = next(iter(paths.items()))
+    return PodRole("container", owner, named_by=f"linux.namespaces[{kind}].path {path}",
+                   join=frozenset(paths))
 
 
 def _number(annotations: dict[str, str], key: str) -> int:
@@ -90,10 +220,15 @@ def pod_size(annotations: dict[str, str]) -> tuple[int, int]:
     return memory, min(vcpus, os.cpu_count() or 1)
 
 
-def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str) -> dict[str, Any]:
+def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str,
+                 named_by: str = SANDBOX_ID_KEYS[0]) -> dict[str, Any]:
     """The zone of the sandbox a pod container belongs to, from the sandbox's state under the
-    same --root; ZoneError, saying why, when there is none to join."""
-    where = f'container "{container_id}": its pod sandbox "{sandbox_id}" ({SANDBOX_ID_KEYS[0]})'
+    same --root; ZoneError, saying why, when there is none to join.
+
+    The sandbox is any container with a zone of its own: a Kubernetes pod's sandbox, or a
+    single container (podman's infra container, which nothing marks; the module's docstring).
+    A pod container has none (it runs in its sandbox's), so it cannot be joined itself."""
+    where = f'container "{container_id}": its pod sandbox "{sandbox_id}" ({named_by})'
     if "/" in sandbox_id or sandbox_id in (".", "..") or not sandbox_id:
         raise ZoneError(f"{where} is not a container id")
     sandbox_dir = state_dir.parent / sandbox_id
@@ -105,8 +240,12 @@ def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str) -> dict[st
     except (OSError, ValueError) as e:
         raise ZoneError(f"{where}: its state cannot be read ({e})") from None
     zone = raw.get("zone") if isinstance(raw, dict) else None
-    if not isinstance(zone, dict) or (zone.get("pod") or {}).get("role") != "sandbox":
-        raise ZoneError(f"{where} is not a pod sandbox of edera-oci")
+    if not isinstance(zone, dict):
+        raise ZoneError(f"{where} is not a container of edera-oci")
+    pod_info = zone.get("pod") if isinstance(zone.get("pod"), dict) else {}
+    if pod_info.get("role") == "container":
+        raise ZoneError(f'{where} runs in the zone of its own pod sandbox '
+                        f'"{pod_info.get("sandbox_id")}": a pod container has no zone to join')
     if not isinstance(zone.get("domid"), int) or not zone.get("name"):
         raise ZoneError(f"{where} has no zone (its create did not finish)")
     if raw.get("status") not in ("created", "running"):
@@ -170,15 +309,19 @@ def detach_disk(domid: int, index: int) -> None:
 
 
 def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], name: str,
-                          root_index: int, binds_index: int | None) -> bytes:
+                          root_index: int, binds_index: int | None,
+                          join: frozenset[str] | None = None) -> bytes:
     """CONTAINER's records: the container's own (its root and binds on the hot-plugged disks,
     its bind sources under POD_DIR/<name>/binds), POD_NAME, and POD_JOIN for each of the IPC,
-    UTS and PID namespaces that the engine points at the sandbox's (a ``path``): those are
-    shared in the zone, the others made new."""
+    UTS and PID namespaces shared with the sandbox: those in join, or (None) those the engine
+    points at the sandbox's (a ``path``). Those are shared in the zone, the others made new."""
     binds_dir = f"{POD_DIR}/{name}/binds"
     sources = {i: f"{binds_dir}/{os.path.basename(src)}" for i, src in bind_sources.items()}
-    joined = {ns.get("type") for ns in (config.get("linux") or {}).get("namespaces") or []
-              if ns.get("path") and ns.get("type") in ("ipc", "uts", "pid")}
+    if join is None:
+        joined = {ns.get("type") for ns in (config.get("linux") or {}).get("namespaces") or []
+                  if ns.get("path") and ns.get("type") in JOINABLE_NAMESPACES}
+    else:
+        joined = set(join) & set(JOINABLE_NAMESPACES)
     recs: list[tuple[int, Any]] = []
     if binds_index is not None:  # copies on a hot-plugged disk (bind_copies.py)
         recs.append((Tag.BINDS_DISK, vdev_name(binds_index)))
@@ -203,11 +346,10 @@ def members(root: Path, sandbox_id: str) -> list[tuple[str, dict[str, Any]]]:
     for entry in entries:
         if entry.startswith(".") or entry == sandbox_id:
             continue
-        try:
-            raw = json.loads((root / entry / "state.json").read_text())
-        except (OSError, ValueError):
+        raw = _state_of(root, entry)
+        if raw is None:
             continue
-        zone = raw.get("zone") if isinstance(raw, dict) else None
+        zone = raw.get("zone")
         pod = (zone or {}).get("pod") if isinstance(zone, dict) else None
         if isinstance(pod, dict) and pod.get("sandbox_id") == sandbox_id:
             found.append((entry, zone))
