@@ -52,14 +52,14 @@ class Pod:
         assert started.returncode == 0, started.stderr
         return int(pid_file.read_text()), out
 
-    def container_bundle(self, name: str, script: str) -> Path:
+    def container_bundle(self, name: str, script: str, **extra) -> Path:
         ns = [{"type": "mount"}, {"type": "pid"},
               {"type": "network", "path": f"/proc/{self.sandbox_pid}/ns/net"},
               {"type": "ipc", "path": f"/proc/{self.sandbox_pid}/ns/ipc"},
               {"type": "uts", "path": f"/proc/{self.sandbox_pid}/ns/uts"}]
         return make_bundle(self.base / name, ["sh", "-c", script],
                            **{"annotations": {CRI_TYPE: "container", CRI_SANDBOX: self.sandbox},
-                              "linux.namespaces": ns, "root.readonly": False})
+                              "linux.namespaces": ns, "root.readonly": False, **extra})
 
     def status(self, cid: str) -> str:
         res = oci(self.root, "state", cid)
@@ -94,7 +94,8 @@ def pod(tmp_path_factory):
 
 def test_pod_containers_share_one_zone_and_localhost(pod):
     """Two containers in the sandbox's zone: one zone in `xl list`, busybox httpd in one
-    reached on 127.0.0.1 from the other; exec runs in a container's own root; killing one
+    reached on 127.0.0.1 from the other; exec runs in a container's own root; events --stats
+    reads a container's own cgroup; killing one
     reports its status and leaves the other running; a replacement works; deleting the sandbox
     leaves nothing."""
     t0 = time.monotonic()
@@ -105,7 +106,8 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     client = new_id()
     _, client_out = pod.create(client, pod.container_bundle(
         "client", "n=0; while :; do n=$((n+1)); echo tick-$n; "
-                  "timeout 5 wget -q -O - http://127.0.0.1:8080/ 2>/dev/null; sleep 1; done"))
+                  "timeout 5 wget -q -O - http://127.0.0.1:8080/ 2>/dev/null; sleep 1; done",
+        **{"linux.resources": {"pids": {"limit": 20}}}))
     print(f"two pod containers created and started in {time.monotonic() - t0:.1f} s")
     assert len(domains()) == 1, domains()  # the pod's zone, and nothing else
     assert pod.status(server) == pod.status(client) == "running"
@@ -116,6 +118,11 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     assert (ex.returncode, ex.stdout) == (0, "hello-from-server\n"), ex.stderr
     ex = oci(pod.root, "exec", client, "sh", "-c", "ls /www 2>&1; hostname", timeout=120)
     assert "No such file" in ex.stdout, ex
+    # events --stats is each container's own cgroup: the client's pids limit, not the server's.
+    stats = {cid: oci(pod.root, "events", "--stats", cid, timeout=60) for cid in (server, client)}
+    assert all(res.returncode == 0 for res in stats.values()), stats
+    pids = {cid: json.loads(res.stdout)["data"]["pids"] for cid, res in stats.items()}
+    assert pids[client].get("limit") == 20 and pids[server].get("limit") != 20, pids
 
     # Killing the server: its monitor reports 137, the client keeps running.
     assert oci(pod.root, "kill", server, "KILL").returncode == 0
