@@ -275,17 +275,18 @@ class XenZoneBackend:
         if role is not None and role.kind == "container":
             return self._create_in_pod(req, run_hooks, role)
         image = find_zone_image()
-        # A pod's sandbox builds the zone of the whole pod, sized for the pod.
-        memory_mb, vcpus = pod.pod_size(spec.annotations) if role else zone_size(spec)
+        # A pod's sandbox builds the zone of the whole pod, sized for the pod; any zone may
+        # grow for the containers that join it (edera_oci.zone.pod, "Growth").
+        size = pod.sandbox_size(spec.annotations, host_pcpus()) if role else \
+            pod.plain_size(*zone_size(spec))
         try:  # before anything is built: a cpuset names the zone's CPUs
-            check_cpuset(spec.raw.get("linux", {}).get("resources") or {}, vcpus)
+            check_cpuset(spec.raw.get("linux", {}).get("resources") or {}, size.vcpus)
         except MappingError as e:
             raise ConfigError(str(e)) from None
         for gone in sweep_previous_boots():
             log.debug(f"removed {gone}, left by an earlier boot of dom0")
         zone: dict[str, Any] = {
-            **derived_zone(state_dir, req.id), "boot_id": boot_id(),
-            "memory_mb": memory_mb, "vcpus": vcpus,
+            **derived_zone(state_dir, req.id), "boot_id": boot_id(), **size.record(),
             "kernel_version": image.manifest.get("kernel_version"),
         }
         if role is not None:
@@ -343,7 +344,8 @@ class XenZoneBackend:
             (state_dir / "spec.bin").write_bytes(records + encode_records(net_records(ifaces)))
             cfg = domain.DomainConfig(
                 name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
-                cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
+                cmdline=ZONE_CMDLINE, memory_mb=size.memory_mb, vcpus=size.vcpus,
+                max_memory_mb=size.max_memory_mb, max_vcpus=size.max_vcpus, disks=disk_files,
                 vifs=vifs, disk_script=hotplug.block_script(), p9=shares_plan.xl_p9(),
             )
             (state_dir / "zone.cfg").write_text(cfg.render())

@@ -5,8 +5,8 @@ container and which sandbox a container belongs to. The sandbox's create builds 
 (sized for the pod) and runs the pause process in it as the zone's first container; each
 further container of the pod is created inside that zone on a channel of its own (PROTOCOL.md,
 "Pods"), with its root (and binds) on disks hot-plugged into the running zone. Everything here
-is host-side bookkeeping: which role a bundle has, the sandbox it needs, the zone's size, the
-records of a pod container and its disks.
+is host-side bookkeeping: which role a bundle has, the sandbox it needs, the zone's size and
+what it grows to as containers join, the records of a pod container and its disks.
 
 podman's pods (``podman pod create``, ``run --pod``) take the same path, with one difference:
 nothing marks podman's infra container. podman 4.3 sends its pod members CRI-O's annotations
@@ -17,7 +17,8 @@ limits go to the pod's cgroup on the host). So the sandbox is not told at its cr
 any container's zone can be joined (Kata's rule too: a bundle without a container type is a
 sandbox). This costs nothing in the zone (its init takes a ``CONTAINER`` from any zone's port 1)
 and only a scan of ``--root`` at delete on the host (:func:`members`). What a plain zone lacks
-is room: it is sized for its own container, not for a pod (README "Pods").
+is room: it is sized for its own container, and may grow by PLAIN_ZONE_GROWTH_MB only
+("Growth" below).
 
 A container that names no sandbox but whose IPC, UTS or PID namespace path is a namespace of
 another container under the same ``--root`` (``/proc/<its pid>/ns/<type>``: what podman
@@ -218,6 +219,124 @@ def pod_size(annotations: dict[str, str]) -> tuple[int, int]:
     if quota > 0:
         vcpus = max(1, math.ceil(quota / (_number(annotations, SANDBOX_CPU_PERIOD) or 100000)))
     return memory, min(vcpus, os.cpu_count() or 1)
+
+
+# -- Growth: the zone follows the pod (issue 14) ----------------------------------------------
+#
+# A zone boots with ``memory``/``vcpus`` and may grow, while it runs, up to the ``maxmem`` and
+# ``maxvcpus`` of its xl config: memory by ballooning (``xl mem-set``), vCPUs by hot-plug
+# (``xl vcpu-set``). What was checked, in the sources (not yet measured in the lab):
+#
+# * Xen and libxl: for a PV guest libxl gives the domain a memory map of ``maxmem`` (plus its
+#   slack; ``xc_domain_set_memmap_limit`` at build) and writes ``memory/static-max`` from it;
+#   Xen's own limit on the domain's pages starts at ``memory`` (and a MiB), and ``xl
+#   mem-set`` raises it with ``memory/target`` (libxl_set_memory_target, which refuses a
+#   target above static-max).
+#   ``maxmem`` reserves nothing in Xen: only what the guest balloons in is taken, when it is.
+# * The guest: Debian 12's kernel (6.1, ``CONFIG_XEN_BALLOON=y``, built in) reads that memory
+#   map at boot (``xen_memory_setup``, arch/x86/xen/setup.c): the RAM above its boot pages
+#   becomes "extra memory", handed to the balloon driver as ballooned-out pages, which it
+#   populates from Xen when ``memory/target`` rises above what it has. So a PV guest grows
+#   above its boot memory up to ``maxmem``, within one limit: the extra memory is clamped to
+#   ``EXTRA_MEM_RATIO`` (10) times the boot memory. Beyond that only memory hot-plug
+#   (``CONFIG_XEN_BALLOON_MEMORY_HOTPLUG``) could grow it, and Debian does not online
+#   hot-plugged memory by itself (``CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE`` is off, and a zone
+#   has no udev): a zone's maximum stays within :data:`PV_EXTRA_MEM_RATIO` times its boot
+#   memory.
+# * The price, paid by the guest at boot for the whole maximum: the extra memory is RAM in its
+#   memory map, so the kernel makes a ``struct page`` for each of its pages (64 bytes per
+#   4 KiB) and, PV having no large pages, page tables for its direct map (8 bytes per 4 KiB):
+#   about 1/57 of the headroom, taken from the boot memory (:data:`STRUCT_PAGE_SHARE`). The
+#   p2m costs little (its missing entries share pages). vCPUs: every vCPU up to
+#   ``maxvcpus`` is a possible CPU of the guest (its per-cpu areas are allocated), and Linux
+#   brings it up at boot before the Xen CPU-hotplug watcher takes the offline ones down
+#   (drivers/xen/cpu_hotplug.c): a little memory and boot time for each.
+#
+# So: a pod's zone (a sandbox the engine marks) gets headroom up to POD_MAX_MEMORY_MB and
+# POD_MAX_VCPUS, and its boot memory is raised by the struct pages of that headroom (so the
+# pod's containers do not pay for it). A zone of its own (docker, plain podman, and podman's
+# infra container, which nothing marks but whose zone its pod joins) gets a small memory
+# headroom, PLAIN_ZONE_GROWTH_MB, whose struct pages (about 4.5 MiB) come out of the 64 MiB
+# the zone has for its kernel: no more Xen memory, no change to its size. It gets no spare
+# vCPU: each would be brought up and taken down at every zone's boot.
+
+# The most a pod's zone grows to (or its boot size, if that is more): it bounds what one pod
+# takes from Xen, and what the guest reserves at boot for it (28 MiB from 512 MiB).
+POD_MAX_MEMORY_MB = 2048
+# The most vCPUs a pod's zone may have online (or the host's pCPUs, if fewer): each possible
+# vCPU costs the guest per-cpu memory and a bring-up at boot.
+POD_MAX_VCPUS = 8
+# What a zone of its own can grow by, for the containers that join it (podman's pods).
+PLAIN_ZONE_GROWTH_MB = 256
+# What a pod container without a memory limit adds to its pod's zone: room of its own; its
+# memory.max stays unset, so it may use whatever of the zone the pod leaves free.
+POD_CONTAINER_MEMORY_MB = 128
+# Linux PV keeps at most this many times its boot memory as extra (balloon) memory.
+PV_EXTRA_MEM_RATIO = 10
+# MiB of headroom per MiB of struct pages and page tables the guest makes for it at boot
+# (4096 / (64 + 8) = 56.9, rounded down to be safe).
+STRUCT_PAGE_SHARE = 56
+
+
+@dataclass(frozen=True)
+class ZoneSize:
+    """What a zone boots with and what it may grow to; recorded in its state (``zone``) and,
+    for each pod container, in that container's (``zone.pod.zone_size``), so that giving back
+    what the container added needs nothing but its own record and its pod's members.
+
+    reserve_mb: memory of the boot size that is the pod's containers' already (the pod's
+    limits the engine sent): a container's memory first comes out of it."""
+
+    memory_mb: int
+    max_memory_mb: int
+    vcpus: int
+    max_vcpus: int
+    reserve_mb: int = 0
+
+    def record(self) -> dict[str, int]:
+        return {"memory_mb": self.memory_mb, "max_memory_mb": self.max_memory_mb,
+                "vcpus": self.vcpus, "max_vcpus": self.max_vcpus,
+                "memory_reserve_mb": self.reserve_mb}
+
+    @classmethod
+    def of(cls, zone: dict[str, Any]) -> ZoneSize:
+        """From a recorded zone; one recorded before zones grew keeps its boot size."""
+        memory = _count(zone.get("memory_mb")) or 1
+        vcpus = _count(zone.get("vcpus")) or 1
+        return cls(memory, max(memory, _count(zone.get("max_memory_mb"))), vcpus,
+                   max(vcpus, _count(zone.get("max_vcpus"))),
+                   _count(zone.get("memory_reserve_mb")))
+
+
+def _count(value: object) -> int:
+    """A recorded non-negative integer, else 0 (a state is data, not trusted to be sane)."""
+    return value if type(value) is int and 0 <= value < 1 << 40 else 0
+
+
+def struct_page_mb(headroom_mb: int) -> int:
+    """What the guest reserves at boot for headroom_mb of growth (module comment, "Growth")."""
+    return math.ceil(max(0, headroom_mb) / STRUCT_PAGE_SHARE)
+
+
+def sandbox_size(annotations: dict[str, str], pcpus: int) -> ZoneSize:
+    """A pod's zone: :func:`pod_size`, raised by the struct pages of its headroom, growing to
+    POD_MAX_MEMORY_MB (at most PV_EXTRA_MEM_RATIO times its boot memory) and to
+    min(POD_MAX_VCPUS, pcpus) vCPUs. The pod's limits, when the engine sent them, are the
+    containers' reserve: their own limits are in it already."""
+    memory, vcpus = pod_size(annotations)
+    limit = _number(annotations, SANDBOX_MEMORY)
+    reserve = math.ceil(limit / (1 << 20)) if limit > 0 else 0
+    most = min(max(memory, POD_MAX_MEMORY_MB), PV_EXTRA_MEM_RATIO * memory)
+    memory += struct_page_mb(most - memory)
+    return ZoneSize(memory, max(memory, most), vcpus,
+                    max(vcpus, min(POD_MAX_VCPUS, pcpus)), reserve)
+
+
+def plain_size(memory_mb: int, vcpus: int) -> ZoneSize:
+    """A zone of its own: its container's size, growing by PLAIN_ZONE_GROWTH_MB for the
+    containers that may join it; no spare vCPU."""
+    most = min(memory_mb + PLAIN_ZONE_GROWTH_MB, PV_EXTRA_MEM_RATIO * memory_mb)
+    return ZoneSize(memory_mb, most, vcpus, vcpus)
 
 
 def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str,
