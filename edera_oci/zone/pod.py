@@ -339,6 +339,70 @@ def plain_size(memory_mb: int, vcpus: int) -> ZoneSize:
     return ZoneSize(memory_mb, most, vcpus, vcpus)
 
 
+@dataclass(frozen=True)
+class Demand:
+    """What a pod container asks of its pod's zone: memory (its limit, or
+    POD_CONTAINER_MEMORY_MB) and vCPUs (what its CPU quota can use at once; 0: no quota)."""
+
+    memory_mb: int
+    vcpus: int = 0
+
+    def record(self) -> dict[str, int]:
+        return {"memory_mb": self.memory_mb, "vcpus": self.vcpus}
+
+
+def container_demand(config: dict[str, Any]) -> Demand:
+    """A pod container's :class:`Demand`, from its config's ``linux.resources``."""
+    linux = config.get("linux") if isinstance(config.get("linux"), dict) else {}
+    res = linux.get("resources") if isinstance(linux.get("resources"), dict) else {}
+    mem = res.get("memory") if isinstance(res.get("memory"), dict) else {}
+    cpu = res.get("cpu") if isinstance(res.get("cpu"), dict) else {}
+    limit = mem.get("limit")
+    memory = POD_CONTAINER_MEMORY_MB
+    if type(limit) is int and limit > 0:
+        memory = math.ceil(limit / (1 << 20))
+    quota, period = cpu.get("quota"), cpu.get("period")
+    vcpus = 0
+    if type(quota) is int and quota > 0:
+        vcpus = max(1, math.ceil(quota / (period if type(period) is int and period > 0
+                                          else 100000)))
+    return Demand(memory, vcpus)
+
+
+def member_demands(root: Path, sandbox_id: str, exclude: str) -> list[Demand]:
+    """The recorded demands of the pod's containers under root, but exclude's (a container
+    created before zones grew asked for nothing)."""
+    found = []
+    for member_id, zone in members(root, sandbox_id):
+        recorded = (zone.get("pod") or {}).get("demand")
+        if member_id == exclude or not isinstance(recorded, dict):
+            continue
+        found.append(Demand(_count(recorded.get("memory_mb")), _count(recorded.get("vcpus"))))
+    return found
+
+
+@dataclass(frozen=True)
+class PodTarget:
+    """The size a pod's zone should have for a set of containers."""
+
+    memory_mb: int
+    vcpus: int
+    memory_short_mb: int = 0  # asked for beyond the zone's maximum
+    vcpus_short: int = 0
+
+
+def pod_target(size: ZoneSize, demands: list[Demand]) -> PodTarget:
+    """The zone's size for these containers: its boot memory plus what their memory exceeds
+    the reserve by, up to its maximum; the most vCPUs any of them asks for (at least its boot
+    vCPUs), up to its maximum. A function of the containers alone, not of the order they came
+    in: giving back is setting the size for the ones that stay."""
+    wanted = max(0, sum(d.memory_mb for d in demands) - size.reserve_mb)
+    room = size.max_memory_mb - size.memory_mb
+    vcpus = max([size.vcpus, *(d.vcpus for d in demands)])
+    return PodTarget(size.memory_mb + min(wanted, room), min(vcpus, size.max_vcpus),
+                     max(0, wanted - room), max(0, vcpus - size.max_vcpus))
+
+
 def sandbox_zone(state_dir: Path, container_id: str, sandbox_id: str,
                  named_by: str = SANDBOX_ID_KEYS[0]) -> dict[str, Any]:
     """The zone of the sandbox a pod container belongs to, from the sandbox's state under the
