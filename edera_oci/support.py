@@ -202,8 +202,9 @@ FIELDS: tuple[Field, ...] = (
     _g("linux.resources"),
     _g("linux.resources.memory"),
     Field("linux.resources.memory.limit", APPLIED, "memory.max of the workload's cgroup; the "
-          "zone gets the limit plus 64 MiB for its kernel and init",
-          "zone/backend.py (zone_size), init/cgroup.c"),
+          "zone gets the limit plus 64 MiB for its kernel and init (a pod container's grows "
+          "its pod's zone by the limit, up to the zone's maximum: README \"Pods\")",
+          "zone/backend.py (zone_size), zone/pod.py (container_demand), init/cgroup.c"),
     Field("linux.resources.memory.reservation", APPLIED, "memory.low of the workload's cgroup",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.memory.swap", APPLIED, "memory.swap.max (runc's conversion: swap "
@@ -220,8 +221,9 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.resources.cpu.shares", APPLIED, "cpu.weight (runc's conversion)",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.quota", APPLIED, "cpu.max, and the zone's vCPUs: "
-          "ceil(quota/period), at most the host's CPUs",
-          "zone/backend.py (zone_size), init/cgroup.c"),
+          "ceil(quota/period), at most the host's CPUs (a pod container's brings that many "
+          "of its pod's zone online, up to the zone's maximum)",
+          "zone/backend.py (zone_size), zone/pod.py (container_demand), init/cgroup.c"),
     Field("linux.resources.cpu.period", APPLIED, "cpu.max, with the quota",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.cpus", APPLIED, "cpuset.cpus of the workload's cgroup (a CPU "
