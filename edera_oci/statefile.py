@@ -166,6 +166,9 @@ _ZONE_FIELDS: dict[str, tuple[type, ...]] = {
     "disk_dir": (str,),
     "memory_mb": (int,),
     "vcpus": (int,),
+    "max_memory_mb": (int,),
+    "max_vcpus": (int,),
+    "memory_reserve_mb": (int,),
     "interfaces": (list,),
 }
 _HOOK_FIELDS: dict[str, tuple[type, ...]] = {

@@ -169,9 +169,12 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.namespaces[user]", REFUSED, "'user' namespaces are not supported in a zone"),
     Field("linux.namespaces[time]", REFUSED, "'time' namespaces are not supported in a zone"),
     Field("linux.namespaces[network].path", APPLIED, "the namespace whose interfaces the "
-          "zone's NIC mirrors", "zone/backend.py, zone/network.py"),
+          "zone's NIC mirrors (a pod container's is its pod's, whose NIC the pod's zone has)",
+          "zone/backend.py, zone/network.py"),
     Field("linux.namespaces[].path", IGNORED, "a zone has its own kernel and cannot join a "
-          "host namespace: the workload gets a new one of that type"),
+          "host namespace: the workload gets a new one of that type (an IPC, UTS or PID "
+          "namespace of another container of this --root, whose network it shares too, is "
+          "shared: the container joins that container's zone, README \"Pods\")"),
     Field("linux.uidMappings", REFUSED, NO_USERNS, subtree=True),
     Field("linux.gidMappings", REFUSED, NO_USERNS, subtree=True),
     Field("linux.timeOffsets", REFUSED, "time namespaces are not supported in a zone",
@@ -199,8 +202,9 @@ FIELDS: tuple[Field, ...] = (
     _g("linux.resources"),
     _g("linux.resources.memory"),
     Field("linux.resources.memory.limit", APPLIED, "memory.max of the workload's cgroup; the "
-          "zone gets the limit plus 64 MiB for its kernel and init",
-          "zone/backend.py (zone_size), init/cgroup.c"),
+          "zone gets the limit plus 64 MiB for its kernel and init (a pod container's grows "
+          "its pod's zone by the limit, up to the zone's maximum: README \"Pods\")",
+          "zone/backend.py (zone_size), zone/pod.py (container_demand), init/cgroup.c"),
     Field("linux.resources.memory.reservation", APPLIED, "memory.low of the workload's cgroup",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.memory.swap", APPLIED, "memory.swap.max (runc's conversion: swap "
@@ -217,8 +221,9 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.resources.cpu.shares", APPLIED, "cpu.weight (runc's conversion)",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.quota", APPLIED, "cpu.max, and the zone's vCPUs: "
-          "ceil(quota/period), at most the host's CPUs",
-          "zone/backend.py (zone_size), init/cgroup.c"),
+          "ceil(quota/period), at most the host's CPUs (a pod container's brings that many "
+          "of its pod's zone online, up to the zone's maximum)",
+          "zone/backend.py (zone_size), zone/pod.py (container_demand), init/cgroup.c"),
     Field("linux.resources.cpu.period", APPLIED, "cpu.max, with the quota",
           "zone/records.py, init/cgroup.c"),
     Field("linux.resources.cpu.cpus", APPLIED, "cpuset.cpus of the workload's cgroup (a CPU "
@@ -245,9 +250,12 @@ FIELDS: tuple[Field, ...] = (
             "a zone, whose disks are its own", subtree=True)
       for name in ("throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
                    "throttleWriteIOPSDevice")),
-    Field("linux.resources.devices", IGNORED, "the device allow/deny list is not applied yet: "
-          "the zone's own eBPF device program denies only the zone's disks, console and Xen "
-          "devices", subtree=True),
+    Field("linux.resources.devices", APPLIED, "an eBPF device program on the workload's cgroup "
+          "in its zone, as runc builds it on cgroup v2: the rules in order (the last match "
+          "decides, else deny), then runc's always-allowed devices (mknod, /dev/null, zero, "
+          "full, random, urandom, tty, ptmx, pts, net/tun); the zone's own disks, console and "
+          "Xen devices stay denied whatever the rules; update replaces the rules",
+          "zone/records.py, init/cgroup.c", subtree=True),
     Field("linux.resources.hugepageLimits", IGNORED, "a zone reserves no huge pages, and its "
           "cgroup has no hugetlb controller", subtree=True),
     Field("linux.resources.network", IGNORED, NOT_ZONE_CG + " (net_cls, net_prio)",

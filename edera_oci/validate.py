@@ -8,8 +8,9 @@ Two layers:
    newer 4.x still has it but warns that it is deprecated, so the warning is silenced here.
 2. What the schema cannot say: a supported ``ociVersion``, ``root`` and ``process`` present
    for ``create``, a rootfs directory that exists, non-empty ``process.args``, absolute
-   ``cwd`` and hook paths, unique namespaces and rlimits, and the fields a zone refuses
-   (``edera_oci.support``, the table of every field: it also says which are ignored).
+   ``cwd`` and hook paths, unique namespaces and rlimits, device rules runc would refuse, and
+   the fields a zone refuses (``edera_oci.support``, the table of every field: it also says
+   which are ignored).
 
 Errors name the JSON path and the rule (``linux.resources.memory.limit: 'abc' is not of type
 'integer'``) and are raised as :class:`~edera_oci.errors.ConfigError`.
@@ -31,6 +32,7 @@ from edera_oci import support
 from edera_oci.errors import ConfigError
 from edera_oci.safeio import FileRefused, loads_strict, read_regular_file
 from edera_oci.spec import HOOK_KINDS, Process, Spec
+from edera_oci.zone.records import device_rule_errors
 from edera_oci.zone.seccomp import seccomp_errors
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
@@ -262,6 +264,7 @@ def semantic_errors(cfg: dict[str, Any], *, for_create: bool) -> list[str]:
     # what a zone cannot do, each named by edera_oci.support's table (user namespaces, ...)
     errors.extend(support.refusals(cfg))
     errors.extend(seccomp_errors(linux.get("seccomp")))
+    errors.extend(device_rule_errors(_obj(linux.get("resources")).get("devices")))
     return errors
 
 
@@ -374,6 +377,7 @@ def validate_resources(resources: Any, source: str = "resources") -> dict[str, A
         ),
         source,
     )
+    _raise(device_rule_errors(resources.get("devices")), source)
     return resources
 
 

@@ -156,9 +156,11 @@ class ZoneBackend(Protocol):
     def oom_kills(self, state: ContainerState) -> int:
         """How many of the container's processes the OOM killer ended so far (0: none)."""
 
-    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
+    def update(self, state: ContainerState, resources: dict[str, Any],
+               linux_devices: list[dict[str, Any]] | None = None) -> None:
         """Apply a validated LinuxResources document to the live zone, or raise: nothing is
-        dropped silently."""
+        dropped silently. linux_devices: the config's ``linux.devices``, given when the
+        document has device rules (runc's always-allowed rules depend on it)."""
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
         """Start ``req.process`` in the zone; monitor pid (detach) or exit status."""

@@ -2,6 +2,15 @@
 
 `xl` does the domain build and runs the block and vif hotplug scripts; everything else the
 runtime needs from Xen (is the domain alive, its XenStore subtree) goes straight to XenStore.
+
+Resize (a pod's zone growing and shrinking, edera_oci.zone.pod "Growth"): ``xl mem-set``
+(libxl_set_memory_target) raises or lowers Xen's limit on the domain's pages and writes
+``memory/target``, which the guest's balloon driver follows; it refuses a target above
+``memory/static-max``, which libxl writes from the config's ``maxmem`` at build and which
+nothing raises later, so a zone can only ever grow up to the ``maxmem`` it was built with. It
+does not ask whether Xen has the memory: the guest's balloon just falls short, so the caller
+asks first (:func:`free_memory_mb`). ``xl vcpu-set`` marks vCPUs online or offline in
+``cpu/<n>/availability``, up to the config's ``maxvcpus``.
 """
 
 from __future__ import annotations
@@ -20,7 +29,11 @@ class DomainError(RuntimeError):
 
 @dataclass
 class DomainConfig:
-    """What a zone's xl config says; written to the container's state directory."""
+    """What a zone's xl config says; written to the container's state directory.
+
+    memory_mb and vcpus are what the zone boots with; max_memory_mb (``maxmem``) and max_vcpus
+    (``maxvcpus``) what it may grow to later (None: no growth). ``maxmem`` costs Xen nothing
+    until the zone grows; the guest kernel pays for it at boot (edera_oci.zone.pod "Growth")."""
 
     name: str
     kernel: Path
@@ -28,6 +41,8 @@ class DomainConfig:
     cmdline: str
     memory_mb: int
     vcpus: int
+    max_memory_mb: int | None = None
+    max_vcpus: int | None = None
     disks: list[Path] = field(default_factory=list)
     vifs: list[str] = field(default_factory=list)  # xl vif specs, e.g. "bridge=xenbr0,mac=..."
     disk_script: Path | None = None  # the block hotplug script; None: Xen's own `block`
@@ -47,9 +62,9 @@ class DomainConfig:
             f'ramdisk = "{self.ramdisk}"',
             f'extra = "{self.cmdline}"',
             f"memory = {self.memory_mb}",
-            f"maxmem = {self.memory_mb}",
+            f"maxmem = {max(self.memory_mb, self.max_memory_mb or 0)}",
             f"vcpus = {self.vcpus}",
-            f"maxvcpus = {self.vcpus}",
+            f"maxvcpus = {max(self.vcpus, self.max_vcpus or 0)}",
             f"disk = [ {disks} ]",
             f"vif = [ {vifs} ]",
             *([f"p9 = [ {', '.join(repr(s) for s in self.p9)} ]"] if self.p9 else []),
@@ -113,12 +128,43 @@ def destroy(domid: int) -> None:
     _xl("destroy", str(domid))
 
 
+def free_memory_mb() -> int:
+    """What Xen has free for domains, in MiB (`xl info`'s free_memory)."""
+    try:
+        return int(info()["free_memory"])
+    except (KeyError, ValueError):
+        raise DomainError("`xl info` gave no free_memory") from None
+
+
 def set_memory(domid: int, memory_mb: int) -> None:
-    _xl("mem-set", str(domid), f"{memory_mb}m")
+    """The domain's memory target (``xl mem-set``): its balloon driver follows it, up to the
+    ``maxmem`` it was built with."""
+    _xl("mem-set", str(domid), f"{memory_mb}m", timeout=60)
 
 
 def set_vcpus(domid: int, vcpus: int) -> None:
-    _xl("vcpu-set", str(domid), str(vcpus))
+    """How many of the domain's vCPUs are online (``xl vcpu-set``), up to its ``maxvcpus``."""
+    _xl("vcpu-set", str(domid), str(vcpus), timeout=60)
+
+
+def memory_target_kb(xs: XenStore, domid: int) -> int | None:
+    """The domain's memory target in KiB (``memory/target``); None when XenStore has none."""
+    value = xs.try_read(f"/local/domain/{domid}/memory/target")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def online_vcpus(xs: XenStore, domid: int) -> int | None:
+    """How many of the domain's vCPUs libxl marks online (``cpu/<n>/availability``); None
+    when XenStore lists none."""
+    try:
+        names = xs.ls(f"/local/domain/{domid}/cpu")
+    except OSError:
+        return None
+    cpus = [n for n in names if n.isdigit()]
+    if not cpus:
+        return None
+    return sum(1 for n in cpus
+               if xs.try_read(f"/local/domain/{domid}/cpu/{n}/availability") == "online")
 
 
 def is_alive(xs: XenStore, domid: int, name: str) -> bool:

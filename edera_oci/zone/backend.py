@@ -39,6 +39,7 @@ from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, 
 from .records import (
     MappingError,
     check_cpuset,
+    device_rule_records,
     encode_spec,
     net_records,
     process_records,
@@ -267,21 +268,25 @@ class XenZoneBackend:
         of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
-        role = pod.pod_role(spec.annotations)
+        # A pod container: named by the engine's annotations (Kubernetes, podman), or by
+        # namespace paths into another container of this root (podman, docker).
+        role = pod.pod_role(spec.annotations) or \
+            pod.namespace_owner(spec.raw, state_dir.parent, req.id)
         if role is not None and role.kind == "container":
-            return self._create_in_pod(req, run_hooks, role.sandbox_id)
+            return self._create_in_pod(req, run_hooks, role)
         image = find_zone_image()
-        # A pod's sandbox builds the zone of the whole pod, sized for the pod.
-        memory_mb, vcpus = pod.pod_size(spec.annotations) if role else zone_size(spec)
+        # A pod's sandbox builds the zone of the whole pod, sized for the pod; any zone may
+        # grow for the containers that join it (edera_oci.zone.pod, "Growth").
+        size = pod.sandbox_size(spec.annotations, host_pcpus()) if role else \
+            pod.plain_size(*zone_size(spec))
         try:  # before anything is built: a cpuset names the zone's CPUs
-            check_cpuset(spec.raw.get("linux", {}).get("resources") or {}, vcpus)
+            check_cpuset(spec.raw.get("linux", {}).get("resources") or {}, size.vcpus)
         except MappingError as e:
             raise ConfigError(str(e)) from None
         for gone in sweep_previous_boots():
             log.debug(f"removed {gone}, left by an earlier boot of dom0")
         zone: dict[str, Any] = {
-            **derived_zone(state_dir, req.id), "boot_id": boot_id(),
-            "memory_mb": memory_mb, "vcpus": vcpus,
+            **derived_zone(state_dir, req.id), "boot_id": boot_id(), **size.record(),
             "kernel_version": image.manifest.get("kernel_version"),
         }
         if role is not None:
@@ -339,7 +344,8 @@ class XenZoneBackend:
             (state_dir / "spec.bin").write_bytes(records + encode_records(net_records(ifaces)))
             cfg = domain.DomainConfig(
                 name=zone["name"], kernel=image.kernel, ramdisk=image.ramdisk,
-                cmdline=ZONE_CMDLINE, memory_mb=memory_mb, vcpus=vcpus, disks=disk_files,
+                cmdline=ZONE_CMDLINE, memory_mb=size.memory_mb, vcpus=size.vcpus,
+                max_memory_mb=size.max_memory_mb, max_vcpus=size.max_vcpus, disks=disk_files,
                 vifs=vifs, disk_script=hotplug.block_script(), p9=shares_plan.xl_p9(),
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
@@ -479,6 +485,7 @@ class XenZoneBackend:
                     zone["name"], zone["domid"] if isinstance(zone.get("domid"), int) else None):
                 log.warning(f"the zone's 9pfs backend (pid {pid}) outlived its domain: killed")
         self._detach_pod_disks(zone)
+        self._shrink_pod_zone(zone)
         clock.mark("domain")
         if zone.get("state_dir"):
             # the mounts lived in xl's and the zone's QEMU's namespace, gone with the domain:
@@ -519,15 +526,86 @@ class XenZoneBackend:
             except domain.DomainError as e:
                 log.warning(f"detaching {pod.vdev_name(index)} from the pod's zone: {e}")
 
+    def _fit_pod_zone(self, domid: int, target: pod.PodTarget, who: str) -> None:
+        """Bring the pod's zone to target: its memory target (``xl mem-set``: the zone
+        balloons up or down to it) and its online vCPUs (``xl vcpu-set``), each only when it
+        differs. Growing asks Xen first whether it has the memory (``xl mem-set`` does not:
+        the zone's balloon would just fall short). ZoneError, naming the reason, when the zone
+        cannot be brought there. The caller holds the pod's lock."""
+        try:
+            with XenStore() as xs:
+                current_kb = domain.memory_target_kb(xs, domid)
+                online = domain.online_vcpus(xs, domid)
+        except OSError as e:
+            raise ZoneError(f"{who}: cannot read the pod's zone's size: {e}") from None
+        try:
+            if current_kb is not None and current_kb != target.memory_mb * 1024:
+                grow_mb = math.ceil((target.memory_mb * 1024 - current_kb) / 1024)
+                if grow_mb > 0:
+                    free = domain.free_memory_mb()
+                    if free < grow_mb:
+                        raise ZoneError(
+                            f"{who}: the pod's zone cannot grow by {grow_mb} MiB (to "
+                            f"{target.memory_mb} MiB): Xen has {free} MiB free")
+                domain.set_memory(domid, target.memory_mb)
+            if online is not None and online != target.vcpus:
+                domain.set_vcpus(domid, target.vcpus)
+        except domain.DomainError as e:
+            raise ZoneError(f"{who}: resizing the pod's zone to {target.memory_mb} MiB and "
+                            f"{target.vcpus} vCPUs failed: {e}") from None
+
+    def _shrink_pod_zone(self, zone: dict) -> None:
+        """A pod container's end gives back what its pod's zone grew by for it: the zone is
+        set to the size its other containers need (their recorded demands), under the pod's
+        lock. Idempotent (a delete tried again, or after a create that died before or after
+        growing the zone, sets the same size); nothing when the zone is gone (the sandbox's
+        end) or the container was created before zones grew. A failure is a warning: the
+        container is gone either way, and the pod's next create or delete sets the size."""
+        info = zone.get("pod") or {}
+        if info.get("role") != "container" or not isinstance(info.get("zone_size"), dict):
+            return
+        domid, name = info.get("domid"), info.get("zone_name")
+        if not isinstance(domid, int) or not zone.get("state_dir"):
+            return
+        try:
+            with XenStore() as xs:
+                if not domain.is_alive(xs, domid, name):
+                    return
+            lock_fd = os.open(info["sandbox_state_dir"],
+                              os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (OSError, KeyError, TypeError):
+            return  # no zone or no sandbox left to give back to
+        state_dir = Path(zone["state_dir"])
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            with XenStore() as xs:
+                if not domain.is_alive(xs, domid, name):
+                    return
+            others = pod.member_demands(state_dir.parent, str(info.get("sandbox_id")),
+                                        exclude=state_dir.name)
+            target = pod.pod_target(pod.ZoneSize.of(info["zone_size"]), others)
+            self._fit_pod_zone(domid, target, f'container "{state_dir.name}"')
+        except (ZoneError, OSError) as e:
+            log.warning(f"giving the container's memory and vCPUs back to its pod's zone: {e}")
+        finally:
+            os.close(lock_fd)
+
     def _create_in_pod(self, req: CreateRequest, run_hooks: Callable[[ContainerState], None],
-                       sandbox_id: str) -> dict[str, Any]:
+                       role: pod.PodRole) -> dict[str, Any]:
         """A pod's further container, inside its sandbox's running zone: its root (and binds)
         as disks hot-plugged into the zone, its own monitor, whose channel the sandbox's
-        monitor asks the zone for (CONTAINER). Undone like create on any failure."""
+        monitor asks the zone for (CONTAINER). Its network namespace is the pod's, whose NIC
+        the zone has since the sandbox's create: it is not mirrored again. The zone grows for
+        it first (its memory limit, its CPU quota's vCPUs: edera_oci.zone.pod, "Growth"),
+        its demand recorded before. Undone like create on any failure, the zone's growth
+        included."""
         spec = req.spec
         state_dir = Path(req.state_dir)
-        sandbox = pod.sandbox_zone(state_dir, req.id, sandbox_id)
+        sandbox_id = role.sandbox_id or ""
+        sandbox = pod.sandbox_zone(state_dir, req.id, sandbox_id, role.named_by)
         name = pod.pod_name(req.id)
+        demand = pod.container_demand(spec.raw)
+        size = pod.ZoneSize.of(sandbox)
         zone: dict[str, Any] = {
             **derived_zone(state_dir, req.id), "boot_id": boot_id(),
             "pod": {"role": "container", "sandbox_id": sandbox_id, "name": name,
@@ -556,7 +634,7 @@ class XenZoneBackend:
             shutil.rmtree(staging)
             clock.mark("disks")
             checkpoint("disks")
-            # one attach at a time per pod: each picks the zone's free slots
+            # one container at a time per pod: each sizes the zone and picks its free slots
             lock_fd = os.open(sandbox["state_dir"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -566,8 +644,18 @@ class XenZoneBackend:
                                         f'"{sandbox_id}" is gone')
                     indexes = pod.free_disk_indexes(pod.used_devids(xs, sandbox["domid"]),
                                                     len(images))
-                zone["pod"]["disks"] = indexes
+                others = pod.member_demands(state_dir.parent, sandbox_id, exclude=req.id)
+                before = pod.pod_target(size, others)
+                target = pod.pod_target(size, [*others, demand])
+                self._warn_short(req.id, demand, size, target)
+                # recorded before the zone grows: a delete gives it back whatever happens next
+                zone["pod"].update(
+                    disks=indexes, demand=demand.record(), zone_size=size.record(),
+                    memory_added_mb=target.memory_mb - before.memory_mb,
+                    vcpus_added=target.vcpus - before.vcpus)
                 record(zone)
+                self._fit_pod_zone(sandbox["domid"], target, f'container "{req.id}"')
+                clock.mark("grow")
                 for index, image in zip(indexes, images, strict=True):
                     pod.attach_disk(sandbox["domid"], index, image, hotplug.block_script())
             finally:
@@ -576,7 +664,7 @@ class XenZoneBackend:
             try:
                 records = pod.pod_container_records(
                     spec.raw, bind_sources, name, indexes[0],
-                    indexes[1] if len(indexes) > 1 else None)
+                    indexes[1] if len(indexes) > 1 else None, role.join)
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             (state_dir / "spec.bin").write_bytes(records)
@@ -605,6 +693,21 @@ class XenZoneBackend:
         except BaseException:
             self._undo_create(zone, monitor)
             raise
+
+    @staticmethod
+    def _warn_short(container_id: str, demand: pod.Demand, size: pod.ZoneSize,
+                    target: pod.PodTarget) -> None:
+        """Say so when the pod's zone stops at its maximum short of what its containers ask:
+        the container's own limits still hold in its cgroup, within a zone they share."""
+        if target.memory_short_mb:
+            log.warning(f'container "{container_id}" asks its pod\'s zone for {demand.memory_mb} '
+                        f"MiB; the zone stops at its maximum of {size.max_memory_mb} MiB, "
+                        f"{target.memory_short_mb} MiB short of what the pod's containers ask "
+                        "for (each container's memory.max still holds)")
+        if demand.vcpus > size.max_vcpus:
+            log.warning(f"linux.resources.cpu.quota asks for {demand.vcpus} CPUs; the pod's "
+                        f"zone has at most {size.max_vcpus} vCPUs (the quota is kept in the "
+                        "container's cpu.max)")
 
     def _remove_redirects(self, zone: dict) -> None:
         """The tc state on the engine's interfaces: the next zone on this namespace needs it
@@ -697,7 +800,9 @@ class XenZoneBackend:
             for key, value in derived_zone(zone["state_dir"], state.id).items():
                 zone.setdefault(key, value)
         self._teardown(zone, clock)
-        if (zone.get("pod") or {}).get("role") == "sandbox" and zone.get("state_dir"):
+        # Any zone of its own may have been joined (a podman pod's infra container is a plain
+        # one: edera_oci.zone.pod): its end is the end of whatever runs in it.
+        if not _is_pod_container(zone) and zone.get("state_dir"):
             self._end_pod(Path(zone["state_dir"]), state.id)
         log.debug(f"teardown (s): {time.monotonic() - t0:.3f}")
         log.debug("teardown phases (s): " + clock.summary())
@@ -705,7 +810,8 @@ class XenZoneBackend:
     def _end_pod(self, sandbox_dir: Path, sandbox_id: str) -> None:
         """The sandbox's end is the pod's: with the zone gone, every container of the pod is
         torn down on the host (monitor, disks) and its state removed, unless a command holds
-        it right now (its own delete then finishes it)."""
+        it right now (its own delete then finishes it). A zone nobody joined has none: one
+        read of each state under --root."""
         store = StateStore(str(sandbox_dir.parent))
         for member_id, member_zone in pod.members(sandbox_dir.parent, sandbox_id):
             try:
@@ -897,15 +1003,19 @@ class XenZoneBackend:
                 return 0
         return value if type(value) is int and value >= 0 else 0
 
-    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
-        """New limits, written live into the container's cgroup in the zone (UPDATE). What
-        the zone cannot change is refused by name; the zone's size is fixed at create, so a
-        memory limit beyond what it can give is refused too (it could not be honoured)."""
+    def update(self, state: ContainerState, resources: dict[str, Any],
+               linux_devices: list[dict[str, Any]] | None = None) -> None:
+        """New limits, written live into the container's cgroup in the zone (UPDATE), and new
+        device rules, which replace the container's (linux_devices: the config's, for the
+        rules runc leaves out). What the zone cannot change is refused by name; the zone's
+        size is fixed at create, so a memory limit beyond what it can give is refused too (it
+        could not be honoured)."""
         self._whole_zone_only(state, "update")
         zone = state.zone
         try:
             settings, notes = update_settings(resources)
             check_cpuset(resources, int(zone.get("vcpus") or 1))
+            rules = device_rule_records(resources.get("devices") or [], linux_devices or [])
         except MappingError as e:
             raise ConfigError(str(e)) from None
         limit = (resources.get("memory") or {}).get("limit")
@@ -922,9 +1032,10 @@ class XenZoneBackend:
                             f"{zone.get('vcpus')} vCPUs (fixed at create), the most it can use")
         for note in notes:
             log.warning(note)
-        if not settings:
+        if not settings and not rules:
             return
-        payload = encode_records([(Tag.CGROUP, [name, value]) for name, value in settings])
+        payload = encode_records([(Tag.CGROUP, [name, value]) for name, value in settings]
+                                 + rules)
         self._request(state, "update", records=payload.hex())
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 # 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records, UPDATE, OOM_KILLS in
-# EXIT, the storage shares, pods (CONTAINER, CONTAINER_PORT, POD_*)
-PROTOCOL_VERSION = 3
+# EXIT, the storage shares, pods (CONTAINER, CONTAINER_PORT, POD_*); 4: DEVICE_RULE (an init
+# that predates it would skip the rules: the zone image must be rebuilt)
+PROTOCOL_VERSION = 4
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
 MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
@@ -86,6 +87,7 @@ class Tag(IntEnum):
     NAMESPACE = 32
     DEVICE = 33
     CGROUP = 34
+    DEVICE_RULE = 35  # linux.resources.devices: SPEC (and UPDATE) records
     # linux.seccomp: process records (SPEC, and EXEC for a filter of its own)
     SECCOMP_DEFAULT = 40
     SECCOMP_ARCH = 41

@@ -183,6 +183,92 @@ def device_records(devices: list[dict[str, Any]]) -> list[tuple[int, Any]]:
     return recs
 
 
+# linux.resources.devices: runc's types (its specconv refuses any other) and access letters.
+DEVICE_RULE_TYPES = ("a", "b", "c")
+DEVICE_ACCESS = "rwm"
+DEVICE_NUMBER_MAX = (1 << 32) - 1  # runc refuses larger; -1 is its "any"
+# What runc allows after config.json's rules, always (its specconv's AllowedDevices): mknod
+# of any char or block device, the nodes it makes in /dev, pseudo-terminals and /dev/net/tun.
+# (path, type, major, minor, access); runc leaves a rule with a path out when linux.devices
+# makes a node at that path.
+RUNC_ALLOWED_DEVICES: tuple[tuple[str, str, int, int, str], ...] = (
+    ("", "c", -1, -1, "m"),
+    ("", "b", -1, -1, "m"),
+    ("/dev/null", "c", 1, 3, "rwm"),
+    ("/dev/random", "c", 1, 8, "rwm"),
+    ("/dev/full", "c", 1, 7, "rwm"),
+    ("/dev/tty", "c", 5, 0, "rwm"),
+    ("/dev/zero", "c", 1, 5, "rwm"),
+    ("/dev/urandom", "c", 1, 9, "rwm"),
+    ("", "c", 136, -1, "rwm"),  # /dev/pts/*
+    ("", "c", 5, 2, "rwm"),  # /dev/ptmx
+    ("", "c", 10, 200, "rwm"),  # /dev/net/tun
+)
+# The zone init takes this many DEVICE_RULE records (MAX_DEVICE_RULES in its config.h).
+MAX_DEVICE_RULES = 1024
+MAX_CONFIG_DEVICE_RULES = MAX_DEVICE_RULES - len(RUNC_ALLOWED_DEVICES)
+
+
+def device_rule_errors(rules: Any, field: str = "linux.resources.devices") -> list[str]:
+    """What runc would refuse in a device rule list (a type other than a, b or c, an access
+    that is empty or has other letters than r, w and m, a device number outside -1 (any) to
+    2^32-1), and a list longer than a zone takes; each names the field."""
+    if not isinstance(rules, list):
+        return []  # the schema says so
+    errors = []
+    if len(rules) > MAX_CONFIG_DEVICE_RULES:
+        errors.append(f"{field}: {len(rules)} rules; a zone takes at most "
+                      f"{MAX_CONFIG_DEVICE_RULES}")
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        kind = rule.get("type") or "a"  # runc reads "" as absent too
+        if kind not in DEVICE_RULE_TYPES:
+            errors.append(f"{field}[{i}].type: {kind!r} is not a, b or c")
+        access = rule.get("access")
+        if not isinstance(access, str) or not access:
+            errors.append(f"{field}[{i}].access: must be given, a combination of r, w and m "
+                          "(runc refuses a rule without one)")
+        elif set(access) - set(DEVICE_ACCESS):
+            errors.append(f"{field}[{i}].access: {access!r} is not a combination of r, w "
+                          "and m")
+        for key in ("major", "minor"):
+            number = rule.get(key)
+            if number is None:
+                continue
+            if isinstance(number, bool) or not isinstance(number, int):
+                errors.append(f"{field}[{i}].{key}: {number!r} is not an integer")
+            elif not -1 <= number <= DEVICE_NUMBER_MAX:
+                errors.append(f"{field}[{i}].{key}: {number} is not a device number (0 to "
+                              f"{DEVICE_NUMBER_MAX}, or -1 for any)")
+    return errors
+
+
+def device_rule_records(rules: list[dict[str, Any]],
+                        linux_devices: Iterable[dict[str, Any]] = (),
+                        field: str = "linux.resources.devices") -> list[tuple[int, Any]]:
+    """DEVICE_RULE records for linux.resources.devices, as runc builds its cgroup v2 device
+    program: config.json's rules in order (type a when absent, major and minor -1 when absent),
+    then runc's always-allowed devices (RUNC_ALLOWED_DEVICES, less those linux.devices makes a
+    node for). No rules, no records: the zone then allows every device but its own plumbing."""
+    if not rules:
+        return []
+    errors = device_rule_errors(rules, field)
+    if errors:
+        raise MappingError(errors[0])
+    recs: list[tuple[int, Any]] = []
+    for rule in rules:
+        major, minor = rule.get("major"), rule.get("minor")
+        recs.append((Tag.DEVICE_RULE, ["1" if rule.get("allow") else "0", rule.get("type") or "a",
+                                       -1 if major is None else major,
+                                       -1 if minor is None else minor, rule["access"]]))
+    made = {d.get("path") for d in linux_devices if isinstance(d, dict)}
+    recs += [(Tag.DEVICE_RULE, ["1", kind, major, minor, access])
+             for path, kind, major, minor, access in RUNC_ALLOWED_DEVICES
+             if not path or path not in made]
+    return recs
+
+
 def cpu_weight(shares: int) -> int:
     """cgroup v1 cpu shares as a cgroup v2 cpu.weight, runc's conversion."""
     return min(10000, max(1, 1 + ((shares - 2) * 9999) // 262142))
@@ -296,7 +382,6 @@ UPDATE_IGNORED = {
     "memory.kernel": "kernel memory limits do not exist in cgroup v2 (runc ignores them too)",
     "memory.kernelTCP": "kernel memory limits do not exist in cgroup v2 (runc ignores them too)",
     "memory.useHierarchy": "cgroup v2 is always hierarchical",
-    "devices": "the zone's device rules are set at create",
 }
 
 
@@ -345,6 +430,8 @@ def container_records(config: dict[str, Any], bind_sources: dict[int, str],
     recs += mount_records(config.get("mounts") or [], bind_sources)
     recs += device_records(linux.get("devices") or [])
     recs += cgroup_records(linux.get("resources") or {})
+    recs += device_rule_records((linux.get("resources") or {}).get("devices") or [],
+                                linux.get("devices") or [])
     recs += [(Tag.MASKED_PATH, p) for p in linux.get("maskedPaths") or []]
     recs += [(Tag.READONLY_PATH, p) for p in linux.get("readonlyPaths") or []]
     if (config.get("root") or {}).get("readonly"):

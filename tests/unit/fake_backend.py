@@ -136,8 +136,10 @@ class FakeBackend:
     def oom_kills(self, state: ContainerState) -> int:
         return self.oom_kill_count
 
-    def update(self, state: ContainerState, resources: dict[str, Any]) -> None:
+    def update(self, state: ContainerState, resources: dict[str, Any],
+               linux_devices: list[dict[str, Any]] | None = None) -> None:
         self.calls.append(("update", state.id, resources))
+        self.update_linux_devices = linux_devices
         self._zone(state)
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:

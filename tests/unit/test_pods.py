@@ -5,7 +5,9 @@ pod container driving the real zone init (edera-init-host) over sockets."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from edera_oci.errors import ZoneError
 from edera_oci.lifecycle.backend import CreateRequest
 from edera_oci.spec import Spec
+from edera_oci.state import ContainerState, StateStore, process_start_time
 from edera_oci.zone import pod
 from edera_oci.zone import protocol as p
 from edera_oci.zone.backend import XenZoneBackend
@@ -86,10 +89,11 @@ def test_pod_names_and_disk_slots() -> None:
         pod.free_disk_indexes({pod.devid(i) for i in range(pod.MAX_DISKS)}, 1)
 
 
-def _write_state(root: Path, cid: str, status: str, zone: dict) -> Path:
+def _write_state(root: Path, cid: str, status: str, zone: dict | None, **more) -> Path:
     d = root / cid
     d.mkdir(parents=True)
-    (d / "state.json").write_text(json.dumps({"id": cid, "status": status, "zone": zone}))
+    (d / "state.json").write_text(json.dumps({"id": cid, "status": status, "zone": zone,
+                                              **more}))
     return d
 
 
@@ -111,19 +115,36 @@ def test_a_container_whose_sandbox_is_gone_fails_create_and_leaves_nothing(tmp_p
     assert hooks == [] and list(state_dir.iterdir()) == []
 
 
-def test_a_sandbox_that_stopped_or_is_no_sandbox_is_refused(tmp_path) -> None:
+def test_a_sandbox_that_stopped_or_is_a_pod_container_is_refused(tmp_path) -> None:
     root = tmp_path / "root"
     zone = {"pod": {"role": "sandbox"}, "domid": 3, "name": "edera-x-s", "state_dir": "x"}
     _write_state(root, "stopped", "stopped", zone)
-    _write_state(root, "plain", "running", {"domid": 4, "name": "edera-x-p"})
+    _write_state(root, "member", "running", {"pod": {"role": "container", "sandbox_id": "ok"},
+                                             "domid": 3, "name": "edera-x-m"})
+    _write_state(root, "nozone", "running", None)
     _write_state(root, "ok", "running", zone)
     with pytest.raises(ZoneError, match='pod sandbox "stopped" .* is stopped'):
         pod.sandbox_zone(root / "c", "c", "stopped")
-    with pytest.raises(ZoneError, match="is not a pod sandbox of edera-oci"):
-        pod.sandbox_zone(root / "c", "c", "plain")
+    with pytest.raises(ZoneError, match='runs in the zone of its own pod sandbox "ok": a pod '
+                                        "container has no zone to join"):
+        pod.sandbox_zone(root / "c", "c", "member")
+    with pytest.raises(ZoneError, match="is not a container of edera-oci"):
+        pod.sandbox_zone(root / "c", "c", "nozone")
     with pytest.raises(ZoneError, match="is not a container id"):
         pod.sandbox_zone(root / "c", "c", "../ok")
     assert pod.sandbox_zone(root / "c", "c", "ok")["domid"] == 3
+
+
+def test_a_single_containers_zone_can_be_joined(tmp_path) -> None:
+    """podman's infra container is an ordinary bundle: its zone, which no annotation marked as
+    a pod's, is joined by the pod's containers all the same."""
+    root = tmp_path / "root"
+    _write_state(root, "infra", "running", {"domid": 4, "name": "edera-x-i", "state_dir": "i"})
+    assert pod.sandbox_zone(root / "c", "c", "infra", "io.kubernetes.cri-o.SandboxID") == {
+        "domid": 4, "name": "edera-x-i", "state_dir": "i"}
+    with pytest.raises(ZoneError, match=r'pod sandbox "gone" \(io.kubernetes.cri-o.SandboxID\) '
+                                        "does not exist"):
+        pod.sandbox_zone(root / "c", "c", "gone", "io.kubernetes.cri-o.SandboxID")
 
 
 def test_members_are_the_containers_of_that_sandbox(tmp_path) -> None:
@@ -132,6 +153,210 @@ def test_members_are_the_containers_of_that_sandbox(tmp_path) -> None:
     _write_state(tmp_path, "b", "stopped", {"pod": {"role": "container", "sandbox_id": "t"}})
     _write_state(tmp_path, "c", "running", {"domid": 1})
     assert [m for m, _ in pod.members(tmp_path, "s")] == ["a"]
+
+
+# -- pod containers found by their namespace paths (podman's --pod, --ipc container:X) ---------
+
+ME = os.getpid()  # a live process standing for a container's monitor
+
+
+def _ns_config(*namespaces: dict) -> dict:
+    return {"process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"},
+            "linux": {"namespaces": list(namespaces)}}
+
+
+def _podman_member(pid: int = ME) -> dict:
+    """What podman 4.3 gives a container of a pod sharing ipc, net and uts (namespacePath)."""
+    return _ns_config({"type": "pid"}, {"type": "network", "path": f"/proc/{pid}/ns/net"},
+                      {"type": "ipc", "path": f"/proc/{pid}/ns/ipc"},
+                      {"type": "uts", "path": f"/proc/{pid}/ns/uts"},
+                      {"type": "mount"}, {"type": "cgroup"})
+
+
+@pytest.fixture
+def infra_root(tmp_path) -> Path:
+    """A root holding "infra", created and running, whose reported pid (its monitor's) is ME."""
+    root = tmp_path / "root"
+    _write_state(root, "infra", "running", {"domid": 4, "name": "edera-x-infra"}, pid=ME,
+                 pid_start=process_start_time(ME))
+    return root
+
+
+def test_namespace_paths_into_a_running_container_of_ours_make_a_pod_container(infra_root):
+    role = pod.namespace_owner(_podman_member(), infra_root, "web")
+    assert role == pod.PodRole("container", "infra")
+    assert role.join == {"ipc", "uts"}
+    assert role.named_by in (f"linux.namespaces[ipc].path /proc/{ME}/ns/ipc",
+                             f"linux.namespaces[uts].path /proc/{ME}/ns/uts")
+    # --pid container:X too, and a created (not yet started) container is one to join
+    (infra_root / "infra" / "state.json").write_text(json.dumps({
+        "id": "infra", "status": "created", "zone": {}, "pid": ME,
+        "pid_start": process_start_time(ME)}))
+    role = pod.namespace_owner(_ns_config({"type": "pid", "path": f"/proc/{ME}/ns/pid"}),
+                               infra_root, "top")
+    assert role == pod.PodRole("container", "infra") and role.join == {"pid"}
+
+
+def test_a_pid_that_is_no_container_of_ours_is_todays_rule(infra_root, tmp_path):
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        assert pod.namespace_owner(_podman_member(other.pid), infra_root, "web") is None
+    finally:
+        other.kill()
+        other.wait()
+    # another --root's container is not this one's
+    assert pod.namespace_owner(_podman_member(), tmp_path / "elsewhere", "web") is None
+    # the container itself (its own pid, its own id) is skipped
+    assert pod.namespace_owner(_podman_member(), infra_root, "infra") is None
+
+
+@pytest.mark.parametrize("status, pid_start", [
+    ("stopped", None),  # recorded stopped
+    ("running", -1),  # its monitor is gone and the pid is another process's now
+    ("creating", None),  # not yet there
+])
+def test_a_stopped_containers_pid_is_todays_rule(tmp_path, status, pid_start) -> None:
+    root = tmp_path / "root"
+    start = process_start_time(ME) if pid_start is None else pid_start
+    _write_state(root, "infra", status, {"domid": 4, "name": "n"}, pid=ME, pid_start=start)
+    assert pod.namespace_owner(_podman_member(), root, "web") is None
+
+
+@pytest.mark.parametrize("namespaces", [
+    [{"type": "ipc", "path": "/run/ipcns/x"}],  # not under /proc
+    [{"type": "ipc", "path": "/proc/self/ns/ipc"}],
+    [{"type": "ipc", "path": f"/proc/{ME}/ns/uts"}],  # another type than the entry's
+    [{"type": "ipc", "path": f"/proc/0{ME}/ns/ipc"}],
+    [{"type": "ipc", "path": f"/proc/{ME}/ns/ipc/"}],
+    [{"type": "ipc", "path": f"/proc/{ME}/task/{ME}/ns/ipc"}],
+    [{"type": "mount", "path": f"/proc/{ME}/ns/mnt"}],  # a type a pod container cannot share
+    [{"type": "cgroup", "path": f"/proc/{ME}/ns/cgroup"}],
+    [{"type": "network", "path": f"/proc/{ME}/ns/net"}],  # the network alone: not a pod's
+    [{"type": "ipc"}, {"type": "uts"}],  # no path at all
+], ids=["netns-dir", "self", "other-type", "leading-zero", "trailing-slash", "task", "mount",
+        "cgroup", "network-only", "no-path"])
+def test_a_path_that_is_not_a_containers_shared_namespace_is_todays_rule(infra_root,
+                                                                        namespaces) -> None:
+    assert pod.namespace_owner(_ns_config(*namespaces), infra_root, "web") is None
+
+
+def test_a_pod_container_has_the_pods_network_or_a_zone_of_its_own(infra_root, capsys):
+    """The zone's network is its first container's: a bundle sharing its IPC namespace but with
+    a network of its own (docker's --ipc container:X on a bridge) is not joined to it."""
+    ipc = {"type": "ipc", "path": f"/proc/{ME}/ns/ipc"}
+    own_net = _ns_config(ipc, {"type": "network"})
+    assert pod.namespace_owner(own_net, infra_root, "web") is None
+    assert (f'/proc/{ME}/ns/ipc name namespaces of container "infra", whose network namespace '
+            "this one does not share") in capsys.readouterr().err
+    # no network entry: the runtime's own namespace, which this process (the "infra") is in
+    assert pod.namespace_owner(_ns_config(ipc), infra_root, "web") == \
+        pod.PodRole("container", "infra")
+    # the same namespace under another name (a bind mount of it, as /run/netns/<name> is)
+    same = _ns_config(ipc, {"type": "network", "path": "/proc/self/ns/net"})
+    assert pod.namespace_owner(same, infra_root, "web") == pod.PodRole("container", "infra")
+    gone = _ns_config(ipc, {"type": "network", "path": "/run/netns/no-such-namespace"})
+    assert pod.namespace_owner(gone, infra_root, "web") is None
+
+
+def test_namespaces_of_two_zones_cannot_both_be_joined(infra_root) -> None:
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        _write_state(infra_root, "other", "running", {"domid": 5, "name": "n"}, pid=other.pid,
+                     pid_start=process_start_time(other.pid))
+        config = _ns_config({"type": "ipc", "path": f"/proc/{ME}/ns/ipc"},
+                            {"type": "uts", "path": f"/proc/{other.pid}/ns/uts"})
+        with pytest.raises(ZoneError, match=r'namespaces of containers in different zones: '
+                                            rf'/proc/{ME}/ns/ipc \(container "infra"\); '
+                                            rf'/proc/{other.pid}/ns/uts \(container "other"\)'):
+            pod.namespace_owner(config, infra_root, "web")
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_namespace_path_member_joins_only_what_it_shares() -> None:
+    """A member found by its paths shares the namespaces that pointed at its sandbox; another
+    path (a host namespace's) gets a new namespace, as in a zone of its own."""
+    config = _ns_config({"type": "ipc", "path": "/proc/7/ns/ipc"},
+                        {"type": "uts", "path": "/proc/1/ns/uts"}, {"type": "mount"})
+    records = p.decode_records(pod.pod_container_records(config, {}, "web", 2, None,
+                                                         frozenset({"ipc"})))
+    values = [(tag, value.decode()) for tag, value in records]
+    assert [v for t, v in values if t == p.Tag.POD_JOIN] == ["ipc"]
+    assert sorted(v for t, v in values if t == p.Tag.NAMESPACE) == ["mount", "uts"]
+
+
+class _CreateStopsAtThePod(Exception):
+    pass
+
+
+def _create_role(tmp_path: Path, root: Path, config: dict, monkeypatch) -> pod.PodRole | None:
+    """The role XenZoneBackend.create gives the bundle: the pod branch is caught as it is taken
+    (a plain create would go on to need Xen; find_zone_image stops it first)."""
+    seen: list = []
+
+    def in_pod(self, req, run_hooks, role):
+        seen.append(role)
+        raise _CreateStopsAtThePod
+
+    def no_image():
+        seen.append(None)
+        raise _CreateStopsAtThePod
+
+    monkeypatch.setattr(XenZoneBackend, "_create_in_pod", in_pod)
+    monkeypatch.setattr("edera_oci.zone.backend.find_zone_image", no_image)
+    state_dir = root / "web"
+    state_dir.mkdir(parents=True)
+    spec = Spec.from_dict({"ociVersion": "1.0.2", **config,
+                           "root": {"path": str(tmp_path / "rootfs")}})
+    req = CreateRequest(id="web", bundle=str(tmp_path), spec=spec, state_dir=str(state_dir))
+    with pytest.raises(_CreateStopsAtThePod):
+        XenZoneBackend().create(req, lambda _st: None)
+    return seen[0]
+
+
+def test_create_takes_a_podman_pod_container_into_its_infras_zone(infra_root, tmp_path,
+                                                                  monkeypatch) -> None:
+    role = _create_role(tmp_path, infra_root, _podman_member(), monkeypatch)
+    assert role == pod.PodRole("container", "infra") and role.join == {"ipc", "uts"}
+
+
+def test_create_reads_the_annotations_first(infra_root, tmp_path, monkeypatch) -> None:
+    """podman 4.3 also names the infra in CRI-O's annotations (for Kata): the same sandbox."""
+    config = {**_podman_member(), "annotations": {
+        "io.kubernetes.cri-o.ContainerType": "container",
+        "io.kubernetes.cri-o.SandboxID": "infra"}}
+    role = _create_role(tmp_path, infra_root, config, monkeypatch)
+    assert role == pod.PodRole("container", "infra")
+    assert role.named_by == "io.kubernetes.cri-o.SandboxID" and role.join is None
+
+
+def test_create_of_a_container_sharing_nothing_builds_a_zone(infra_root, tmp_path,
+                                                             monkeypatch) -> None:
+    config = _ns_config({"type": "ipc"}, {"type": "network", "path": "/run/netns/x"})
+    assert _create_role(tmp_path, infra_root, config, monkeypatch) is None
+
+
+def test_the_end_of_a_single_containers_zone_ends_the_containers_that_joined_it(
+        tmp_path, monkeypatch) -> None:
+    """delete of podman's infra (a zone no annotation marked as a pod's) tears down and
+    forgets every container of its pod, as a Kubernetes sandbox's does; those of another pod
+    stay."""
+    root = tmp_path / "root"
+    store = StateStore(str(root))
+    for cid, zone in (("infra", {}), ("web", {"pod": {"role": "container",
+                                                      "sandbox_id": "infra"}}),
+                      ("other", {"pod": {"role": "container", "sandbox_id": "elsewhere"}})):
+        with store.claim(cid) as state_dir:
+            store.save(ContainerState(id=cid, bundle="/b", rootfs="/b/rootfs", created="",
+                                      status="running",
+                                      zone={**zone, "state_dir": state_dir}))
+    torn: list = []
+    monkeypatch.setattr(XenZoneBackend, "_teardown",
+                        lambda self, zone, clock=None: torn.append(zone["state_dir"]))
+    XenZoneBackend().destroy(store.load("infra"))
+    assert torn == [str(root / "infra"), str(root / "web")]
+    assert not (root / "web").exists() and (root / "other").exists()
 
 
 # -- the monitors of a pod against the zone init built for the host ---------------------------

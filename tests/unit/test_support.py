@@ -201,8 +201,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                     ("throttleReadBpsDevice", [DEV]), ("throttleWriteBpsDevice", [DEV]),
                     ("throttleReadIOPSDevice", [DEV]), ("throttleWriteIOPSDevice", [DEV]))},
     **{f"linux.resources.{k}": ({"linux": {"resources": {k: v}}}, f"linux.resources.{k}")
-       for k, v in (("devices", [{"allow": False, "access": "rwm"}]),
-                    ("hugepageLimits", [{"pageSize": "2MB", "limit": 1 << 21}]),
+       for k, v in (("hugepageLimits", [{"pageSize": "2MB", "limit": 1 << 21}]),
                     ("network", {"classID": 1048577}),
                     ("rdma", {"mlx5_0": {"hcaHandles": 3}}),
                     ("unified", {"memory.high": "1000000"}))},
@@ -402,6 +401,8 @@ RECORD_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "linux.resources.cpu.period": ({"linux": {"resources": {"cpu": {"quota": 50000}}}},
                                    {"linux": {"resources": {"cpu": {"period": 200000}}}}),
     "linux.resources.pids.limit": ({}, {"linux": {"resources": {"pids": {"limit": 10}}}}),
+    "linux.resources.devices": ({}, {"linux": {"resources": {"devices": [
+        {"allow": False, "access": "rwm"}]}}}),
 }
 
 

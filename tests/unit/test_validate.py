@@ -24,8 +24,9 @@ from edera_oci.validate import (
     validate_process,
     validate_resources,
 )
-from tests.unit.conftest import minimal_config
+from tests.unit.conftest import REPO, minimal_config, run_cli, tree
 
+FIXTURES = REPO / "spec-fixtures" / "valid"
 REQUIRED_FILES = {
     "config-schema.json", "config-linux.json", "defs.json", "defs-linux.json",
     "state-schema.json", "features-schema.json", "features-linux.json",
@@ -200,3 +201,63 @@ def run_urllib_probe() -> str:
 
 def test_validation_loads_no_http_client():
     assert run_urllib_probe() == "[] True"
+
+
+# -- linux.resources.devices: what runc refuses, refused before anything is made ---------------
+
+BAD_DEVICE_RULES = [
+    ({"allow": True, "type": "u", "access": "rwm"}, "type: 'u' is not a, b or c"),
+    ({"allow": True, "type": "c", "access": "rwx"},
+     "access: 'rwx' is not a combination of r, w and m"),
+    ({"allow": True, "type": "c"}, "access: must be given"),
+    ({"allow": True, "type": "c", "major": -2, "access": "r"},
+     "major: -2 is not a device number (0 to 4294967295, or -1 for any)"),
+    ({"allow": True, "type": "c", "major": 1, "minor": 1 << 32, "access": "r"},
+     f"minor: {1 << 32} is not a device number"),
+    ({"allow": True, "type": "c", "major": "1", "access": "r"},
+     "major: '1' is not of type 'integer'"),  # the schema's word
+]
+
+
+@pytest.mark.parametrize("rule, message", BAD_DEVICE_RULES)
+def test_a_device_rule_runc_refuses_fails_create_naming_it_and_leaves_nothing(
+        rule, message, capsys, cli_fake, root, make_bundle):
+    cfg = minimal_config(linux={"resources": {"devices": [{"allow": False, "access": "rwm"},
+                                                          rule]}})
+    bundle = make_bundle(cfg)
+    before = tree(bundle)
+    code, _out, err = run_cli(capsys, "--root", root, "create", "-b", bundle, "c")
+    assert code == 1, err
+    assert f"linux.resources.devices[1].{message}" in err, err
+    assert "Traceback" not in err
+    assert tree(root) == [] and tree(bundle) == before
+    assert [c for c in cli_fake.calls if c[0] == "create"] == []
+
+
+def test_device_rules_runc_takes_are_valid():
+    for fixture in ("docker-20.10.json", "podman-4.3.json", "runc-1.1-spec-default.json"):
+        validate_config(json.loads((FIXTURES / fixture).read_text()))
+    validate_config(minimal_config(linux={"resources": {"devices": [
+        {"allow": True, "access": "rwm"},
+        {"allow": False, "type": "b", "major": -1, "minor": -1, "access": "mmr"},
+        {"allow": True, "type": "a", "major": 4294967295, "access": "w"}]}}))
+
+
+def test_update_refuses_a_bad_device_rule_and_sends_the_configs_devices_with_a_good_one(
+        capsys, cli_fake, root, make_bundle, tmp_path):
+    null = {"path": "/dev/null", "type": "c", "major": 1, "minor": 3}
+    bundle = make_bundle(minimal_config(linux={"devices": [null]}))
+    assert run_cli(capsys, "--root", root, "create", "-b", bundle, "c")[0] == 0
+    res = tmp_path / "r.json"
+    res.write_text(json.dumps({"devices": [{"allow": True, "type": "x", "access": "r"}]}))
+    code, _out, err = run_cli(capsys, "--root", root, "update", "-r", res, "c")
+    assert code == 1 and "linux.resources.devices[0].type: 'x' is not a, b or c" in err, err
+    assert [c for c in cli_fake.calls if c[0] == "update"] == []
+    with pytest.raises(ConfigError, match=r"devices\[0\].access"):
+        validate_resources({"devices": [{"allow": True, "access": "z"}]})
+    rules = [{"allow": False, "access": "rwm"}]
+    res.write_text(json.dumps({"devices": rules}))
+    assert run_cli(capsys, "--root", root, "update", "-r", res, "c")[0] == 0
+    assert cli_fake.calls[-1] == ("update", "c", {"devices": rules})
+    # runc's default rule for /dev/null depends on linux.devices: the backend gets the config's
+    assert cli_fake.update_linux_devices == [null]

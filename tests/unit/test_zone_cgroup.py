@@ -26,6 +26,7 @@ from edera_oci.zone.records import (
     MappingError,
     cgroup_settings,
     check_cpuset,
+    device_rule_records,
     update_settings,
 )
 
@@ -180,6 +181,40 @@ def test_no_oom_no_record(zone, tmp_path) -> None:  # noqa: F811
     assert z.read_until(Msg.EXIT)[-1].payload == struct.pack("<i", 3)
 
 
+def test_device_rules_reach_the_init_at_spec_and_update(zone, tmp_path) -> None:  # noqa: F811
+    """The init parses linux.resources.devices as the host maps it (the rules, then runc's),
+    builds their program (a host test attaches none: it says so), and refuses a bad rule by
+    name, at SPEC and in an UPDATE, before writing anything."""
+    cg = fake_cgroup(tmp_path)
+    z = zone(env={"EDERA_INIT_CGROUP": str(cg)})
+    rules = device_rule_records([{"allow": False, "access": "rwm"},
+                                 {"allow": True, "type": "c", "major": 1, "minor": 5,
+                                  "access": "r"}])
+    assert len(rules) == 13
+    z.create(sh("echo up; sleep 100") + cgroup_records(("pids.max", "24")) + rules)
+    assert "host test: device program of 13 rules" in z.log()
+    assert update_frame(z, ("pids.max", "30")) == ""
+    z.send(Msg.UPDATE, encode_records(cgroup_records(("pids.max", "31")) + rules[:3]))
+    assert p.update_answer(z.read_until(Msg.UPDATE)[-1].payload) == ""
+    assert (cg / "pids.max").read_text() == "31"
+    assert "host test: device program of 3 rules" in z.log()
+    bad = (Tag.DEVICE_RULE, ["1", "c", "1", "5", "rx"])
+    z.send(Msg.UPDATE, encode_records(cgroup_records(("pids.max", "32")) + [bad]))
+    assert "DEVICE_RULE" in p.update_answer(z.read_until(Msg.UPDATE)[-1].payload)
+    assert (cg / "pids.max").read_text() == "31"
+    z.send(Msg.SIGNAL, p.signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+
+
+def test_a_bad_device_rule_fails_the_spec_by_name(zone, tmp_path) -> None:  # noqa: F811
+    z = zone(env={"EDERA_INIT_CGROUP": str(fake_cgroup(tmp_path))})
+    z.send(Msg.SPEC, encode_records(sh("true") + [(Tag.DEVICE_RULE, ["1", "u", "-1", "-1",
+                                                                     "rwm"])]))
+    out = z.wait_exit()
+    assert out["status"] == 1
+    assert "record DEVICE_RULE: bad value" in out["error"], out
+
+
 # -- the monitor -----------------------------------------------------------------------------
 @pytest.fixture
 def cgroup_container(host_init: Path, tmp_path: Path):  # noqa: F811
@@ -273,7 +308,8 @@ def test_update_refuses_by_name_what_a_zone_cannot_change() -> None:
     settings, notes = update_settings({"memory": {"limit": 1 << 20, "kernel": 5},
                                        "devices": [{"allow": False, "access": "rwm"}]})
     assert settings == [("memory.max", str(1 << 20))]
-    assert len(notes) == 2 and all("accepted and ignored" in n for n in notes)
+    # device rules are not a note: update sends them (test_backend_update_...)
+    assert len(notes) == 1 and "memory.kernel accepted and ignored" in notes[0]
 
 
 def test_cpusets_name_the_zones_cpus() -> None:
@@ -347,8 +383,19 @@ def test_backend_update_sends_the_settings_or_refuses(tmp_path, monkeypatch) -> 
     with pytest.raises(ConfigError, match="linux.resources.rdma"):
         b.update(_state(tmp_path), {"rdma": {"mlx": {"hcaHandles": 1}}})
     n = len(sent)
-    b.update(_state(tmp_path), {"devices": [{"allow": True, "access": "rwm"}]})
+    b.update(_state(tmp_path), {"devices": [], "memory": {"kernel": 5}})
     assert len(sent) == n  # nothing to write: the zone is not asked
+    # device rules replace the container's: the list and runc's always-allowed rules, less
+    # the one for a node linux.devices makes
+    b.update(_state(tmp_path), {"devices": [{"allow": False, "access": "rwm"}]},
+             linux_devices=[{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}])
+    rules = [v.split(b"\0") for t, v in p.decode_records(bytes.fromhex(sent[-1][1]["records"]))
+             if t == Tag.DEVICE_RULE]
+    assert rules[0] == [b"0", b"a", b"-1", b"-1", b"rwm"]
+    assert [b"1", b"c", b"1", b"5", b"rwm"] in rules and [b"1", b"c", b"1", b"3", b"rwm"] \
+        not in rules
+    with pytest.raises(ConfigError, match=r"linux.resources.devices\[0\].access"):
+        b.update(_state(tmp_path), {"devices": [{"allow": True, "access": "rwx"}]})
 
 
 def test_backend_stats_have_runcs_shape(tmp_path, monkeypatch) -> None:

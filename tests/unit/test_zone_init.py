@@ -97,6 +97,21 @@ def test_zone_binary_is_static() -> None:
     assert 3 not in types, "edera-init has a program interpreter: it is not static"
 
 
+def test_the_c_codec_numbers_are_the_pythons() -> None:
+    """proto.h and protocol.py name the same frame types, record tags and version: a record
+    one side sends and the other numbers differently would be skipped as unknown."""
+    from edera_oci.zone import protocol
+
+    text = (INIT_DIR / "proto.h").read_text()
+    version = re.search(r"#define PROTOCOL_VERSION (\d+)", text)
+    assert version and int(version.group(1)) == protocol.PROTOCOL_VERSION
+    for prefix, enum in (("TAG", protocol.Tag), ("MSG", protocol.Msg)):
+        c_side = {name: int(value) for name, value in
+                  re.findall(rf"\b{prefix}_([A-Z0-9_]+) = (\d+),", text)
+                  if not name.startswith("STORAGE_")}
+        assert c_side == {m.name: m.value for m in enum}, prefix
+
+
 class Zone:
     """One edera-init-host process and the host end of its channels."""
 

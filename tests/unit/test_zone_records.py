@@ -6,6 +6,8 @@ import pytest
 
 from edera_oci.zone import protocol as p
 from edera_oci.zone.records import (
+    MAX_CONFIG_DEVICE_RULES,
+    MAX_DEVICE_RULES,
     MS_BIND,
     MS_NODEV,
     MS_NOEXEC,
@@ -172,3 +174,84 @@ def test_resources_become_cgroup_records():
     unlimited = {"process": {"args": ["sh"]}, "linux": {"resources": {"pids": {"limit": -1}}}}
     assert [fields(v) for v in by_tag(container_records(unlimited, {}, None),
                                       p.Tag.CGROUP)] == [["pids.max", "max"]]
+
+
+RUNC_DEFAULTS = [["1", "c", "-1", "-1", "m"], ["1", "b", "-1", "-1", "m"],
+                 ["1", "c", "1", "3", "rwm"], ["1", "c", "1", "8", "rwm"],
+                 ["1", "c", "1", "7", "rwm"], ["1", "c", "5", "0", "rwm"],
+                 ["1", "c", "1", "5", "rwm"], ["1", "c", "1", "9", "rwm"],
+                 ["1", "c", "136", "-1", "rwm"], ["1", "c", "5", "2", "rwm"],
+                 ["1", "c", "10", "200", "rwm"]]
+
+
+def device_rules(devices, linux_devices=None) -> list[list[str]]:
+    linux = {"resources": {"devices": devices}}
+    if linux_devices is not None:
+        linux["devices"] = linux_devices
+    config = {"process": {"args": ["sh"]}, "linux": linux}
+    return [fields(v) for v in by_tag(container_records(config, {}, None), p.Tag.DEVICE_RULE)]
+
+
+def test_device_rules_become_records_in_order_then_runcs_defaults():
+    """runc's order on cgroup v2: config.json's rules (type a and -1 for any when absent),
+    then the devices runc always allows; the zone compiles them, the last match deciding."""
+    got = device_rules([{"allow": False, "access": "rwm"},
+                        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                        {"allow": True, "type": "b", "major": 8, "access": "r"},
+                        {"allow": False, "type": "c", "minor": 0, "access": "mw"}])
+    assert got == [["0", "a", "-1", "-1", "rwm"], ["1", "c", "1", "3", "rwm"],
+                   ["1", "b", "8", "-1", "r"], ["0", "c", "-1", "0", "mw"], *RUNC_DEFAULTS]
+    # docker's privileged list: everything, and runc's rules change nothing
+    assert device_rules([{"allow": True, "access": "rwm"}])[0] == ["1", "a", "-1", "-1", "rwm"]
+    assert device_rules([{"allow": True, "type": "", "access": "r"}])[0] == [
+        "1", "a", "-1", "-1", "r"]  # runc reads an empty type as absent
+    # the records come after the CGROUP ones, before the process's
+    tags = [t for t, _ in container_records(
+        {"process": {"args": ["sh"]}, "linux": {"resources": {
+            "pids": {"limit": 5}, "devices": [{"allow": False, "access": "rwm"}]}}}, {}, None)]
+    assert tags.index(p.Tag.CGROUP) < tags.index(p.Tag.DEVICE_RULE) < tags.index(p.Tag.ARG)
+
+
+def test_no_device_rules_no_records():
+    """Without a list (or with an empty one) the zone keeps allowing every device but its own
+    plumbing: no DEVICE_RULE record, not even runc's defaults."""
+    assert device_rules([]) == []
+    assert device_rules(None) == []
+    assert by_tag(container_records({"process": {"args": ["sh"]}}, {}, None),
+                  p.Tag.DEVICE_RULE) == []
+
+
+def test_a_default_rule_for_a_node_linux_devices_makes_is_left_out():
+    """As runc: a default device (with a path) that linux.devices lists is not allowed by
+    runc's rule; the config's rules decide it."""
+    got = device_rules([{"allow": False, "access": "rwm"}],
+                       [{"path": "/dev/zero", "type": "c", "major": 1, "minor": 5},
+                        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}])
+    assert ["1", "c", "1", "5", "rwm"] not in got
+    assert got[1:] == [r for r in RUNC_DEFAULTS if r != ["1", "c", "1", "5", "rwm"]]
+
+
+@pytest.mark.parametrize("rule, field", [
+    ({"allow": True, "type": "u", "access": "rwm"}, "type"),
+    ({"allow": True, "type": "p", "access": "rwm"}, "type"),
+    ({"allow": True, "access": "rwx"}, "access"),
+    ({"allow": True, "access": ""}, "access"),
+    ({"allow": True}, "access"),
+    ({"allow": True, "major": -2, "access": "r"}, "major"),
+    ({"allow": True, "minor": 1 << 32, "access": "r"}, "minor"),
+    ({"allow": True, "major": True, "access": "r"}, "major"),
+])
+def test_a_rule_runc_refuses_is_refused_by_name(rule, field):
+    with pytest.raises(MappingError, match=rf"^linux.resources.devices\[1\]\.{field}: "):
+        device_rules([{"allow": False, "access": "rwm"}, rule])
+
+
+def test_the_zone_takes_a_bounded_number_of_rules():
+    rule = {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "r"}
+    assert len(device_rules([rule] * MAX_CONFIG_DEVICE_RULES)) == MAX_DEVICE_RULES
+    with pytest.raises(MappingError, match=r"linux.resources.devices: 1014 rules; a zone takes "
+                                           "at most 1013"):
+        device_rules([rule] * (MAX_CONFIG_DEVICE_RULES + 1))
+    # -1 is runc's "any", and the largest number it takes is taken
+    assert device_rules([{"allow": True, "type": "c", "major": -1, "minor": (1 << 32) - 1,
+                          "access": "m"}])[0] == ["1", "c", "-1", str((1 << 32) - 1), "m"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from .dom0 import leftovers
+from .dom0 import domains, leftovers
 from .engines import (
     DEBIAN_CHECK,
     check_exec_and_stop_with_a_trap,
@@ -65,8 +67,6 @@ def test_published_port_reaches_a_server_in_the_zone(image):
 
 
 def test_nothing_left_behind(image):
-    from pathlib import Path
-
     assert leftovers(Path(DEFAULT_ROOT)) == []
 
 
@@ -135,3 +135,42 @@ def test_a_runtime_error_reaches_the_podman_user(image):
     res = podman("run", "--rm", "--uidmap", "0:100000:65536", image, "true")
     assert res.returncode != 0
     assert "user" in res.stderr and "not supported in a zone" in res.stderr, res.stderr
+
+
+def test_a_podman_pod_is_one_zone(image):
+    """`podman pod create`: the infra container's zone is the pod's. A member serves httpd, and
+    another (`run --rm`) fetches it over 127.0.0.1, which only works in one kernel; `xl list`
+    has one edera zone, the infra's; `exec` into the member; `pod rm -f` leaves nothing (podman
+    removes the members, then the infra)."""
+    res = podman("pod", "create", "--name", "ep")
+    assert res.returncode == 0, res.stderr
+    removed = False
+    try:
+        infra = podman("pod", "inspect", "-f", "{{.InfraContainerID}}", "ep").stdout.strip()
+        assert infra, "the pod has no infra container"
+        web = podman("run", "-d", "--pod", "ep", "--name", "ep-web", image,
+                     "httpd", "-f", "-p", "8080", "-h", "/www")
+        assert web.returncode == 0, web.stderr
+        zones = domains()
+        assert len(zones) == 1 and zones[0].endswith("-" + infra), zones  # infra + web: one
+        # exec into the member; it waits for httpd to listen, over the pod's localhost
+        ready = podman("exec", "ep-web", "sh", "-c",
+                       "for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/ && exit 0; "
+                       "sleep 0.2; done; exit 1")
+        assert (ready.returncode, ready.stdout) == (0, "hello from a zone's httpd\n"), \
+            ready.stderr
+        got = podman("run", "--rm", "--pod", "ep", image, "wget", "-q", "-O", "-",
+                     "http://127.0.0.1:8080/")
+        assert (got.returncode, got.stdout) == (0, "hello from a zone's httpd\n"), got.stderr
+        assert domains() == zones
+        rm = podman("pod", "rm", "-f", "-t", "0", "ep")
+        removed = True
+        assert rm.returncode == 0, rm.stderr
+        # conmon's cleanup may finish just after podman returns
+        deadline = time.monotonic() + 15
+        while (found := leftovers(Path(DEFAULT_ROOT))) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert found == [] and domains() == []
+    finally:
+        if not removed:
+            podman("pod", "rm", "-f", "-t", "0", "ep")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from edera_oci.zone.pod import POD_CONTAINER_MEMORY_MB
+
 from .bundles import make_bundle
 from .dom0 import domains, leftovers
 from .test_zone_runtime import dump_diagnostics, new_id, oci
@@ -66,6 +68,20 @@ class Pod:
         return json.loads(res.stdout)["status"] if res.returncode == 0 else "gone"
 
 
+def zone_memory_mb(name: str) -> int:
+    """What the zone has now (`xl list`'s Mem: the pages it holds, so after its balloon)."""
+    out = subprocess.run(["xl", "list", name], capture_output=True, text=True).stdout
+    return int(out.splitlines()[1].split()[2])
+
+
+def zone_memory_near(name: str, want: int, timeout: float = 60) -> int:
+    """The zone's memory once its balloon is within 4 MiB of want; the last seen at timeout."""
+    deadline = time.monotonic() + timeout
+    while abs((have := zone_memory_mb(name)) - want) > 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return have
+
+
 def wait_for(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -95,9 +111,12 @@ def pod(tmp_path_factory):
 def test_pod_containers_share_one_zone_and_localhost(pod):
     """Two containers in the sandbox's zone: one zone in `xl list`, busybox httpd in one
     reached on 127.0.0.1 from the other; exec runs in a container's own root; events --stats
-    reads a container's own cgroup; killing one
-    reports its status and leaves the other running; a replacement works; deleting the sandbox
-    leaves nothing."""
+    reads a container's own cgroup; the zone grows by each container's memory limit (the
+    server has none: POD_CONTAINER_MEMORY_MB) and gives the server's back at its delete;
+    killing one reports its status and leaves the other running; a replacement works;
+    deleting the sandbox leaves nothing."""
+    zone = domains()[0]
+    booted = zone_memory_mb(zone)
     t0 = time.monotonic()
     server = new_id()
     server_pid, _ = pod.create(server, pod.container_bundle(
@@ -107,9 +126,13 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     _, client_out = pod.create(client, pod.container_bundle(
         "client", "n=0; while :; do n=$((n+1)); echo tick-$n; "
                   "timeout 5 wget -q -O - http://127.0.0.1:8080/ 2>/dev/null; sleep 1; done",
-        **{"linux.resources": {"pids": {"limit": 20}}}))
+        **{"linux.resources": {"pids": {"limit": 20}, "memory": {"limit": 64 << 20}}}))
     print(f"two pod containers created and started in {time.monotonic() - t0:.1f} s")
-    assert len(domains()) == 1, domains()  # the pod's zone, and nothing else
+    assert domains() == [zone]  # the pod's zone, and nothing else
+    # The zone ballooned up, above the memory it booted with, by what its containers ask.
+    grown = booted + POD_CONTAINER_MEMORY_MB + 64
+    have = zone_memory_near(zone, grown)
+    assert abs(have - grown) <= 4, f"the pod's zone booted with {booted} MiB: {have}, not {grown}"
     assert pod.status(server) == pod.status(client) == "running"
     wait_for(lambda: b"hello-from-server" in client_out.read_bytes(), 60,
              "the client fetching the server's page over localhost")
@@ -134,6 +157,9 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
              "the client going on after the server was killed")
     assert pod.status(client) == "running" and pod.status(pod.sandbox) == "running"
     assert oci(pod.root, "delete", server).returncode == 0
+    # The server's delete gives its memory back: the zone balloons down to what the client asks.
+    have = zone_memory_near(zone, booted + 64)
+    assert abs(have - (booted + 64)) <= 4, f"the pod's zone: {have} MiB, not {booted + 64}"
 
     # The kubelet's restart: a new container in the same sandbox serves again.
     served = client_out.read_bytes().count(b"hello-from-server")

@@ -29,6 +29,8 @@
 #define MAX_UPDATE_SETTINGS 32
 
 static bool cgroup_ready;
+/* The container's device program (config.json's rules), kept to be replaced by UPDATE. */
+static int container_prog = -1;
 /* The container's cgroup; a host test points it at a plain directory of files (fake). */
 static const char *cg_dir = CONTAINER_CGROUP;
 static bool cg_fake;
@@ -63,13 +65,42 @@ bool cgroup_setting_allowed(const char *file)
 #define INSN(c, d, s, o, i)                                                              \
 	((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
 
-int device_program(const unsigned *xen_minors, size_t n, struct bpf_insn *out, size_t cap)
+/* Linux's device numbers: a rule naming a larger one matches no device. */
+#define MAJOR_MAX 0xfff
+#define MINOR_MAX 0xfffff
+#define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
+
+static bool rule_can_match(const struct device_rule *r)
 {
-	/* r1 = struct bpf_cgroup_dev_ctx {access_type = access << 16 | type, major, minor} */
-	size_t len = 14 + n;
-	if (len > cap)
+	return r->access && r->major <= MAJOR_MAX && r->minor <= MINOR_MAX;
+}
+
+/* The instructions a rule compiles to: an XOR per field it names (ORed together), the mask
+ * they make, and its verdict; a rule naming no field is its verdict alone. */
+static size_t rule_length(const struct device_rule *r)
+{
+	size_t fields = (r->type != 'a') + (r->major >= 0) + (r->minor >= 0);
+	return fields ? 3 * fields - 1 + 3 + (r->allow ? 1 : 2) : 1;
+}
+
+size_t device_program_max(size_t n, size_t nrules)
+{
+	return 16 + n + 4 + 13 * nrules;
+}
+
+int device_program(const unsigned *xen_minors, size_t n, const struct device_rule *rules,
+		   size_t nrules, struct bpf_insn *out, size_t cap)
+{
+	/* r1 = struct bpf_cgroup_dev_ctx {access_type = access << 16 | type, major, minor}:
+	 * r2 = type, r3 = the access bits asked for, r4 = major, r5 = minor. */
+	size_t body = 0;
+	for (size_t k = 0; k < nrules; k++)
+		if (rule_can_match(&rules[k]))
+			body += rule_length(&rules[k]);
+	size_t start = 12 + n, allow = nrules ? start + 1 + body + 3 : start, deny = allow + 2;
+	if (deny + 2 > cap)
 		return -1;
-	size_t allow = 10 + n, deny = 12 + n, i = 0;
+	size_t i = 0;
 /* A jump's offset counts from the instruction after it. */
 #define JUMP_TO(target) ((short)((target) - (i + 1)))
 #define EMIT(insn)           \
@@ -77,22 +108,79 @@ int device_program(const unsigned *xen_minors, size_t n, struct bpf_insn *out, s
 		out[i] = (insn); \
 		i++;             \
 	} while (0)
+#define ALU64(op, d, s, imm) EMIT(INSN(BPF_ALU64 | (op), (d), (s), 0, (imm)))
 	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0));
-	EMIT(INSN(BPF_ALU64 | BPF_AND | BPF_K, 2, 0, 0, 0xffff));
-	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 1, 4, 0));
-	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 8, 0));
+	ALU64(BPF_AND | BPF_K, 2, 0, 0xffff);
+	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 1, 0, 0));
+	ALU64(BPF_RSH | BPF_K, 3, 0, 16);
+	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 4, 0));
+	EMIT(INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 8, 0));
+	/* The zone's plumbing first: no rule reaches it. */
 	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 2, BPF_DEVCG_DEV_BLOCK));
-	EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, JUMP_TO(deny), 202)); /* xvd* */
-	EMIT(INSN(BPF_JMP | BPF_JA, 0, 0, JUMP_TO(allow), 0));
-	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, JUMP_TO(allow), BPF_DEVCG_DEV_CHAR));
-	EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, JUMP_TO(deny), 229)); /* hvc* */
-	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 3, 0, JUMP_TO(allow), 10));  /* misc */
+	EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, JUMP_TO(deny), 202)); /* xvd* */
+	EMIT(INSN(BPF_JMP | BPF_JA, 0, 0, JUMP_TO(start), 0));
+	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, JUMP_TO(start), BPF_DEVCG_DEV_CHAR));
+	EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, JUMP_TO(deny), 229)); /* hvc* */
+	EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, JUMP_TO(start), 10));  /* misc */
 	for (size_t k = 0; k < n; k++)
-		EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, JUMP_TO(deny), (int)xen_minors[k]));
+		EMIT(INSN(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, JUMP_TO(deny), (int)xen_minors[k]));
+	/* The rules in order, without a branch (the verifier then walks each instruction once
+	 * per path through the plumbing, however many rules): r8 holds, per access bit, the
+	 * verdict of the last rule so far that matches the device and names the bit; 0 (deny)
+	 * before any does. A rule matches when each field it names XORs to 0 with the device's:
+	 * their OR (under 2^32) minus 1, shifted right by 63, is 1 then and 0 otherwise; times
+	 * the rule's access bits it is the bits the rule decides. (Not an arithmetic shift and an
+	 * AND: the verifier forks its state on every AND of a value that is -1 or 0.) */
+	if (nrules)
+		ALU64(BPF_MOV | BPF_K, 8, 0, 0);
+	for (size_t k = 0; k < nrules; k++) {
+		const struct device_rule *r = &rules[k];
+		if (!rule_can_match(r))
+			continue;
+		const struct { bool named; int reg; int value; } fields[] = {
+			{r->type != 'a', 2, r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR},
+			{r->major >= 0, 4, (int)r->major},
+			{r->minor >= 0, 5, (int)r->minor},
+		};
+		bool any = false;
+		for (size_t f = 0; f < 3; f++) {
+			if (!fields[f].named)
+				continue;
+			int reg = any ? 7 : 6;
+			ALU64(BPF_MOV | BPF_X, reg, fields[f].reg, 0);
+			ALU64(BPF_XOR | BPF_K, reg, 0, fields[f].value);
+			if (any)
+				ALU64(BPF_OR | BPF_X, 6, 7, 0);
+			any = true;
+		}
+		if (!any) { /* every device */
+			if (r->allow)
+				ALU64(BPF_OR | BPF_K, 8, 0, (int)r->access);
+			else
+				ALU64(BPF_AND | BPF_K, 8, 0, (int)(ACC_ALL ^ r->access));
+			continue;
+		}
+		ALU64(BPF_SUB | BPF_K, 6, 0, 1);
+		ALU64(BPF_RSH | BPF_K, 6, 0, 63);
+		ALU64(BPF_MUL | BPF_K, 6, 0, (int)r->access);
+		if (r->allow) {
+			ALU64(BPF_OR | BPF_X, 8, 6, 0);
+		} else {
+			ALU64(BPF_XOR | BPF_K, 6, 0, ACC_ALL);
+			ALU64(BPF_AND | BPF_X, 8, 6, 0);
+		}
+	}
+	/* Allowed when no bit asked for is left undecided or denied. */
+	if (nrules) {
+		ALU64(BPF_XOR | BPF_K, 8, 0, ACC_ALL);
+		ALU64(BPF_AND | BPF_X, 3, 8, 0);
+		EMIT(INSN(BPF_JMP | BPF_JNE | BPF_K, 3, 0, JUMP_TO(deny), 0));
+	}
 	EMIT(INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1)); /* allow */
 	EMIT(INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
 	EMIT(INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0)); /* deny */
 	EMIT(INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+#undef ALU64
 #undef EMIT
 #undef JUMP_TO
 	return (int)i;
@@ -112,7 +200,7 @@ size_t xen_misc_minors(const char *proc_misc, unsigned *out, size_t cap)
 	return n;
 }
 
-static int attach_device_program(const char *cgroup, char err[ERR_MAX])
+static size_t read_xen_minors(unsigned *minors, size_t cap)
 {
 	static char misc[16384];
 	int fd = open("/proc/misc", O_RDONLY | O_CLOEXEC);
@@ -120,10 +208,15 @@ static int attach_device_program(const char *cgroup, char err[ERR_MAX])
 	if (fd >= 0)
 		close(fd);
 	misc[r > 0 ? r : 0] = 0;
+	return xen_misc_minors(misc, minors, cap);
+}
+
+int device_program_load(const struct device_rule *rules, size_t nrules, char err[ERR_MAX])
+{
 	unsigned minors[32];
-	size_t n = xen_misc_minors(misc, minors, 32);
-	struct bpf_insn prog[64];
-	int len = device_program(minors, n, prog, 64);
+	size_t n = read_xen_minors(minors, 32), cap = device_program_max(n, nrules);
+	struct bpf_insn *prog = xrealloc(NULL, cap * sizeof *prog);
+	int len = device_program(minors, n, rules, nrules, prog, cap);
 	char log[4096] = "";
 	union bpf_attr load = {0};
 	load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
@@ -138,21 +231,63 @@ static int attach_device_program(const char *cgroup, char err[ERR_MAX])
 		load.log_size = sizeof log;
 		load.log_level = 1;
 		syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
-		return errf(err, "load the device program: %s (%.200s)", strerror(saved), log);
+		errf(err, "load the device program: %s (%.200s)", strerror(saved), log);
+		errno = saved;
 	}
+	free(prog);
+	return prog_fd;
+}
+
+/* BPF_PROG_ATTACH or BPF_PROG_DETACH of prog_fd on cgroup's device hook. */
+static int prog_attach(const char *cgroup, int prog_fd, bool attach)
+{
 	int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	union bpf_attr attach = {0};
-	attach.target_fd = (uint32_t)cg;
-	attach.attach_bpf_fd = (uint32_t)prog_fd;
-	attach.attach_type = BPF_CGROUP_DEVICE;
-	int rc = cg < 0 ? -1 : (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach);
+	if (cg < 0)
+		return -1;
+	union bpf_attr a = {0};
+	a.target_fd = (uint32_t)cg;
+	a.attach_bpf_fd = (uint32_t)prog_fd;
+	a.attach_type = BPF_CGROUP_DEVICE;
+	a.attach_flags = attach ? BPF_F_ALLOW_MULTI : 0;
+	int rc = (int)syscall(SYS_bpf, attach ? BPF_PROG_ATTACH : BPF_PROG_DETACH, &a, sizeof a);
 	int saved = errno;
-	if (cg >= 0)
-		close(cg);
-	close(prog_fd);
-	if (rc < 0)
+	close(cg);
+	errno = saved;
+	return rc;
+}
+
+int device_program_attach(const char *cgroup, int prog_fd, int *held, char err[ERR_MAX])
+{
+	/* Beside what is there (BPF_F_ALLOW_MULTI): the zone's program on the parent keeps
+	 * running, and a device passes only when every program allows it. */
+	if (prog_attach(cgroup, prog_fd, true) < 0) {
+		int saved = errno;
+		close(prog_fd);
 		return errf(err, "attach the device program to %s: %s", cgroup, strerror(saved));
-	log_msg("device program on %s: %zu xen misc minors, disks and console denied", cgroup, n);
+	}
+	if (!held) {
+		close(prog_fd);
+		return 0;
+	}
+	/* The new rules are in force before the old ones go: never neither. */
+	if (*held >= 0) {
+		if (prog_attach(cgroup, *held, false) < 0)
+			log_msg("detach the previous device program of %s: %s", cgroup,
+				strerror(errno));
+		close(*held);
+	}
+	*held = prog_fd;
+	return 0;
+}
+
+int cgroup_device_rules(const char *cgroup, const struct device_rule *rules, size_t n,
+			int *held, char err[ERR_MAX])
+{
+	int fd = device_program_load(rules, n, err);
+	if (fd < 0 || device_program_attach(cgroup, fd, held, err) < 0)
+		return -1;
+	log_msg("device program on %s: %zu rules of linux.resources.devices (the last match "
+		"decides, else deny), after the zone's disks, console and Xen devices", cgroup, n);
 	return 0;
 }
 
@@ -285,21 +420,43 @@ int cgroup_apply(const struct kv *set, size_t n, char err[ERR_MAX])
 	return 0;
 }
 
+/* A host test attaches nothing: it says what the program would be. */
+static void log_fake_rules(const struct device_rule *rules, size_t n)
+{
+	if (!n)
+		return;
+	size_t cap = device_program_max(0, n);
+	struct bpf_insn *prog = xrealloc(NULL, cap * sizeof *prog);
+	int len = device_program(NULL, 0, rules, n, prog, cap);
+	free(prog);
+	log_msg("host test: device program of %zu rules (%d instructions) not attached", n, len);
+}
+
 int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX])
 {
 	if (!cgroup_ready)
 		return errf(err, "the zone has no cgroup for the container");
 	static char text[MAX_UPDATE_SETTINGS][2][256];
+	static struct device_rule rules[MAX_DEVICE_RULES];
 	struct kv set[MAX_UPDATE_SETTINGS];
-	size_t count = 0;
+	size_t count = 0, nrules = 0;
 	struct record_iter it;
 	struct record r;
 	int got;
 	record_iter_init(&it, p, n);
 	/* Everything is checked before anything is written. */
 	while ((got = record_next(&it, &r)) == 1) {
+		if (r.tag == TAG_DEVICE_RULE) {
+			if (nrules == MAX_DEVICE_RULES)
+				return errf(err, "UPDATE: more than %d DEVICE_RULE records",
+					    MAX_DEVICE_RULES);
+			if (device_rule_parse(&r, &rules[nrules], err) < 0)
+				return -1;
+			nrules++;
+			continue;
+		}
 		if (r.tag != TAG_CGROUP)
-			return errf(err, "UPDATE: record %u is not CGROUP", r.tag);
+			return errf(err, "UPDATE: record %u is not CGROUP or DEVICE_RULE", r.tag);
 		if (count == MAX_UPDATE_SETTINGS)
 			return errf(err, "UPDATE: more than %d settings", MAX_UPDATE_SETTINGS);
 		const uint8_t *nul = memchr(r.value, 0, r.len);
@@ -323,8 +480,22 @@ int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX])
 	for (size_t i = 0; i < count; i++)
 		if (!strncmp(set[i].key, "cpuset.", 7) && check_cpuset(set[i].key, set[i].value, err) < 0)
 			return -1;
-	if (cgroup_apply(set, count, err) < 0)
+	/* New rules replace the container's: loaded (so checked by the verifier) before any
+	 * setting is written, attached after. */
+	int prog = -1;
+	if (nrules && !cg_fake && (prog = device_program_load(rules, nrules, err)) < 0)
 		return -1;
+	if (cgroup_apply(set, count, err) < 0) {
+		if (prog >= 0)
+			close(prog);
+		return -1;
+	}
+	if (prog >= 0) {
+		if (device_program_attach(cg_dir, prog, &container_prog, err) < 0)
+			return -1;
+		log_msg("update: device program on %s: %zu rules", cg_dir, nrules);
+	}
+	log_fake_rules(cg_fake ? rules : NULL, cg_fake ? nrules : 0);
 	log_msg("update: %zu cgroup settings applied", count);
 	return 0;
 }
@@ -350,6 +521,7 @@ int cgroup_prepare(const struct container_cfg *c, char err[ERR_MAX])
 		/* Host test: only the settings, into the test's directory of files. */
 		if (cgroup_apply(c->cgroup, c->ncgroup, err) < 0)
 			return -1;
+		log_fake_rules(c->device_rules, c->ndevice_rules);
 		cgroup_ready = true;
 		return 0;
 	}
@@ -365,7 +537,15 @@ int cgroup_prepare(const struct container_cfg *c, char err[ERR_MAX])
 	enable_controllers(CG_PARENT);
 	if (cgroup_apply(c->cgroup, c->ncgroup, err) < 0)
 		return -1;
-	if (attach_device_program(CG_PARENT, err) < 0)
+	/* The zone's plumbing, on the parent, outside the container's cgroup namespace. */
+	int fd = device_program_load(NULL, 0, err);
+	if (fd < 0 || device_program_attach(CG_PARENT, fd, NULL, err) < 0)
+		return -1;
+	log_msg("device program on %s: disks, console and Xen devices denied", CG_PARENT);
+	/* config.json's rules, on the container's own cgroup. */
+	if (c->ndevice_rules &&
+	    cgroup_device_rules(CONTAINER_CGROUP, c->device_rules, c->ndevice_rules,
+				&container_prog, err) < 0)
 		return -1;
 	cgroup_ready = true;
 	return 0;

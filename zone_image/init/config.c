@@ -66,7 +66,8 @@ static const char *tag_name(uint16_t tag)
 		[TAG_ROOT_READONLY] = "ROOT_READONLY", [TAG_BINDS_DISK] = "BINDS_DISK",
 		[TAG_ROOT_DISK] = "ROOT_DISK", [TAG_NET_IF] = "NET_IF", [TAG_NET_ADDR] = "NET_ADDR",
 		[TAG_NET_ROUTE] = "NET_ROUTE", [TAG_NAMESPACE] = "NAMESPACE", [TAG_DEVICE] = "DEVICE",
-		[TAG_CGROUP] = "CGROUP", [TAG_SECCOMP_DEFAULT] = "SECCOMP_DEFAULT",
+		[TAG_CGROUP] = "CGROUP", [TAG_DEVICE_RULE] = "DEVICE_RULE",
+		[TAG_SECCOMP_DEFAULT] = "SECCOMP_DEFAULT",
 		[TAG_SECCOMP_ARCH] = "SECCOMP_ARCH", [TAG_SECCOMP_FLAG] = "SECCOMP_FLAG",
 		[TAG_SECCOMP_SYSCALL] = "SECCOMP_SYSCALL",
 		[TAG_BINDS_SHARE] = "BINDS_SHARE",
@@ -457,6 +458,37 @@ static int parse_device(const struct record *r, struct container_cfg *c, char er
 	return bad ? -1 : 0;
 }
 
+int device_rule_parse(const struct record *r, struct device_rule *out, char err[ERR_MAX])
+{
+	char *f[5];
+	if (fields(r, f, 5, err))
+		return -1;
+	int64_t major = 0, minor = 0;
+	unsigned access = 0;
+	bool bad_access = !f[4][0];
+	for (const char *a = f[4]; *a; a++) {
+		if (!strchr("rwm", *a)) {
+			bad_access = true;
+			break;
+		}
+		access |= *a == 'm' ? BPF_DEVCG_ACC_MKNOD
+			  : *a == 'r' ? BPF_DEVCG_ACC_READ : BPF_DEVCG_ACC_WRITE;
+	}
+	int bad = (strcmp(f[0], "1") && strcmp(f[0], "0")) || strlen(f[1]) != 1 ||
+		  !strchr("acb", f[1][0]) || parse_i64(f[2], &major) || major < -1 ||
+		  major > UINT32_MAX || parse_i64(f[3], &minor) || minor < -1 ||
+		  minor > UINT32_MAX || bad_access;
+	if (bad)
+		errf(err, "record DEVICE_RULE: bad value \"%s %s %s %s %s\"", f[0], f[1], f[2],
+		     f[3], f[4]);
+	else
+		*out = (struct device_rule){.allow = f[0][0] == '1', .type = f[1][0],
+					    .major = major, .minor = minor, .access = access};
+	for (int i = 0; i < 5; i++)
+		free(f[i]);
+	return bad ? -1 : 0;
+}
+
 static int parse_container_record(const struct record *r, struct container_cfg *c,
 				  char err[ERR_MAX])
 {
@@ -582,6 +614,15 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		}
 		PUSH(c->cgroup, c->ncgroup, ((struct kv){f[0], f[1]}));
 		return 0;
+	case TAG_DEVICE_RULE: {
+		struct device_rule rule;
+		if (c->ndevice_rules == MAX_DEVICE_RULES)
+			return errf(err, "more than %d DEVICE_RULE records", MAX_DEVICE_RULES);
+		if (device_rule_parse(r, &rule, err) < 0)
+			return -1;
+		PUSH(c->device_rules, c->ndevice_rules, rule);
+		return 0;
+	}
 	}
 	return 1;
 }
@@ -599,7 +640,7 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 			return -1;
 		if (done == 0)
 			continue;
-		if ((r.tag >= TAG_HOSTNAME && r.tag <= TAG_CGROUP) ||
+		if ((r.tag >= TAG_HOSTNAME && r.tag <= TAG_DEVICE_RULE) ||
 		    (r.tag >= TAG_STORAGE_FIRST && r.tag <= TAG_STORAGE_LAST)) {
 			if (!ctr)
 				return errf(err, "record %s is not allowed in EXEC", tag_name(r.tag));
@@ -696,5 +737,6 @@ void container_cfg_free(struct container_cfg *c)
 	for (size_t i = 0; i < c->ncgroup; i++)
 		free(c->cgroup[i].key), free(c->cgroup[i].value);
 	free(c->cgroup);
+	free(c->device_rules);
 	memset(c, 0, sizeof *c);
 }

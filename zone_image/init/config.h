@@ -106,6 +106,20 @@ struct device_cfg {
 	gid_t gid;
 };
 
+/* One linux.resources.devices rule (DEVICE_RULE), as runc reads config.json's: type 'a' (any
+ * device), 'c' or 'b'; major and minor -1 for any; access the BPF_DEVCG_ACC_* bits of its
+ * "rwm" letters (never 0). */
+struct device_rule {
+	bool allow;
+	char type;
+	int64_t major, minor;
+	unsigned access;
+};
+
+/* At most this many DEVICE_RULE records per container: its device program stays well within
+ * the verifier's limits. */
+#define MAX_DEVICE_RULES 1024
+
 struct net_route_cfg {
 	char *ifname, *dst, *gw; /* gw may be "" */
 };
@@ -137,6 +151,10 @@ struct container_cfg {
 	size_t ndevices;
 	struct kv *cgroup; /* CGROUP: file in the container's cgroup, value */
 	size_t ncgroup;
+	/* DEVICE_RULE, in config.json's order; none = no list (every device but the zone's
+	 * plumbing is allowed) */
+	struct device_rule *device_rules;
+	size_t ndevice_rules;
 	size_t nrecords; /* container records seen, for "skipped" diagnostics */
 };
 
@@ -147,6 +165,11 @@ int config_parse(const uint8_t *p, size_t n, struct proc_cfg *proc, struct conta
 void proc_cfg_free(struct proc_cfg *p);
 void seccomp_cfg_free(struct seccomp_cfg *sc);
 void container_cfg_free(struct container_cfg *c);
+
+/* A DEVICE_RULE record's value ("allow\0type\0major\0minor\0access") into *out; 0, or -1
+ * with err (also for UPDATE's records). */
+struct record;
+int device_rule_parse(const struct record *r, struct device_rule *out, char err[ERR_MAX]);
 
 /* The value of NAME in a NULL-terminated KEY=VALUE list, or NULL. */
 const char *env_lookup(char *const *envp, const char *name);

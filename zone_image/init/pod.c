@@ -3,8 +3,9 @@
  * container_state of its own that container.c's functions act on while container_cur points at
  * it. Its root disk and binds disk are hot-plugged by the host and mounted under
  * POD_DIR/<name>; it gets a cgroup of its own next to the sandbox's, under the same device
- * program; it shares the zone's network and joins the sandbox's IPC and UTS namespaces (and the
- * PID namespace when the host asks). */
+ * program (and a program of its own rules when it has DEVICE_RULE records); it shares the
+ * zone's network and joins the sandbox's IPC and UTS namespaces (and the PID namespace when
+ * the host asks). */
 #include "pod.h"
 #include "syscall_filter.h"
 
@@ -112,6 +113,9 @@ static int make_cgroup(struct pod_ctr *pc, char err[ERR_MAX])
 			return errf(err, "cgroup %s = %s: %s", pc->cfg.cgroup[i].key,
 				    pc->cfg.cgroup[i].value, strerror(errno));
 	}
+	if (pc->cfg.ndevice_rules)
+		return cgroup_device_rules(pc->cgroup, pc->cfg.device_rules, pc->cfg.ndevice_rules,
+					   &pc->device_prog, err);
 	return 0;
 }
 
@@ -122,6 +126,7 @@ struct pod_ctr *pod_create(const uint8_t *p, size_t n, struct proc_cfg *proc,
 	struct pod_ctr *pc = xrealloc(NULL, sizeof *pc);
 	memset(pc, 0, sizeof *pc);
 	pc->st = (struct container_state)CONTAINER_STATE_INIT;
+	pc->device_prog = -1;
 	int join;
 	if (pod_records(p, n, pc->name, &join, err) < 0 || config_parse(p, n, proc, &pc->cfg, err) < 0)
 		goto fail;
@@ -238,6 +243,7 @@ void pod_free(struct pod_ctr *pc)
 	close_fd(&pc->st.err_r);
 	close_fd(&pc->st.master);
 	close_fd(&pc->st.own_pid_ns);
+	close_fd(&pc->device_prog); /* the cgroup's removal detaches it */
 	filter_free(pc->filter);
 	/* Detached: the disk is let go once the last of the container's processes is gone, and
 	 * the host's block-detach then completes. */

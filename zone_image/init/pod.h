@@ -27,6 +27,7 @@ struct pod_ctr {
 	char root[128], binds[128], cgroup[128];
 	bool root_mounted, binds_mounted, cgroup_made;
 	void *filter; /* its linux.seccomp (NULL: none), for it and its execs; freed with it */
+	int device_prog; /* its device program (DEVICE_RULE), -1: none */
 };
 
 /* The pod records of a CONTAINER frame (POD_NAME, POD_JOIN) into name and the CLONE_NEW* flags

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 3
+#define PROTOCOL_VERSION 4
 #define FRAME_HDR 8
 #define RECORD_HDR 6
 #define MAX_PAYLOAD (1u << 20)
@@ -66,6 +66,7 @@ enum tag {
 	TAG_NAMESPACE = 32,
 	TAG_DEVICE = 33,
 	TAG_CGROUP = 34,
+	TAG_DEVICE_RULE = 35, /* linux.resources.devices */
 	/* linux.seccomp (process records: SPEC and EXEC) */
 	TAG_SECCOMP_DEFAULT = 40,
 	TAG_SECCOMP_ARCH = 41,
