@@ -1,9 +1,5 @@
-"""NOT COLLECTED (the name does not start with test_): a lab test that failed in its first
-full run in the lab (2026-12-01, three labs at once on the 2-core host; the failure's details
-were not seen before the session ended). It stays here, beside the fixtures it needs in
-test_robustness.py, until it is seen passing: restart on the same netns (issue 11) is not
-shown on real Xen yet. To run it: rename it test_*.py.
-"""
+"""A restart on the same network namespace (issue 11), against real Xen: what the kubelet
+does when it restarts a pod's container, and a failing `xl destroy`."""
 
 from __future__ import annotations
 
@@ -20,6 +16,8 @@ from .test_zone_runtime import oci
 
 pytestmark = pytest.mark.xen
 
+RAW_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"]
+
 
 def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, engine_netns,  # noqa: F811
                                                              tmp_path):
@@ -27,7 +25,10 @@ def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, en
     the first is deleted gets its network. A failing `xl destroy` fails delete, keeps the
     state and the zone, and a later delete succeeds."""
     ping = "ping -c 1 -W 5 10.251.0.1 >/dev/null && echo net-ok || echo net-down"
-    netns = {"linux.namespaces": [{"type": "network", "path": f"/run/netns/{engine_netns}"}]}
+    netns = {"linux.namespaces": [{"type": "network", "path": f"/run/netns/{engine_netns}"}],
+             # busybox ping opens a raw socket: CAP_NET_RAW, as `--cap-add NET_RAW` gives it
+             "process.capabilities": {key: RAW_CAPS for key in ("bounding", "effective",
+                                                                "permitted")}}
     make_bundle(bundle_dir, ["sh", "-c", ping], **SMALL, **netns)
     first = oci(root, "run", "--bundle", str(bundle_dir), "first", timeout=300)
     print(f"first: {first.returncode} {first.stdout!r} {first.stderr[-400:]!r}", flush=True)
