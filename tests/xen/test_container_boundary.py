@@ -13,7 +13,6 @@ the results, so the zone is gone before the first test's leftover check.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +21,8 @@ import pytest
 
 from .bundles import make_bundle
 from .dom0 import leftovers
+from .test_zone_runtime import oci
+from .zone_run import keyvals, running_zone, said
 
 pytestmark = pytest.mark.xen
 
@@ -95,23 +96,6 @@ AT_LIMIT = ("read n < /dev/shm/bomb-n; echo bomb-forks=$n; "
             "read c < /sys/fs/cgroup/pids.current; echo pids-current=$c; echo at-limit=ok")
 
 
-def oci(root: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["edera-oci", "--root", str(root), *args], capture_output=True,
-                          text=True, **kw)
-
-
-def dump_diagnostics(root: Path) -> None:
-    """Shown by pytest when the drill failed: the monitor's log and the zone's console."""
-    for log in sorted(root.glob("*/monitor.log")):
-        print(f"--- {log}\n{log.read_text()[-4000:]}")
-    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
-        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
-
-
-def keyvals(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory) -> dict:
     """Run the drill in one zone; return everything it and the host saw."""
@@ -126,45 +110,27 @@ def drill(tmp_path_factory) -> dict:
         "linux.resources": {"pids": {"limit": 48}},
     })
     cid = "boundary-" + uuid.uuid4().hex[:8]
-    out_path = tmp / "stdout"
     result: dict = {}
-    with open(out_path, "w") as out, open(tmp / "stderr", "w") as err:
-        run = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
-                                str(bundle), cid], stdin=subprocess.DEVNULL, stdout=out,
-                               stderr=err)
-        try:
-            deadline = time.monotonic() + 420
-            while keyvals(out_path.read_text()).get("drill-done") != "1":
-                assert run.poll() is None, (out_path.read_text(), (tmp / "stderr").read_text())
-                assert time.monotonic() < deadline, out_path.read_text()
-                time.sleep(0.5)
-            result["workload"] = keyvals(out_path.read_text())
-            ex = oci(root, "exec", cid, "sh", "-c", EXEC, timeout=120)
-            result["exec"] = keyvals(ex.stdout)
-            result["exec_status"] = ex.returncode
-            result["exec_stderr"] = ex.stderr
-            # A fork bomb from an exec: it forks until pids.max stops it, then dies.
-            bomb = oci(root, "exec", cid, "sh", "-c", BOMB, timeout=300)
-            result["bomb_status"] = bomb.returncode
-            # At the limit, an exec still runs (it joins the cgroup; its builtins need no fork).
-            at_limit = oci(root, "exec", cid, "sh", "-c", AT_LIMIT, timeout=120)
-            result["at_limit"] = keyvals(at_limit.stdout)
-            result["at_limit_status"] = at_limit.returncode
-            oci(root, "exec", cid, "pkill", "sleep", timeout=120)
-            oci(root, "kill", cid, "TERM")
-            time.sleep(3)
-            state = json.loads(oci(root, "state", cid).stdout or "{}")
-            result["after_term"] = state.get("status")
-            oci(root, "kill", cid, "KILL")
-            result["status"] = run.wait(timeout=120)
-        except BaseException:
-            dump_diagnostics(root)
-            raise
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-            oci(root, "delete", "--force", cid)
+    with running_zone(root, bundle, cid, tmp, said("drill-done")) as zone:
+        result["workload"] = zone.seen()
+        ex = oci(root, "exec", cid, "sh", "-c", EXEC, timeout=120)
+        result["exec"] = keyvals(ex.stdout)
+        result["exec_status"] = ex.returncode
+        result["exec_stderr"] = ex.stderr
+        # A fork bomb from an exec: it forks until pids.max stops it, then dies.
+        bomb = oci(root, "exec", cid, "sh", "-c", BOMB, timeout=300)
+        result["bomb_status"] = bomb.returncode
+        # At the limit, an exec still runs (it joins the cgroup; its builtins need no fork).
+        at_limit = oci(root, "exec", cid, "sh", "-c", AT_LIMIT, timeout=120)
+        result["at_limit"] = keyvals(at_limit.stdout)
+        result["at_limit_status"] = at_limit.returncode
+        oci(root, "exec", cid, "pkill", "sleep", timeout=120)
+        oci(root, "kill", cid, "TERM")
+        time.sleep(3)
+        state = json.loads(oci(root, "state", cid).stdout or "{}")
+        result["after_term"] = state.get("status")
+        oci(root, "kill", cid, "KILL")
+        result["status"] = zone.run.wait(timeout=120)
     result["stderr"] = (tmp / "stderr").read_text()
     result["leftovers"] = leftovers(root)
     return result

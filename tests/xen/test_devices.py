@@ -15,8 +15,6 @@ becomes writable) and the plumbing is still denied after it. Everything is colle
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -24,7 +22,8 @@ import pytest
 
 from .bundles import make_bundle
 from .dom0 import leftovers
-from .test_zone_runtime import dump_diagnostics, oci
+from .test_zone_runtime import oci
+from .zone_run import keyvals, running_zone, said
 
 pytestmark = pytest.mark.xen
 
@@ -98,10 +97,6 @@ plumbing exec
 """
 
 
-def keyvals(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-
 @pytest.fixture(scope="module")
 def probes(tmp_path_factory) -> dict:
     """Run the probes in one zone, an exec before and after an update; return what they saw."""
@@ -115,39 +110,21 @@ def probes(tmp_path_factory) -> dict:
         "linux.resources": {"devices": RULES},
     })
     cid = "devices-" + uuid.uuid4().hex[:8]
-    out_path = tmp / "stdout"
     result: dict = {}
-    with open(out_path, "w") as out, open(tmp / "stderr", "w") as err:
-        run = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
-                                str(bundle), cid], stdin=subprocess.DEVNULL, stdout=out,
-                               stderr=err)
-        try:
-            deadline = time.monotonic() + 420
-            while keyvals(out_path.read_text()).get("probes-done") != "1":
-                assert run.poll() is None, (out_path.read_text(), (tmp / "stderr").read_text())
-                assert time.monotonic() < deadline, out_path.read_text()
-                time.sleep(0.5)
-            result["workload"] = keyvals(out_path.read_text())
-            before = oci(root, "exec", cid, "sh", "-c", EXEC, timeout=120)
-            result["before"] = keyvals(before.stdout)
-            result["before_status"] = before.returncode
-            resources = tmp / "resources.json"
-            resources.write_text(json.dumps({"devices": UPDATED}))
-            update = oci(root, "update", "--resources", str(resources), cid, timeout=120)
-            result["update"] = (update.returncode, update.stderr)
-            after = oci(root, "exec", cid, "sh", "-c", EXEC, timeout=120)
-            result["after"] = keyvals(after.stdout)
-            result["after_status"] = after.returncode
-            oci(root, "kill", cid, "KILL")
-            result["status"] = run.wait(timeout=120)
-        except BaseException:
-            dump_diagnostics(root)
-            raise
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-            oci(root, "delete", "--force", cid)
+    with running_zone(root, bundle, cid, tmp, said("probes-done")) as zone:
+        result["workload"] = zone.seen()
+        before = oci(root, "exec", cid, "sh", "-c", EXEC, timeout=120)
+        result["before"] = keyvals(before.stdout)
+        result["before_status"] = before.returncode
+        resources = tmp / "resources.json"
+        resources.write_text(json.dumps({"devices": UPDATED}))
+        update = oci(root, "update", "--resources", str(resources), cid, timeout=120)
+        result["update"] = (update.returncode, update.stderr)
+        after = oci(root, "exec", cid, "sh", "-c", EXEC, timeout=120)
+        result["after"] = keyvals(after.stdout)
+        result["after_status"] = after.returncode
+        oci(root, "kill", cid, "KILL")
+        result["status"] = zone.run.wait(timeout=120)
     result["stderr"] = (tmp / "stderr").read_text()
     result["leftovers"] = leftovers(root)
     return result

@@ -23,7 +23,8 @@ import pytest
 
 from .bundles import make_bundle
 from .dom0 import leftovers
-from .test_container_boundary import dump_diagnostics, keyvals, oci
+from .test_zone_runtime import oci
+from .zone_run import keyvals, running_zone
 
 pytestmark = pytest.mark.xen
 
@@ -50,38 +51,21 @@ def zone_run(tmp_path_factory) -> dict:
     })
     shutil.copy2(PROBE, bundle / "rootfs/bin/syscall-probe")
     cid = "seccomp-" + uuid.uuid4().hex[:8]
-    out_path = tmp / "stdout"
     result: dict = {}
     t0 = time.monotonic()
-    with open(out_path, "w") as out, open(tmp / "stderr", "w") as err:
-        run = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
-                                str(bundle), cid], stdin=subprocess.PIPE, stdout=out,
-                               stderr=err)
+    with running_zone(root, bundle, cid, tmp, lambda text: "waiting" in text, timeout=300,
+                      stdin=subprocess.PIPE) as zone:
+        result["workload"] = zone.seen()
+        ex = oci(root, "exec", cid, "/bin/syscall-probe", *EXEC_PROBES, timeout=120)
+        result["exec"] = keyvals(ex.stdout)
+        result["exec_status"] = ex.returncode
+        result["exec_stderr"] = ex.stderr
+        zone.run.stdin.close()  # STDIN_EOF: the probe's wait ends, it exits 0
         try:
-            deadline = time.monotonic() + 300
-            while "waiting" not in out_path.read_text():
-                assert run.poll() is None, (out_path.read_text(), (tmp / "stderr").read_text())
-                assert time.monotonic() < deadline, out_path.read_text()
-                time.sleep(0.2)
-            result["workload"] = keyvals(out_path.read_text())
-            ex = oci(root, "exec", cid, "/bin/syscall-probe", *EXEC_PROBES, timeout=120)
-            result["exec"] = keyvals(ex.stdout)
-            result["exec_status"] = ex.returncode
-            result["exec_stderr"] = ex.stderr
-            run.stdin.close()  # STDIN_EOF: the probe's wait ends, it exits 0
-            try:
-                result["status"] = run.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                oci(root, "kill", cid, "KILL")
-                result["status"] = f"stdin EOF did not end it; killed: {run.wait(timeout=60)}"
-        except BaseException:
-            dump_diagnostics(root)
-            raise
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-            oci(root, "delete", "--force", cid)
+            result["status"] = zone.run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            oci(root, "kill", cid, "KILL")
+            result["status"] = f"stdin EOF did not end it; killed: {zone.run.wait(timeout=60)}"
     result["seconds"] = time.monotonic() - t0
     result["stderr"] = (tmp / "stderr").read_text()
     result["leftovers"] = leftovers(root)

@@ -20,6 +20,8 @@ import pytest
 
 from .bundles import make_bundle
 from .dom0 import leftovers, qemus
+from .test_zone_runtime import dump_diagnostics, oci
+from .zone_run import running_zone, said
 
 pytestmark = pytest.mark.xen
 
@@ -54,27 +56,9 @@ echo "stopped=1"
 """
 
 
-def oci(root: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["edera-oci", "--root", str(root), *args], capture_output=True,
-                          text=True, **kw)
-
-
-def keyvals(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-
 def bind(source: Path, destination: str, *options: str) -> dict:
     return {"destination": destination, "type": "bind", "source": str(source),
             "options": ["rbind", *options]}
-
-
-def dump_diagnostics(root: Path) -> None:
-    for log in sorted(root.glob("*/monitor.log")):
-        print(f"--- {log}\n{log.read_text()[-4000:]}")
-    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
-        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
-    for log in sorted(Path("/var/log/xen").glob("qemu-dm-edera-*.log")):
-        print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -97,45 +81,28 @@ def volumes(tmp_path_factory) -> dict:
     (bundle / "rootfs/tmp").mkdir(exist_ok=True)
     dom0_shadow = Path("/etc/shadow").read_text()
     cid = "volumes-" + uuid.uuid4().hex[:8]
-    out_path = tmp / "stdout"
     result: dict = {"vol": vol, "etc": etc, "ro": ro, "dom0_shadow": dom0_shadow}
-    with open(out_path, "w") as out, open(tmp / "stderr", "w") as err:
-        run = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
-                                str(bundle), cid], stdin=subprocess.DEVNULL, stdout=out,
-                               stderr=err)
-        try:
-            deadline = time.monotonic() + 300
-            while keyvals(out_path.read_text()).get("ready") != "1":
-                assert run.poll() is None, (out_path.read_text(), (tmp / "stderr").read_text())
-                assert time.monotonic() < deadline, out_path.read_text()
-                time.sleep(0.2)
-            result["qemus_running"] = qemus()
-            result["from_zone"] = (vol / "from-zone").read_text()
-            result["app_conf"] = (etc / "app.conf").read_text()
-            rtts = []
-            for n in range(3):
-                (vol / f".ping-{n}").write_text(f"dom0 says {n}\n")
-                t0 = time.monotonic()
-                os.rename(vol / f".ping-{n}", vol / f"ping-{n}")  # whole, or not at all
-                pong = vol / f"pong-{n}"
-                while not (pong.exists() and pong.read_text()):
-                    assert time.monotonic() - t0 < 10, f"no pong-{n}"
-                    time.sleep(0.01)
-                rtts.append(time.monotonic() - t0)
-                result[f"pong-{n}"] = pong.read_text()
-            result["rtts"] = rtts
-            (vol / "stop").write_text("")
-            result["status"] = run.wait(timeout=60)
-        except BaseException:
-            dump_diagnostics(root)
-            raise
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-            result["delete"] = oci(root, "delete", "--force", cid)
-    result["workload"] = keyvals(out_path.read_text())
-    result["stderr"] = (tmp / "stderr").read_text()
+    with running_zone(root, bundle, cid, tmp, said("ready"), timeout=300) as zone:
+        result["qemus_running"] = qemus()
+        result["from_zone"] = (vol / "from-zone").read_text()
+        result["app_conf"] = (etc / "app.conf").read_text()
+        rtts = []
+        for n in range(3):
+            (vol / f".ping-{n}").write_text(f"dom0 says {n}\n")
+            t0 = time.monotonic()
+            os.rename(vol / f".ping-{n}", vol / f"ping-{n}")  # whole, or not at all
+            pong = vol / f"pong-{n}"
+            while not (pong.exists() and pong.read_text()):
+                assert time.monotonic() - t0 < 10, f"no pong-{n}"
+                time.sleep(0.01)
+            rtts.append(time.monotonic() - t0)
+            result[f"pong-{n}"] = pong.read_text()
+        result["rtts"] = rtts
+        (vol / "stop").write_text("")
+        result["status"] = zone.run.wait(timeout=60)
+    result["delete"] = zone.deleted
+    result["workload"] = zone.seen()
+    result["stderr"] = zone.stderr()
     result["qemus_after"] = qemus()
     result["leftovers"] = leftovers(root)
     return result

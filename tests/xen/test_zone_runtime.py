@@ -47,11 +47,14 @@ def new_id() -> str:
 
 
 def dump_diagnostics(root: Path) -> None:
-    """Shown by pytest when the test failed: the monitors' logs and the zones' consoles."""
+    """Shown by pytest when the test failed: the monitors' logs, the zones' consoles and
+    their 9pfs backends' logs."""
     for log in sorted(root.glob("*/monitor.log")):
         print(f"--- {log}\n{log.read_text()[-3000:]}")
     for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
         print(f"--- {log}\n{log.read_text(errors='replace')[-3000:]}")
+    for log in sorted(Path("/var/log/xen").glob("qemu-dm-edera-*.log")):  # 9pfs backends
+        print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}")
 
 
 def test_run_streams_apart_and_exit_code(root, bundle_dir):
