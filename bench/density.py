@@ -26,6 +26,7 @@ from labbench import (
     meminfo,
     print_machine,
     rerun_inside_lab,
+    run_quiet,
     save,
     table,
     xen_free_mib,
@@ -65,9 +66,8 @@ def inside(max_zones: int) -> int:
     for i in range(max_zones):
         cid = f"d{i}"
         t0 = time.monotonic()
-        proc = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
-                               str(bundle), cid], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = run_quiet(["edera-oci", "--root", str(root), "create", "--bundle", str(bundle),
+                          cid])
         create_s = time.monotonic() - t0
         if proc.returncode != 0:
             failure = {"zone": i + 1, "exit": proc.returncode, "stderr": proc.stderr.strip(),

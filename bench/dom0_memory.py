@@ -34,6 +34,7 @@ from labbench import (
     print_machine,
     processes,
     rerun_inside_lab,
+    run_quiet,
     save,
     smaps_rollup,
     table,
@@ -69,9 +70,8 @@ def measure(n: int, root: Path, bundle: Path) -> dict:
     ids = []
     error = None
     for cid in [f"m{n}-{i}" for i in range(n)]:
-        made = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
-                               str(bundle), cid], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        made = run_quiet(["edera-oci", "--root", str(root), "create", "--bundle", str(bundle),
+                          cid])
         if made.returncode != 0:
             error = f"create of zone {len(ids) + 1} of {n} failed: {made.stderr.strip()}"
             print(error, flush=True)

@@ -18,6 +18,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -250,15 +251,24 @@ class StepFailed(RuntimeError):
     """A measured command failed: the benchmark records why and goes on."""
 
 
+def run_quiet(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    """cmd with no stdin, stdout discarded and stderr read back from a file, not a pipe: a
+    created container keeps the stdio its create was given (an engine's fifos), so a pipe
+    would not reach its end until the container's does, and `create` would seem to hang."""
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=err, text=True, **kw)
+        err.seek(0)
+        proc.stderr = err.read()
+    return proc
+
+
 def timed(cmd: list[str], **kw) -> float:
     """Wall time of cmd; StepFailed with its error output if it fails."""
-    kw.setdefault("stderr", subprocess.PIPE)
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, stdout=kw.pop("stdout", subprocess.DEVNULL),
-                          stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
+    proc = run_quiet(cmd, **kw)
     elapsed = time.monotonic() - t0
     if proc.returncode != 0:
-        err = (proc.stderr or b"").decode(errors="replace").strip()[-600:]
         raise StepFailed(f"{' '.join(cmd[:6])} ... exit {proc.returncode} after "
-                         f"{elapsed:.0f} s: {err}")
+                         f"{elapsed:.0f} s: {proc.stderr.strip()[-600:]}")
     return elapsed

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from labbench import rerun_inside_lab
+from labbench import rerun_inside_lab, run_quiet
 
 REPO = Path(__file__).resolve().parents[1]
 DISKS = Path("/var/lib/edera-oci/disks")
@@ -88,9 +88,7 @@ def cycle(root: Path, bundle: Path, cid: str, die_at: str | None) -> str:
     env = dict(os.environ)
     if die_at:
         env["EDERA_OCI_TEST_DIE_AT_PHASE"] = die_at
-    created = subprocess.run([*oci, "create", "--bundle", str(bundle), cid], env=env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, timeout=400)
+    created = run_quiet([*oci, "create", "--bundle", str(bundle), cid], env=env, timeout=400)
     if die_at:
         if created.returncode != -9:
             return f"create at phase {die_at} ended {created.returncode}: {created.stderr}"

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labbench import CLAIMS, machine, print_machine, rerun_inside_lab, save  # noqa: E402
+from labbench import CLAIMS, machine, print_machine, rerun_inside_lab, run_quiet, save  # noqa: E402
 from labbench import table as stats_table  # noqa: E402
 
 OPS = ("write", "read", "untar", "stat", "rm")
@@ -203,8 +203,8 @@ def create_times(work: Path, runs: int, sizes: list[int]) -> dict[str, list[floa
             for n in range(runs):
                 root = work / f"state-{size}-{mode}-{n}"
                 t0 = time.monotonic()
-                proc = subprocess.run(["edera-oci", "--root", str(root), "create", "--bundle",
-                                       str(bundle), "c"], capture_output=True, text=True)
+                proc = run_quiet(["edera-oci", "--root", str(root), "create", "--bundle",
+                                  str(bundle), "c"])
                 elapsed = time.monotonic() - t0
                 subprocess.run(["edera-oci", "--root", str(root), "delete", "--force", "c"],
                                capture_output=True)

@@ -1,0 +1,35 @@
+"""The benchmarks' own helpers (bench/labbench.py), on the host."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from labbench import StepFailed, run_quiet, timed  # noqa: E402
+
+# What `edera-oci create` does to its stdio: it returns while the container's monitor, in the
+# background, keeps the stderr create was given.
+LEAVES_STDERR_OPEN = "sleep 30 & echo created >&2"
+
+
+def test_a_command_whose_child_keeps_stderr_returns_with_what_it_wrote() -> None:
+    """A created container keeps create's stderr: a pipe there made dom0_memory and density
+    wait for the container's end (the lab run stalled at its first create)."""
+    proc = run_quiet(["sh", "-c", LEAVES_STDERR_OPEN], timeout=10)
+    assert (proc.returncode, proc.stderr) == (0, "created\n")
+
+
+def test_timed_does_not_wait_for_the_child_and_reports_a_failure() -> None:
+    assert timed(["sh", "-c", LEAVES_STDERR_OPEN], timeout=10) >= 0
+    with pytest.raises(StepFailed, match="exit 3 .*: no such bundle"):
+        timed(["sh", "-c", "echo no such bundle >&2; exit 3"], timeout=10)
+
+
+def test_a_pipe_would_have_waited() -> None:
+    """The cause, shown: the same command with stderr on a pipe has not returned after 3 s."""
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run(["sh", "-c", LEAVES_STDERR_OPEN], stderr=subprocess.PIPE, timeout=3)
