@@ -51,6 +51,8 @@ VIOLATION_STATUS = 128 + signal.SIGKILL
 # stdin read ahead of the zone: at most this much is queued; then fd 0 is not read until the
 # zone takes some (it stops taking STDIN while its process does not read).
 STDIN_BUFFER = 64 * 1024
+# After EXIT, how long the monitor waits for the zone to take EXIT_ACK (the zone waits 5 s).
+EXIT_ACK_TIMEOUT = 2.0
 # A control request is one JSON line; an exec's records travel hex-encoded in it.
 MAX_REQUEST = 2 * p.MAX_EXEC_RECORDS + 4096
 HIGHEST_SIGNAL = 64
@@ -167,6 +169,7 @@ class Monitor:
         self.control_q: deque[bytes] = deque()
         self.stdin_q: deque[bytes] = deque()
         self.stdin_queued = 0
+        self.ack_due = False  # EXIT_ACK queued: run() waits (bounded) until it is out
         self.start_sent = False
         self.started = False
         self.start_waiters: list[socket.socket] = []
@@ -355,7 +358,7 @@ class Monitor:
                     elif fd in self.clients:
                         self.serve_client(fd)
                 self.poll_winsize()
-            self.flush()  # EXIT_ACK
+            self.deliver_exit_ack()
             self.fail_waiters(f"the container exited ({self.exit_status})")
             if self.control is not None:
                 self.control.close()  # later requests: "the container's monitor is not running"
@@ -364,6 +367,28 @@ class Monitor:
             if saved_tty is not None:
                 with contextlib.suppress(termios.error, OSError):
                     termios.tcsetattr(self.tty_fd, termios.TCSADRAIN, saved_tty)
+
+    def deliver_exit_ack(self) -> None:
+        """After EXIT: wait until EXIT_ACK is out, behind at most the frame on the wire (queued
+        stdin was dropped). The zone reads on until it has it; a zone that does not is given up
+        on after EXIT_ACK_TIMEOUT (it powers off by itself)."""
+        if not self.ack_due:
+            return
+        deadline = time.monotonic() + EXIT_ACK_TIMEOUT
+        self.flush()
+        while (self.wire or self.control_q) and not self.chan_closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.say("the zone did not take EXIT_ACK")
+                return
+            r, _, _ = select.select([self.chan], [], [], min(left, 0.05))
+            if r:
+                self.chan.ack_event()
+                try:
+                    self.chan.read()  # after EXIT the zone has nothing more to say
+                except VchanClosed:
+                    return
+            self.flush()
 
     def forward_signals(self, signos: bytes) -> None:
         for signo in signos:
@@ -482,7 +507,11 @@ class Monitor:
                 self.say(f"the OOM killer ended {report.oom_kills} of the container's processes")
                 write_atomic(self.state_dir / OOM_KILLS_FILE, f"{report.oom_kills}\n")
             self.record_exit()
+            # the workload is gone: its queued stdin is moot, and EXIT_ACK overtakes it
+            self.stdin_q.clear()
+            self.stdin_queued = 0
             self.send(p.Msg.EXIT_ACK)
+            self.ack_due = True
             for conn in self.start_waiters:
                 self.answer(conn, {"ok": True, "pid": 0, "exited": self.exit_status})
             self.start_waiters.clear()

@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -484,6 +485,82 @@ def test_stdin_is_bounded_and_a_signal_overtakes_it(tmp_path, runs) -> None:
     assert before < 65536 + (1 << 17), before  # the ring's content and the frame on the wire
     zone.send(p.Msg.EXIT, i32(143))
     assert run.wait(5) == 143
+    feeder.join(5)
+
+
+def back_up_stdin(run) -> threading.Thread:
+    """Feed the monitor's stdin far faster than the zone, which reads nothing, until a frame is
+    on the wire (the ring full) and at least half a buffer of stdin is queued behind it."""
+    run.mon.chan.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    total = 4 << 20
+    os.set_blocking(run.stdin_w, False)
+
+    def feed() -> None:
+        sent = 0
+        fd = run.stdin_w
+        while sent < total:
+            try:
+                sent += os.write(fd, b"s" * min(65536, total - sent))
+            except BlockingIOError:
+                if not run.thread.is_alive():
+                    return
+                threading.Event().wait(0.01)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    wait_for(lambda: run.mon.stdin_queued >= STDIN_BUFFER // 2 and run.mon.wire,
+             what="stdin backed up")
+    return feeder
+
+
+def test_exit_ack_overtakes_queued_stdin(tmp_path, runs) -> None:
+    """The zone reports EXIT while stdin is backed up behind a full ring, then reads on (as the
+    init does, until EXIT_ACK or 5 s): EXIT_ACK reaches it, ahead of the queued stdin."""
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    feeder = back_up_stdin(run)
+    zone.send(p.Msg.EXIT, i32(0))
+    wait_for(lambda: run.mon.exit_status is not None, what="EXIT handled")
+    threading.Event().wait(0.3)  # the monitor is past its loop before the zone reads again
+    reader = p.FrameReader()
+    before = 0
+    zone.peer().settimeout(5)
+    while True:
+        try:
+            data = zone.peer().recv(65536)
+        except TimeoutError:
+            pytest.fail(f"no EXIT_ACK after {before} bytes of stdin")
+        assert data, f"channel closed without EXIT_ACK after {before} bytes of stdin"
+        frames = reader.feed(data)
+        kinds = [f.type for f in frames]
+        assert set(kinds) <= {p.Msg.STDIN, p.Msg.EXIT_ACK}, kinds
+        if p.Msg.EXIT_ACK in kinds:
+            before += sum(len(f.payload) for f in frames[:kinds.index(p.Msg.EXIT_ACK)])
+            break
+        before += sum(len(f.payload) for f in frames)
+    # at most the frame on the wire and what the ring held before it, not the queued stdin
+    sndbuf = run.mon.chan.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert before <= 65536 + 2 * sndbuf, before
+    assert run.wait(5) == 0
+    assert (run.state_dir / EXIT_STATUS_FILE).read_text() == "0\n"
+    assert "did not take EXIT_ACK" not in run.log()
+    feeder.join(5)
+
+
+def test_a_zone_that_never_takes_exit_ack_does_not_hold_the_monitor(tmp_path, runs,
+                                                                   monkeypatch) -> None:
+    from edera_oci.zone import monitor
+
+    monkeypatch.setattr(monitor, "EXIT_ACK_TIMEOUT", 0.5)
+    zone = ScriptedZone()
+    run = booted_container(tmp_path, runs, zone)
+    feeder = back_up_stdin(run)
+    t0 = time.monotonic()
+    zone.send(p.Msg.EXIT, i32(3))  # and never reads again
+    assert run.wait(5) == 3
+    assert 0.5 <= time.monotonic() - t0 < 3
+    assert (run.state_dir / EXIT_STATUS_FILE).read_text() == "3\n"
+    assert "the zone did not take EXIT_ACK" in run.log()
     feeder.join(5)
 
 
