@@ -240,6 +240,39 @@ def test_process_and_resources_files_get_the_same_checks(tmp_path, what):
         read_json_file(str(tmp_path), what)
 
 
+@pytest.mark.parametrize("verb, flag, what", [
+    ("exec", "--process", "process file"),
+    ("exec", "-p", "process file"),
+    ("update", "--resources", "resources file"),
+    ("update", "-r", "resources file"),
+])
+def test_process_and_resources_files_over_the_cap_or_a_fifo_fail_the_cli(
+        capsys, tmp_path, make_bundle, cli_fake, verb, flag, what):
+    """Through the CLI: one line naming the file and why, exit 1, nothing asked of the
+    container; a FIFO is refused at once (no writer ever comes); the cap itself is accepted."""
+    root = tmp_path / "root"
+    assert run_cli(capsys, "--root", root, "create", "-b", make_bundle(), "c")[0] == 0
+    assert run_cli(capsys, "--root", root, "start", "c")[0] == 0
+    doc = json.dumps({"cwd": "/", "args": ["true"], "terminal": False} if verb == "exec"
+                     else {"pids": {"limit": 20}}).encode()
+    big = tmp_path / "big.json"
+    big.write_bytes(doc + b" " * (MAX_JSON_FILE + 1 - len(doc)))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    calls = len(cli_fake.calls)
+    for path, why in ((big, f"is {MAX_JSON_FILE + 1} bytes, more than the limit of 4 MiB"),
+                      (fifo, "is a FIFO, not a regular file")):
+        with deadline(10):
+            code, out, err = run_cli(capsys, "--root", root, verb, flag, path, "c")
+        assert (code, out) == (1, "")
+        assert err == f"edera-oci: {what} {path} {why}\n"  # one line, no traceback
+    assert [c for c in cli_fake.calls[calls:] if c[0] != "status"] == []  # no exec, no update
+    big.write_bytes(doc + b" " * (MAX_JSON_FILE - len(doc)))  # exactly the cap
+    code, out, err = run_cli(capsys, "--root", root, verb, flag, big, "c")
+    assert code == 0, err
+    assert cli_fake.calls[-1][0] == verb
+
+
 @pytest.mark.parametrize("text, message", [
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"x": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
