@@ -103,23 +103,32 @@ def qemu_pss_kib() -> list[int]:
     return found
 
 
-def zone_runs(work: Path, runs: int, size: int, tree: bytes) -> tuple[dict, list[int], str]:
-    bundle = work / "bundle"
-    busybox_rootfs(bundle / "rootfs", tree)
-    vol = work / "vol"
-    vol.mkdir()
-    subprocess.run(["edera-oci", "spec", "--bundle", str(bundle)], check=True)
-    cfg = json.loads((bundle / "config.json").read_text())
+def zone_config(spec: dict, runs: int, size: int, vol: Path) -> dict:
+    """`edera-oci spec`'s config made the bench's: the script as the process, all capabilities
+    (drop_caches needs CAP_SYS_ADMIN), a writable root (the spec's is read-only, and the
+    script writes to /work on it), /vol bound read-write from dom0."""
+    cfg = json.loads(json.dumps(spec))
     cfg["process"]["args"] = ["sh", "-c", ZONE_SCRIPT.replace("{runs}", str(runs))
                               .replace("{size}", str(size))]
     cfg["process"]["terminal"] = False
-    cfg["process"].pop("capabilities", None)  # all: drop_caches needs CAP_SYS_ADMIN
+    cfg["process"].pop("capabilities", None)
+    cfg["root"]["readonly"] = False
     cfg["linux"]["readonlyPaths"] = []
     cfg["linux"]["maskedPaths"] = []
     cfg["linux"].pop("resources", None)
     cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] in ("/proc", "/dev")]
     cfg["mounts"].append({"destination": "/vol", "type": "bind", "source": str(vol),
                           "options": ["rbind", "rw"]})
+    return cfg
+
+
+def zone_runs(work: Path, runs: int, size: int, tree: bytes) -> tuple[dict, list[int], str]:
+    bundle = work / "bundle"
+    busybox_rootfs(bundle / "rootfs", tree)
+    vol = work / "vol"
+    vol.mkdir()
+    subprocess.run(["edera-oci", "spec", "--bundle", str(bundle)], check=True)
+    cfg = zone_config(json.loads((bundle / "config.json").read_text()), runs, size, vol)
     (bundle / "config.json").write_text(json.dumps(cfg))
     root = work / "state"
     out_path = work / "stdout"

@@ -33,3 +33,16 @@ def test_a_pipe_would_have_waited() -> None:
     """The cause, shown: the same command with stderr on a pipe has not returned after 3 s."""
     with pytest.raises(subprocess.TimeoutExpired):
         subprocess.run(["sh", "-c", LEAVES_STDERR_OPEN], stderr=subprocess.PIPE, timeout=3)
+
+
+def test_the_storage_bench_writes_to_a_writable_root(tmp_path) -> None:
+    """Its zone-root rows timed a failing write: `edera-oci spec`'s root is read-only."""
+    from storage import zone_config
+
+    from edera_oci.default_spec import default_config
+
+    cfg = zone_config(default_config(), 1, 16, tmp_path / "vol")
+    assert cfg["root"]["readonly"] is False
+    assert "/work" in cfg["process"]["args"][2] and "capabilities" not in cfg["process"]
+    (vol,) = [m for m in cfg["mounts"] if m["destination"] == "/vol"]
+    assert vol["source"] == str(tmp_path / "vol") and "rw" in vol["options"]
