@@ -478,22 +478,33 @@ def test_stdin_is_bounded_and_a_signal_overtakes_it(tmp_path, runs) -> None:
     assert run.mon.stdin_queued <= STDIN_BUFFER + 1024  # bounded, not an unbounded outbox
     assert run.request("signal", signo=signal.SIGTERM) == {"ok": True}
     # The zone now reads: the SIGNAL comes before the stdin that was queued behind the ring.
+    assert_overtakes_queued_stdin(run, zone, p.Msg.SIGNAL)
+    zone.send(p.Msg.EXIT, i32(143))
+    assert run.wait(5) == 143
+    feeder.join(5)
+
+
+def assert_overtakes_queued_stdin(run, zone: ScriptedZone, kind: p.Msg) -> None:
+    """The zone reads again: the control frame kind comes after at most the frame on the wire
+    and what the ring held before it, not after the stdin queued behind the full ring."""
     reader = p.FrameReader()
     before = 0
     zone.peer().settimeout(5)
     while True:
-        frames = reader.feed(zone.peer().recv(65536))
+        try:
+            data = zone.peer().recv(65536)
+        except TimeoutError:
+            pytest.fail(f"no {kind.name} after {before} bytes of stdin")
+        assert data, f"channel closed without {kind.name} after {before} bytes of stdin"
+        frames = reader.feed(data)
         kinds = [f.type for f in frames]
-        if p.Msg.SIGNAL in kinds:
-            before += sum(len(f.payload) for f in frames[:kinds.index(p.Msg.SIGNAL)])
+        assert set(kinds) <= {p.Msg.STDIN, kind}, kinds
+        if kind in kinds:
+            before += sum(len(f.payload) for f in frames[:kinds.index(kind)])
             break
         before += sum(len(f.payload) for f in frames)
-    # at most the frame on the wire and what the ring held before it, not the queued stdin
     sndbuf = run.mon.chan.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
     assert before <= 65536 + 2 * sndbuf, before
-    zone.send(p.Msg.EXIT, i32(143))
-    assert run.wait(5) == 143
-    feeder.join(5)
 
 
 def test_exit_ack_overtakes_queued_stdin(tmp_path, runs) -> None:
@@ -505,25 +516,7 @@ def test_exit_ack_overtakes_queued_stdin(tmp_path, runs) -> None:
     zone.send(p.Msg.EXIT, i32(0))
     wait_for(lambda: run.mon.exit_status is not None, what="EXIT handled")
     threading.Event().wait(0.3)  # the monitor is past its loop before the zone reads again
-    reader = p.FrameReader()
-    before = 0
-    zone.peer().settimeout(5)
-    while True:
-        try:
-            data = zone.peer().recv(65536)
-        except TimeoutError:
-            pytest.fail(f"no EXIT_ACK after {before} bytes of stdin")
-        assert data, f"channel closed without EXIT_ACK after {before} bytes of stdin"
-        frames = reader.feed(data)
-        kinds = [f.type for f in frames]
-        assert set(kinds) <= {p.Msg.STDIN, p.Msg.EXIT_ACK}, kinds
-        if p.Msg.EXIT_ACK in kinds:
-            before += sum(len(f.payload) for f in frames[:kinds.index(p.Msg.EXIT_ACK)])
-            break
-        before += sum(len(f.payload) for f in frames)
-    # at most the frame on the wire and what the ring held before it, not the queued stdin
-    sndbuf = run.mon.chan.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-    assert before <= 65536 + 2 * sndbuf, before
+    assert_overtakes_queued_stdin(run, zone, p.Msg.EXIT_ACK)
     assert run.wait(5) == 0
     assert (run.state_dir / EXIT_STATUS_FILE).read_text() == "0\n"
     assert "did not take EXIT_ACK" not in run.log()
