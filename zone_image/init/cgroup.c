@@ -203,11 +203,7 @@ size_t xen_misc_minors(const char *proc_misc, unsigned *out, size_t cap)
 static size_t read_xen_minors(unsigned *minors, size_t cap)
 {
 	static char misc[16384];
-	int fd = open("/proc/misc", O_RDONLY | O_CLOEXEC);
-	ssize_t r = fd >= 0 ? read(fd, misc, sizeof misc - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	misc[r > 0 ? r : 0] = 0;
+	read_file("/proc/misc", misc, sizeof misc);
 	return xen_misc_minors(misc, minors, cap);
 }
 
@@ -355,15 +351,10 @@ int cpulist_subset(const char *want, const char *have, unsigned *missing)
 	return 0;
 }
 
+/* Its first line. */
 static void read_text(const char *path, char *buf, size_t n)
 {
-	buf[0] = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t r = read(fd, buf, n - 1);
-	close(fd);
-	buf[r > 0 ? r : 0] = 0;
+	read_file(path, buf, n);
 	buf[strcspn(buf, "\n")] = 0;
 }
 

@@ -163,3 +163,14 @@ int write_file(const char *path, const char *s)
 	}
 	return 0;
 }
+
+void read_file(const char *path, char *buf, size_t n)
+{
+	buf[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t r = read(fd, buf, n - 1);
+	close(fd);
+	buf[r > 0 ? r : 0] = 0;
+}

@@ -23,4 +23,8 @@ int ensure_path(const char *root, const char *path, bool file, char *out, size_t
 /* Write a short string to a file (sysctl, oom_score_adj). 0, or -1 with errno. */
 int write_file(const char *path, const char *s);
 
+/* Read a small file (/proc, /sys, cgroup files) into buf, NUL-terminated and cut at n - 1
+ * bytes; an unreadable file reads as "". */
+void read_file(const char *path, char *buf, size_t n);
+
 #endif

@@ -1,6 +1,7 @@
 #include "stats.h"
 
 #include "cgroup.h"
+#include "fsutil.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -133,17 +134,6 @@ size_t stats_format(char *out, size_t n, const char *meminfo, const char *stat, 
 	return len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
 }
 
-static void slurp(const char *path, char *buf, size_t n)
-{
-	buf[0] = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t r = read(fd, buf, n - 1);
-	close(fd);
-	buf[r > 0 ? r : 0] = 0;
-}
-
 /* Processes of the container: everything but PID 1 and kernel threads (kthreadd = 2 and its
  * children). */
 static long count_pids(void)
@@ -159,7 +149,7 @@ static long count_pids(void)
 			continue;
 		char path[64], buf[512];
 		snprintf(path, sizeof path, "/proc/%d/stat", pid);
-		slurp(path, buf, sizeof buf);
+		read_file(path, buf, sizeof buf);
 		char *p = strrchr(buf, ')');
 		int ppid;
 		if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid != 2)
@@ -174,15 +164,15 @@ static void slurp_cgroup(const char *dir, const char *file, char *buf, size_t n)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	slurp(path, buf, n);
+	read_file(path, buf, n);
 }
 
 size_t stats_collect(const char *dir, char *out, size_t n)
 {
 	static char meminfo[8192], stat[1024];
-	slurp("/proc/meminfo", meminfo, sizeof meminfo);
+	read_file("/proc/meminfo", meminfo, sizeof meminfo);
 	if (!dir) {
-		slurp("/proc/stat", stat, sizeof stat);
+		read_file("/proc/stat", stat, sizeof stat);
 		return stats_format(out, n, meminfo, stat, count_pids(), sysconf(_SC_CLK_TCK));
 	}
 	/* The container's cgroup, and the zone's memory (the most the limit can be). */

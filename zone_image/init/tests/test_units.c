@@ -1043,11 +1043,7 @@ static void test_device_program_kernel(void)
 	CHECK(plumbing >= 0);
 
 	static char mi[65536];
-	int mfd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	ssize_t got = mfd >= 0 ? read(mfd, mi, sizeof mi - 1) : -1;
-	if (mfd >= 0)
-		close(mfd);
-	mi[got > 0 ? got : 0] = 0;
+	read_file("/proc/self/mountinfo", mi, sizeof mi);
 	char mnt[256], parent[512], child[600], procs[640];
 	char dir[] = "/tmp/edera-unit-dev-XXXXXX";
 	snprintf(parent, sizeof parent, "/nonexistent");
