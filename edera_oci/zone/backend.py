@@ -37,6 +37,7 @@ from .control import BOOT_TIMEOUT, EXIT_STATUS_FILE, OOM_KILLS_FILE
 from .image import find_zone_image
 from .protocol import PROTOCOL_VERSION, ProtocolError, Tag, check_exec_records, encode_records
 from .records import (
+    BINDS_MOUNTPOINT,
     MappingError,
     check_cpuset,
     device_rule_records,
@@ -306,10 +307,12 @@ class XenZoneBackend:
             # Binds first: a bad source is refused before anything is copied. A source
             # holding this --root or the disks would share the runtime's state with the zone.
             share_root = shares.root_over_9p(spec.annotations)
+            # A pod's sandbox exports its share even without binds: its pod's later
+            # containers' binds come through it (_share_pod_binds).
             shares_plan = shares.plan_binds(
                 spec.mounts, state_dir / shares.STAGING_DIR,
                 protected=[os.path.dirname(req.state_dir), DISK_ROOT],
-                root=spec.root if share_root else None)
+                root=spec.root if share_root else None, pod_share=role is not None)
             disk_files = []
             if not share_root:
                 disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
@@ -485,6 +488,7 @@ class XenZoneBackend:
                     zone["name"], zone["domid"] if isinstance(zone.get("domid"), int) else None):
                 log.warning(f"the zone's 9pfs backend (pid {pid}) outlived its domain: killed")
         self._detach_pod_disks(zone)
+        self._unshare_pod_binds(zone)
         self._shrink_pod_zone(zone)
         clock.mark("domain")
         if zone.get("state_dir"):
@@ -525,6 +529,24 @@ class XenZoneBackend:
                 pod.detach_disk(info["domid"], index)
             except domain.DomainError as e:
                 log.warning(f"detaching {pod.vdev_name(index)} from the pod's zone: {e}")
+
+    @staticmethod
+    def _unshare_pod_binds(zone: dict) -> None:
+        """A pod container's binds, out of its pod's share: removing their mount points here
+        detaches the mounts in the zone's QEMU (shares.remove_mount_points). Only the
+        directory create would have made, under the recorded sandbox's staging directory."""
+        info = zone.get("pod") or {}
+        if info.get("role") != "container" or not info.get("share"):
+            return
+        try:
+            expected = (Path(info["sandbox_state_dir"]) / shares.STAGING_DIR /
+                        f"{shares.POD_PREFIX}{info['name']}")
+        except (KeyError, TypeError):
+            return
+        if str(expected) != info["share"]:
+            log.warning(f"not removing {info['share']!r}: not this pod container's share")
+            return
+        shares.remove_mount_points(expected)
 
     def _fit_pod_zone(self, domid: int, target: pod.PodTarget, who: str) -> None:
         """Bring the pod's zone to target: its memory target (``xl mem-set``: the zone
@@ -622,16 +644,22 @@ class XenZoneBackend:
             disks.make_disk_dir(disk_dir)
             (disk_dir / OWNER_FILE).write_text(str(state_dir))
             checkpoint("disk-dir")
+            # Binds first, as for a zone of its own: a bad source is refused before the root
+            # is copied.
+            bind_sources = self._share_pod_binds(req, sandbox, zone, record)
+            images = []
+            if bind_sources is None:  # the pod's zone has no share: copies on a disk
+                staging = disk_dir / "binds"
+                staging.mkdir()
+                copied = bind_copies.stage_binds(spec.mounts, staging,
+                                                 protected=[os.path.dirname(req.state_dir)])
+                if copied:
+                    disks.make_ext4(staging, disk_dir / bind_copies.BINDS_DISK, "zone-binds")
+                    images.append(disk_dir / bind_copies.BINDS_DISK)
+                shutil.rmtree(staging)
+                bind_sources = {i: f"{pod.POD_DIR}/{name}/binds/{i}" for i in copied}
             disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
-            images = [disk_dir / disks.ROOT_DISK]
-            staging = disk_dir / "binds"
-            staging.mkdir()
-            bind_sources = bind_copies.stage_binds(spec.mounts, staging,
-                                             protected=[os.path.dirname(req.state_dir)])
-            if bind_sources:
-                disks.make_ext4(staging, disk_dir / bind_copies.BINDS_DISK, "zone-binds")
-                images.append(disk_dir / bind_copies.BINDS_DISK)
-            shutil.rmtree(staging)
+            images.insert(0, disk_dir / disks.ROOT_DISK)
             clock.mark("disks")
             checkpoint("disks")
             # one container at a time per pod: each sizes the zone and picks its free slots
@@ -693,6 +721,37 @@ class XenZoneBackend:
         except BaseException:
             self._undo_create(zone, monitor)
             raise
+
+    @staticmethod
+    def _share_pod_binds(req: CreateRequest, sandbox: dict[str, Any], zone: dict[str, Any],
+                         record: Callable[[dict], None]) -> dict[int, str] | None:
+        """A pod container's binds, live through its pod's 9p share: each source is mounted
+        on ``<sandbox's staging>/pod-<name>/<i>`` in the mount namespace of the zone's QEMU
+        (shares.share_with_running_zone), recorded first for the teardown. Returns mount
+        index -> the source's path in the zone; {} without binds; None when the pod's zone
+        has no share (a podman pod's zone of its own, made without binds), after a warning:
+        then they are copies."""
+        spec = req.spec
+        if not any(m.is_bind for m in spec.mounts):
+            return {}
+        staging = Path(sandbox["state_dir"]) / shares.STAGING_DIR
+        backends = shares.backend_pids(sandbox["name"], sandbox.get("domid"))
+        if not staging.is_dir() or staging.is_symlink() or not backends:
+            log.warning(f'container "{req.id}": its pod\'s zone has no share (it was made '
+                        "without bind mounts): its binds are copies, and writes to them stay in "
+                        "the zone")
+            return None
+        member = staging / f"{shares.POD_PREFIX}{zone['pod']['name']}"
+        zone["pod"]["share"] = str(member)  # before anything is mounted: delete removes it
+        record(zone)
+        plan = shares.plan_binds(spec.mounts, member,
+                                 protected=[os.path.dirname(req.state_dir), DISK_ROOT],
+                                 zone_dir=f"{BINDS_MOUNTPOINT}/{member.name}")
+        try:
+            shares.share_with_running_zone(plan, backends[0])
+        finally:
+            plan.close()
+        return plan.bind_sources()
 
     @staticmethod
     def _warn_short(container_id: str, demand: pod.Demand, size: pod.ZoneSize,

@@ -494,12 +494,11 @@ def detach_disk(domid: int, index: int) -> None:
 def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], name: str,
                           root_index: int, binds_index: int | None,
                           join: frozenset[str] | None = None) -> bytes:
-    """CONTAINER's records: the container's own (its root and binds on the hot-plugged disks,
-    its bind sources under POD_DIR/<name>/binds), POD_NAME, and POD_JOIN for each of the IPC,
+    """CONTAINER's records: the container's own (its root on the hot-plugged disk, its bind
+    sources where bind_sources says the zone has them: in the pod's share, or on a
+    hot-plugged disk under POD_DIR/<name>/binds), POD_NAME, and POD_JOIN for each of the IPC,
     UTS and PID namespaces shared with the sandbox: those in join, or (None) those the engine
     points at the sandbox's (a ``path``). Those are shared in the zone, the others made new."""
-    binds_dir = f"{POD_DIR}/{name}/binds"
-    sources = {i: f"{binds_dir}/{os.path.basename(src)}" for i, src in bind_sources.items()}
     if join is None:
         joined = {ns.get("type") for ns in (config.get("linux") or {}).get("namespaces") or []
                   if ns.get("path") and ns.get("type") in JOINABLE_NAMESPACES}
@@ -508,7 +507,7 @@ def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], 
     recs: list[tuple[int, Any]] = []
     if binds_index is not None:  # copies on a hot-plugged disk (bind_copies.py)
         recs.append((Tag.BINDS_DISK, vdev_name(binds_index)))
-    for tag, value in container_records(config, sources, None):
+    for tag, value in container_records(config, bind_sources, None):
         if tag == Tag.ROOT_DISK:
             value = [vdev_name(root_index), "ext4"]
         elif tag == Tag.NAMESPACE and value in joined:

@@ -11,6 +11,15 @@ into a user's volume. QEMU exports ``<state dir>/binds`` as one 9p device (tag
 ``edera-binds``); the zone init mounts it on /run/edera/binds and binds each ``<i>`` on its
 destination (PROTOCOL.md, ``BINDS_SHARE``).
 
+A pod's zone keeps its share open to the pod's later containers: a pod sandbox exports its
+staging directory even with no binds of its own, and a container joining the pod gets its
+sources mounted on ``<sandbox's staging>/pod-<name>/<i>`` in the mount namespace of the running
+zone's QEMU (``share_with_running_zone``), which serves them under the zone's
+``/run/edera/binds/pod-<name>/<i>``: live, as a single container's are, although libxl cannot
+add a 9p device to a running domain. Removing those mount points in the host's namespace
+(``remove_mount_points``) detaches the mounts in QEMU's (Linux detaches mounts on a directory
+or file removed in another namespace).
+
 Least privilege on the dom0 side: every staged mount is ``nodev`` and ``nosuid`` (QEMU cannot
 open a device node found in, or made in, a volume on the zone's behalf), read-only binds are
 read-only in dom0's kernel (the zone cannot write whatever it asks QEMU), and QEMU's 9p server
@@ -38,6 +47,7 @@ SHARE_TAG = "edera-binds"
 STAGING_DIR = "binds"
 ROOT_TAG = "edera-root"
 ROOT_DIR = "rootfs-share"  # in the state directory: where the bundle's rootfs is mounted
+POD_PREFIX = "pod-"  # <staging>/pod-<name>: a pod container's binds, in its sandbox's share
 # config.json's annotation that asks for the root over 9pfs instead of the ext4 copy
 ROOT_ANNOTATION = "org.edera-oci.rootfs"
 # passthrough: files keep the owners and modes the zone gives them (and the host's are shown
@@ -94,21 +104,33 @@ class SharePlan:
     staging: Path
     entries: list[ShareEntry] = field(default_factory=list)
     root: ShareEntry | None = None  # the bundle's rootfs, when it is shared too
+    # A pod's sandbox: the staging directory is exported even without binds, for the pod's
+    # later containers (share_with_running_zone).
+    pod_share: bool = False
+    # Where the zone sees the staging directory: BINDS_MOUNTPOINT, or a pod container's
+    # directory under it.
+    zone_dir: str = BINDS_MOUNTPOINT
+
+    @property
+    def exported(self) -> bool:
+        """Whether the staging directory is the zone's binds share."""
+        return bool(self.entries) or self.pod_share
 
     @property
     def needed(self) -> bool:
         """Anything to share: then xl create runs in the shares' namespace."""
-        return bool(self.entries) or self.root is not None
+        return self.exported or self.root is not None
 
     def bind_sources(self) -> dict[int, str]:
         """mount index -> the source's path in the zone."""
-        return {e.index: f"{BINDS_MOUNTPOINT}/{e.index}" for e in self.entries}
+        return {e.index: f"{self.zone_dir}/{e.index}" for e in self.entries}
 
     def xl_p9(self) -> list[str]:
         """The xl ``p9`` device list: one 9p device for all the binds (each device costs the
-        zone 2 MiB of ring memory), none without binds (then no QEMU runs at all)."""
+        zone 2 MiB of ring memory), none without binds unless the zone is a pod's (then no
+        QEMU runs at all)."""
         devices = []
-        if self.entries:
+        if self.exported:
             devices.append(f"tag={SHARE_TAG},security_model={SECURITY_MODEL},path={self.staging}")
         if self.root is not None:
             devices.append(f"tag={ROOT_TAG},security_model={SECURITY_MODEL},"
@@ -121,7 +143,7 @@ class SharePlan:
 
     def zone_share(self) -> tuple[str, str] | None:
         """(9p tag, mount options) for the zone's BINDS_SHARE record."""
-        return (SHARE_TAG, ZONE_MOUNT_OPTIONS) if self.entries else None
+        return (SHARE_TAG, ZONE_MOUNT_OPTIONS) if self.exported else None
 
     def root_share(self) -> tuple[str, str] | None:
         """(9p tag, mount options) for the zone's ROOT_SHARE record."""
@@ -165,15 +187,25 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _enter(plan: SharePlan) -> None:
+def _mounting_libc():
     libc = _libc()
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                            ctypes.c_void_p]
+    return libc
+
+
+def _enter(plan: SharePlan) -> None:
+    libc = _mounting_libc()
     _check(libc.unshare(CLONE_NEWNS), "a mount namespace for the zone's shares")
     # slave: the host's later unmounts still reach this namespace; nothing goes back.
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
            "make the zone's mount namespace a slave of the host's")
-    for e in plan.entries + ([plan.root] if plan.root else []):
+    _mount_entries(libc, plan.entries + ([plan.root] if plan.root else []))
+
+
+def _mount_entries(libc, entries: list[ShareEntry]) -> None:
+    """Mount each checked source on its staging entry, in the caller's mount namespace."""
+    for e in entries:
         target = os.fsencode(e.target)
         # A bind mount's source must be in the caller's namespace: the checked descriptor is
         # the host namespace's, so the source is opened again here and must be the same inode.
@@ -240,7 +272,8 @@ def _open_source(index: int, src: str, guarded: list[str]) -> tuple[int, bool]:
 
 
 def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
-               root=None) -> SharePlan:
+               root=None, pod_share: bool = False,
+               zone_dir: str = BINDS_MOUNTPOINT) -> SharePlan:
     """Check and open every bind source of mounts and make its staging entry (nothing is
     mounted yet: SharePlan.enter does that for ``xl create``).
 
@@ -249,10 +282,11 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
     device, and a source that contains or lies in /run/edera-oci or a ``protected`` path (the
     caller's --root and disk directory). With ``root`` (config.json's root, a spec.Root), the
     bundle's rootfs is shared too, as its own 9p device, mounted on ``<staging>/../rootfs-share``;
-    a bad root is refused naming ``root.path``.
+    a bad root is refused naming ``root.path``. ``pod_share``: the staging directory is made
+    (and exported) even without binds; ``zone_dir``: where the zone sees it.
     """
     guarded = list(dict.fromkeys(os.path.realpath(p) for p in (*ALWAYS_PROTECTED, *protected)))
-    plan = SharePlan(staging=staging)
+    plan = SharePlan(staging=staging, pod_share=pod_share, zone_dir=zone_dir)
     try:
         for i, m in enumerate(mounts):
             if not m.is_bind:
@@ -277,7 +311,7 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
             if not is_dir:
                 raise ZoneError(f"root.path: {root.path} is not a directory")
             plan.root.target.mkdir(mode=0o700)
-        if plan.entries:
+        if plan.exported:
             staging.mkdir(mode=0o700)
             for e in plan.entries:
                 if e.is_dir:
@@ -336,22 +370,75 @@ def stop_backends(name: str, domid: int | None = None) -> list[int]:
     return pids
 
 
-def remove_staging(staging: Path) -> None:
-    """Remove the staging directory and the root's mount point: empty mount points only (in
-    the host's namespace nothing is mounted on them), so they are removed entry by entry,
-    never recursively."""
-    with contextlib.suppress(OSError):
-        os.rmdir(staging.parent / ROOT_DIR)
+def share_with_running_zone(plan: SharePlan, backend_pid: int) -> None:
+    """Mount plan's sources on their staging entries in the mount namespace of a running
+    zone's 9pfs QEMU (``backend_pid``), whose export holds the staging directory: the zone
+    sees them at once under plan.zone_dir. Done in a forked child (setns needs a process of
+    one thread), which reopens each source there and checks it is the inode checked here.
+    ZoneError naming ``mounts[i]`` on failure (the caller removes the mount points)."""
     try:
-        names = os.listdir(staging)
-    except FileNotFoundError:
+        ns_fd = os.open(f"/proc/{backend_pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise ZoneError(f"the pod's zone's 9pfs backend (pid {backend_pid}): {e.strerror}") \
+            from None
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            code = 125
+            try:
+                os.close(r)
+                libc = _mounting_libc()
+                _check(libc.setns(ns_fd, CLONE_NEWNS),
+                       "entering the mount namespace of the pod's share")
+                _mount_entries(libc, plan.entries)
+                code = 0
+            except OSError as e:
+                os.write(w, f"{e.strerror or e}".encode(errors="replace"))
+            finally:
+                os._exit(code)
+        os.close(w)
+        w = -1
+        chunks = []
+        while chunk := os.read(r, 4096):
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(ns_fd)
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    if status != 0:
+        message = b"".join(chunks).decode(errors="replace").strip()
+        raise ZoneError(message or f"sharing the binds with the pod's zone failed ({status})")
+
+
+def remove_mount_points(directory: Path) -> None:
+    """Remove a directory of mount points: empty directories and files only, entry by entry
+    (and one level into a pod container's ``pod-<name>``), never a tree: in the host's
+    namespace nothing is mounted on them, and a mount on one in another namespace, xl's or
+    QEMU's, is detached by the removal. An entry that is not empty is kept, with its
+    directory."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
         return
     for name in names:
-        path = staging / name
+        path = directory / name
         with contextlib.suppress(OSError):
             if path.is_dir() and not path.is_symlink():
-                os.rmdir(path)  # fails, and keeps it, if anything is in it
+                if name.startswith(POD_PREFIX):  # a pod container's, in its sandbox's share
+                    remove_mount_points(path)
+                else:
+                    os.rmdir(path)  # fails, and keeps it, if anything is in it
             else:
                 path.unlink()
     with contextlib.suppress(OSError):
-        os.rmdir(staging)
+        os.rmdir(directory)
+
+
+def remove_staging(staging: Path) -> None:
+    """Remove the staging directory and the root's mount point (remove_mount_points)."""
+    with contextlib.suppress(OSError):
+        os.rmdir(staging.parent / ROOT_DIR)
+    remove_mount_points(staging)

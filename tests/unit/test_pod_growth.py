@@ -228,7 +228,8 @@ class Pod:
         (self.root / cid / "state.json").write_text(json.dumps(
             {"id": cid, "bundle": "/b", "status": status, "zone": zone}))
 
-    def request(self, cid: str, resources: dict | None = None) -> CreateRequest:
+    def request(self, cid: str, resources: dict | None = None,
+                mounts: list | None = None) -> CreateRequest:
         state_dir = self.root / cid
         state_dir.mkdir()
         rootfs = self.base / f"{cid}-rootfs"
@@ -237,7 +238,7 @@ class Pod:
             "ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"},
             "root": {"path": str(rootfs)},
             "annotations": {CRI_TYPE: "container", CRI_SANDBOX: SANDBOX},
-            "linux": {"resources": resources or {}}})
+            "linux": {"resources": resources or {}}, "mounts": mounts or []})
         self.recorded[cid] = []
 
         def record(zone: dict) -> None:  # as the lifecycle does: into state.json, at once
@@ -247,8 +248,9 @@ class Pod:
         return CreateRequest(id=cid, bundle=str(self.base), spec=spec, state_dir=str(state_dir),
                              record_zone=record)
 
-    def create(self, cid: str, resources: dict | None = None) -> dict:
-        zone = zb.XenZoneBackend().create(self.request(cid, resources), lambda state: None)
+    def create(self, cid: str, resources: dict | None = None, mounts: list | None = None) -> dict:
+        zone = zb.XenZoneBackend().create(self.request(cid, resources, mounts),
+                                          lambda state: None)
         self.write_state(cid, "created", zone)
         return zone
 

@@ -69,7 +69,7 @@ def test_pod_container_records_join_the_sandboxs_namespaces_and_use_its_disks() 
                                  {"type": "uts", "path": "/proc/9/ns/uts"}, {"type": "pid"}]},
     }
     records = p.decode_records(pod.pod_container_records(
-        config, {0: "/run/edera/binds/0"}, "ctr1", 2, 3))
+        config, {0: "/run/edera/binds/pod-ctr1/0"}, "ctr1", 2, 3))
     values = [(tag, value.decode()) for tag, value in records]
     assert (p.Tag.ROOT_DISK, "xvdc\0ext4") in values
     assert (p.Tag.BINDS_DISK, "xvdd") in values
@@ -77,7 +77,7 @@ def test_pod_container_records_join_the_sandboxs_namespaces_and_use_its_disks() 
     assert sorted(v for t, v in values if t == p.Tag.POD_JOIN) == ["ipc", "uts"]
     assert sorted(v for t, v in values if t == p.Tag.NAMESPACE) == ["mount", "pid"]
     mount = next(v for t, v in values if t == p.Tag.MOUNT)
-    assert mount.split("\0")[2] == "/run/edera/pod/ctr1/binds/0"
+    assert mount.split("\0")[2] == "/run/edera/binds/pod-ctr1/0"  # where the zone has it
 
 
 def test_pod_names_and_disk_slots() -> None:

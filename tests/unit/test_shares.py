@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -285,3 +287,90 @@ def test_the_zones_qemu_is_found_by_its_domain_name_or_id(tmp_path):
     assert shares.backend_pids("edera-x-c1", proc=proc) == [101]
     assert sorted(shares.backend_pids("gone", 8, proc=proc)) == [102]
     assert shares.backend_pids("gone", proc=proc) == []
+
+
+def test_a_pods_sandbox_exports_its_staging_directory_without_binds(staging):
+    """The pod's later containers are shared through it: it is there from the zone's boot."""
+    plan = shares.plan_binds([tmpfs_mount()], staging, pod_share=True)
+    assert plan.xl_p9() == [f"tag={shares.SHARE_TAG},security_model=passthrough,path={staging}"]
+    assert plan.zone_share() == (shares.SHARE_TAG, shares.ZONE_MOUNT_OPTIONS)
+    assert plan.needed and plan.bind_sources() == {} and os.listdir(staging) == []
+    shares.remove_staging(staging)
+    assert not staging.exists()
+
+
+@pytest.fixture
+def zone_backend(staging):
+    """A stand-in for a running pod zone's QEMU: a process in a mount namespace of its own, a
+    slave of ours, as `xl create` runs in (SharePlan.enter)."""
+    staging.mkdir()
+    proc = subprocess.Popen(["unshare", "--mount", "--propagation", "slave", "sleep", "600"])
+    ours = os.readlink("/proc/self/ns/mnt")
+    deadline = time.monotonic() + 10
+    while (os.readlink(f"/proc/{proc.pid}/ns/mnt") == ours or
+           not Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(b"sleep")):
+        assert time.monotonic() < deadline, "unshare did not start"
+        time.sleep(0.01)
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def mounts_in(pid: int, under: Path) -> dict[str, list[str]]:
+    """Mount points under `under` in pid's mount namespace, with their options."""
+    lines = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+    return {ln.split()[4]: ln.split()[5].split(",") for ln in lines
+            if ln.split()[4].startswith(f"{under}/")}
+
+
+def test_a_pod_containers_binds_reach_the_running_zones_share_live(tmp_path, staging,
+                                                                    zone_backend):
+    """A container joining a pod: its sources are mounted where the running zone's QEMU
+    serves them (its namespace, never ours), live both ways, read-only as asked; removing the
+    mount points in our namespace detaches them there and leaves the volume's files."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "from-host").write_text("hello from dom0\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    member = staging / f"{shares.POD_PREFIX}web"
+    plan = shares.plan_binds([tmpfs_mount(), bind(vol, "/data", ("rbind", "rw")),
+                              bind(hosts, "/etc/hosts", ("bind", "ro"))], member,
+                             zone_dir="/run/edera/binds/pod-web")
+    try:
+        shares.share_with_running_zone(plan, zone_backend)
+    finally:
+        plan.close()
+    assert plan.bind_sources() == {1: "/run/edera/binds/pod-web/1",
+                                   2: "/run/edera/binds/pod-web/2"}
+    points = mounts_in(zone_backend, member)
+    assert set(points) == {f"{member}/1", f"{member}/2"}
+    assert {"nosuid", "nodev", "rw"} <= set(points[f"{member}/1"])
+    assert {"nosuid", "nodev", "ro"} <= set(points[f"{member}/2"])
+    seen = Path(f"/proc/{zone_backend}/root{member}")
+    assert (seen / "1" / "from-host").read_text() == "hello from dom0\n"
+    (seen / "1" / "from-zone").write_text("from-zone\n")
+    assert (vol / "from-zone").read_text() == "from-zone\n"
+    with pytest.raises(OSError, match="Read-only file system"):
+        (seen / "2").write_text("x")
+    assert mounts_in(os.getpid(), member) == {}  # ours never held them
+    shares.remove_staging(staging)
+    assert not staging.exists()
+    assert mounts_in(zone_backend, member) == {}  # detached in QEMU's namespace too
+    assert sorted(os.listdir(vol)) == ["from-host", "from-zone"]
+
+
+def test_a_pod_containers_bind_that_cannot_be_mounted_names_the_mount(tmp_path, staging,
+                                                                       zone_backend):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    member = staging / f"{shares.POD_PREFIX}web"
+    plan = shares.plan_binds([tmpfs_mount(), bind(vol)], member)
+    os.rmdir(member / "1")  # the mount point is gone: the bind mount fails
+    try:
+        with pytest.raises(ZoneError, match=r"mounts\[1\]\.source: sharing .*/vol with the "
+                                            r"zone: No such file or directory"):
+            shares.share_with_running_zone(plan, zone_backend)
+    finally:
+        plan.close()
+    assert mounts_in(zone_backend, member) == {}
