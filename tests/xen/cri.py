@@ -18,7 +18,7 @@ SERVICE = "/runtime.v1.RuntimeService/"
 # NamespaceMode
 POD, CONTAINER = 0, 1
 # ContainerState
-CONTAINER_RUNNING = 1
+CONTAINER_RUNNING, CONTAINER_EXITED = 1, 2
 
 Message = dict[int, Any]
 
@@ -138,6 +138,13 @@ class RuntimeService:
                            timeout=timeout + 30)
         return number(answer, 3), text(answer, 1), text(answer, 2)
 
+    def stop_container(self, container_id: str, timeout: int = 0) -> None:
+        """StopContainer: SIGTERM, then SIGKILL after timeout seconds (0: SIGKILL at once)."""
+        self.call("StopContainer", {1: container_id, 2: timeout})
+
+    def remove_container(self, container_id: str) -> None:
+        self.call("RemoveContainer", {1: container_id})
+
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         self.call("StopPodSandbox", {1: sandbox_id})
 
@@ -155,5 +162,11 @@ def pod_config(name: str, uid: str, log_directory: str) -> Message:
     }
 
 
-def container_config(name: str, image: str, command: list[str], log_path: str) -> Message:
-    return {1: {1: name, 2: 0}, 2: {1: image}, 3: command, 11: log_path}
+def container_config(name: str, image: str, command: list[str], log_path: str,
+                     mounts: dict[str, str] | None = None, attempt: int = 0) -> Message:
+    """A ContainerConfig; mounts: container path -> host path (a pod's volumes, as the
+    kubelet gives an emptyDir: a directory of its own on the host)."""
+    config: Message = {1: {1: name, 2: attempt}, 2: {1: image}, 3: command, 11: log_path}
+    if mounts:
+        config[7] = [{1: ctr, 2: host} for ctr, host in mounts.items()]
+    return config

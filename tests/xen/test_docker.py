@@ -7,6 +7,7 @@ through podman (tests/xen/test_podman.py): each engine container costs 40 to 60 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .engines import (
     sh,
     zone_states,
 )
+from .test_pods import wait_for
 
 pytestmark = pytest.mark.xen
 
@@ -117,8 +119,13 @@ def test_ctr_runs_a_zone_through_the_runc_shim(image, tmp_path):
 
 def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
     """containerd's CRI plugin, driven as the kubelet drives it, with the runtime handler
-    `edera` (what a RuntimeClass names): the pod's container runs in a zone on the pod's
-    network, its stdout reaches the pod's log, and ExecSync (probes, `kubectl exec`) reaches it."""
+    `edera` (what a RuntimeClass names). One pod, one zone: an init container writes into an
+    emptyDir and ends before the app containers start; `web` serves the emptyDir on localhost
+    and `app` fetches it in a loop into the pod's log; the emptyDir is live on the host both
+    ways; ExecSync reaches each container in its own root; `app` killed reports 137 while
+    `web` serves on, and its replacement in the same sandbox fetches again. A second pod gets
+    a zone of its own and sees neither the first's files, processes nor localhost.
+    RemovePodSandbox leaves nothing."""
     ctr = ("ctr", "-n", "k8s.io")
     sh("docker", "import", "-c", 'ENTRYPOINT ["/bin/sleep", "2147483647"]',
        str(busybox_tar(tmp_path)), "localhost/edera-pause:1")
@@ -128,54 +135,105 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
         sh("docker", "save", "-o", str(tar), ref)
         sh(*ctr, "images", "import", str(tar))
         imported.append(ref if "/" in ref else "docker.io/library/" + ref)
-    logs = tmp_path / "pod-logs"
+    busybox = imported[1]
+    logs, logs2 = tmp_path / "pod-logs", tmp_path / "pod-2-logs"
     logs.mkdir()
+    logs2.mkdir()
+    # an emptyDir is a directory of the pod's on the host, bound into its containers
+    empty_dir = tmp_path / "pods" / "uid-edera-pod-1" / "volumes" / "kubernetes.io~empty-dir"
+    empty_dir.mkdir(parents=True)
+    data = {"/data": str(empty_dir)}
     pod = cri.pod_config("edera-pod", "uid-edera-pod-1", str(logs))
+    pod2 = cri.pod_config("edera-pod-2", "uid-edera-pod-2", str(logs2))
+    fetch_loop = ["sh", "-c", "echo hello-from-a-pod; while :; do "
+                  "timeout 5 wget -q -O - http://127.0.0.1:8080/; sleep 1; done"]
     runtime = cri.RuntimeService()
-    sandbox = ""
+    sandboxes = []
+
+    def run(sandbox: str, config: cri.Message, pod_config: cri.Message) -> str:
+        cid = runtime.create_container(sandbox, config, pod_config)
+        runtime.start_container(cid)
+        return cid
+
+    def exited(cid: str) -> bool:
+        return runtime.container_status(cid)[0] == cri.CONTAINER_EXITED
+
     try:
         assert "containerd" in runtime.version()
         sandbox = runtime.run_pod_sandbox(pod, "edera")
+        sandboxes.append(sandbox)
         pod_ip = runtime.pod_ip(sandbox)
         assert pod_ip.startswith("10.77.0."), pod_ip
-        app = runtime.create_container(sandbox, cri.container_config(
-            "app", imported[1], ["sh", "-c", "echo hello-from-a-pod; exec sleep 3600"],
-            "app.log"), pod)
-        runtime.start_container(app)
-        assert runtime.container_status(app)[0] == cri.CONTAINER_RUNNING
+        # The init container runs to completion before the app containers, as the kubelet
+        # orders them; its write lands in the emptyDir on the host.
+        init = run(sandbox, cri.container_config(
+            "init", busybox, ["sh", "-c", "echo hello-from-init > /data/index.html"],
+            "init.log", data), pod)
+        wait_for(lambda: exited(init), 120, "the init container ending")
+        assert runtime.container_status(init)[1] == 0
+        assert (empty_dir / "index.html").read_text() == "hello-from-init\n"
+        web = run(sandbox, cri.container_config(
+            "web", busybox, ["httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/data"], "web.log",
+            data), pod)
+        app = run(sandbox, cri.container_config("app", busybox, fetch_loop, "app.log"), pod)
+        assert len(zone_states()) == 1, zone_states()  # the pod's one zone
+        wait_for(lambda: "hello-from-init" in (logs / "app.log").read_text(), 90,
+                 "app fetching web's page over localhost")
+        assert "hello-from-a-pod" in (logs / "app.log").read_text()
         code, out, err = runtime.exec_sync(app, ["sh", "-c", (
             "ip -o -4 addr show eth0; ls /sys/bus/xen/devices; "
-            f"ping -c 1 -W 5 {POD_GATEWAY} >/dev/null && echo PING-OK")])
+            f"ping -c 1 -W 5 {POD_GATEWAY} >/dev/null && echo PING-OK; ls /data 2>&1")])
         assert code == 0, err + out
         assert f"inet {pod_ip}/24" in out, out  # the pod's address is the zone's
         assert "vbd-" in out, out  # a Xen PV disk: this is a zone, not dom0
         assert "PING-OK" in out, out
-        assert "hello-from-a-pod" in (logs / "app.log").read_text()
-        # A second container of the pod runs in the same zone and shares its localhost.
-        web = runtime.create_container(sandbox, cri.container_config(
-            "web", imported[1], ["sh", "-c", "mkdir -p /www && echo hello-over-localhost > "
-                                 "/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"],
-            "web.log"), pod)
-        runtime.start_container(web)
-        assert len(zone_states()) == 1, zone_states()  # the pod's one zone
-        for _ in range(10):
-            # not wget's -T: Debian 12's static busybox wget crashes with it (SIGSEGV)
-            code, out, err = runtime.exec_sync(app, ["timeout", "5", "wget", "-q", "-O", "-",
-                                                     "http://127.0.0.1:8080/"])
-            if code == 0:
-                break
-        assert (code, out) == (0, "hello-over-localhost\n"), err
-        code, out, _ = runtime.exec_sync(web, ["ls", "/www"])  # exec in web's own root
-        assert (code, out) == (0, "index.html\n")
+        assert "No such file" in out, out  # app's own root has no emptyDir
+        # The emptyDir is live while the pod runs: the host's write is seen in the zone, the
+        # zone's on the host.
+        (empty_dir / "from-host.txt").write_text("written-on-the-host\n")
+        code, out, err = runtime.exec_sync(web, ["sh", "-c", "cat /data/from-host.txt && "
+                                                 "echo from-web > /data/from-web.txt"])
+        assert (code, out) == (0, "written-on-the-host\n"), err
+        assert (empty_dir / "from-web.txt").read_text() == "from-web\n"
+        # app killed: its exit status is reported, web serves on.
+        runtime.stop_container(app, 0)
+        wait_for(lambda: exited(app), 60, "app stopping")
+        assert runtime.container_status(app)[1] == 137
+        # not wget's -T: Debian 12's static busybox wget crashes with it (SIGSEGV)
+        code, out, err = runtime.exec_sync(web, ["timeout", "5", "wget", "-q", "-O", "-",
+                                                 "http://127.0.0.1:8080/"])
+        assert (code, out) == (0, "hello-from-init\n"), err
+        # The kubelet's restart: a new attempt in the same sandbox fetches again.
+        runtime.remove_container(app)
+        run(sandbox, cri.container_config("app", busybox, fetch_loop, "app-1.log", attempt=1),
+            pod)
+        wait_for(lambda: "hello-from-init" in (logs / "app-1.log").read_text(), 90,
+                 "the replacement fetching web's page")
+        assert len(zone_states()) == 1, zone_states()
+        # A second pod: a zone of its own, sharing nothing with the first.
+        sandbox2 = runtime.run_pod_sandbox(pod2, "edera")
+        sandboxes.append(sandbox2)
+        other = run(sandbox2, cri.container_config("other", busybox, ["sleep", "3602"],
+                                                   "other.log"), pod2)
+        assert len(zone_states()) == 2, zone_states()
+        code, out, _ = runtime.exec_sync(other, ["sh", "-c", (
+            "ps; ls /data 2>&1; timeout 5 wget -q -O - http://127.0.0.1:8080/ || "
+            "echo NO-SERVER")])
+        assert "httpd" not in out and "No such file" in out and "NO-SERVER" in out, out
+        assert runtime.pod_ip(sandbox2) != pod_ip
+        code, out, _ = runtime.exec_sync(web, ["ps"])
+        assert code == 0 and "httpd" in out and "3602" not in out, out
     finally:
-        if sandbox:
-            runtime.stop_pod_sandbox(sandbox)
-            runtime.remove_pod_sandbox(sandbox)
+        for sb in sandboxes:
+            runtime.stop_pod_sandbox(sb)
+            runtime.remove_pod_sandbox(sb)
         runtime.close()
         for ref in imported:
             subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
         subprocess.run(["docker", "rmi", "localhost/edera-pause:1"], capture_output=True)
     assert leftovers(Path("/run/containerd/runc/k8s.io")) == []
+    # the emptyDir is the kubelet's to remove: the pod's writes are all in it
+    assert sorted(os.listdir(empty_dir)) == ["from-host.txt", "from-web.txt", "index.html"]
 
 
 def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):

@@ -137,19 +137,24 @@ def test_a_runtime_error_reaches_the_podman_user(image):
     assert "user" in res.stderr and "not supported in a zone" in res.stderr, res.stderr
 
 
-def test_a_podman_pod_is_one_zone(image):
-    """`podman pod create`: the infra container's zone is the pod's. A member serves httpd, and
-    another (`run --rm`) fetches it over 127.0.0.1, which only works in one kernel; `xl list`
-    has one edera zone, the infra's; `exec` into the member; `pod rm -f` leaves nothing (podman
-    removes the members, then the infra)."""
+def test_a_podman_pod_is_one_zone(image, tmp_path):
+    """`podman pod create`: the infra container's zone is the pod's. A member serves httpd
+    from a host directory (`-v`, live through the pod's share: the host's later write is
+    served, the member's write is on the host), and another (`run --rm`) fetches it over
+    127.0.0.1, which only works in one kernel; `xl list` has one edera zone, the infra's;
+    `exec` into the member; `pod rm -f` leaves nothing (podman removes the members, then the
+    infra)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello from a zone's httpd\n")
     res = podman("pod", "create", "--name", "ep")
     assert res.returncode == 0, res.stderr
     removed = False
     try:
         infra = podman("pod", "inspect", "-f", "{{.InfraContainerID}}", "ep").stdout.strip()
         assert infra, "the pod has no infra container"
-        web = podman("run", "-d", "--pod", "ep", "--name", "ep-web", image,
-                     "httpd", "-f", "-p", "8080", "-h", "/www")
+        web = podman("run", "-d", "--pod", "ep", "--name", "ep-web", "-v", f"{www}:/www",
+                     image, "httpd", "-f", "-p", "8080", "-h", "/www")
         assert web.returncode == 0, web.stderr
         zones = domains()
         assert len(zones) == 1 and zones[0].endswith("-" + infra), zones  # infra + web: one
@@ -162,6 +167,11 @@ def test_a_podman_pod_is_one_zone(image):
         got = podman("run", "--rm", "--pod", "ep", image, "wget", "-q", "-O", "-",
                      "http://127.0.0.1:8080/")
         assert (got.returncode, got.stdout) == (0, "hello from a zone's httpd\n"), got.stderr
+        (www / "index.html").write_text("changed on the host\n")
+        live = podman("exec", "ep-web", "sh", "-c", "wget -q -O - http://127.0.0.1:8080/ && "
+                      "echo from-the-member > /www/member.txt")
+        assert (live.returncode, live.stdout) == (0, "changed on the host\n"), live.stderr
+        assert (www / "member.txt").read_text() == "from-the-member\n"
         assert domains() == zones
         rm = podman("pod", "rm", "-f", "-t", "0", "ep")
         removed = True
