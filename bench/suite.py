@@ -4,10 +4,10 @@
 `python3 bench/suite.py` builds what the benchmarks need on the host (the floor's initramfs,
 bench/tools/cpuwork), boots the lab once with a dom0 of 4 GiB (rootfs_size needs it for its
 tmpfs) and runs run_vs_runc, cpu_overhead, dom0_memory, rootfs_size, density, storage and
-pod_vs_single (or those named by --only, in its order), each with the --runs given here. Each benchmark prints
-its own table and writes its own bench/results/NAME-DATE.json (as it goes, for the long ones),
-so a suite stopped early keeps what finished. Each benchmark is also runnable alone:
-`python3 bench/NAME.py` boots its own lab.
+pod_vs_single (or those named by --only, in its order), each with the --runs given here. Each
+benchmark prints its own table and writes its own bench/results/NAME-DATE.json (as it goes, for
+the long ones), so a suite stopped early keeps what finished. Each benchmark is also runnable
+alone: `python3 bench/NAME.py` boots its own lab.
 """
 
 from __future__ import annotations
