@@ -231,8 +231,8 @@ def check_state_root(root: str) -> str:
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise CheckFailed(f"{root} is not a directory (or is a symlink)",
                           f"remove it, and let edera-oci create {root}")
-    if st.st_uid != os.geteuid():
-        raise CheckFailed(f"{root} is owned by uid {st.st_uid}, not by this user ({os.geteuid()})",
+    if st.st_uid != 0:
+        raise CheckFailed(f"{root} is owned by uid {st.st_uid}, not by root",
                           f"chown root:root {root}")
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:

@@ -314,3 +314,37 @@ def test_create_says_so_without_a_traceback(capsys, tmp_path, bad, cli_fake):
     assert code == 1 and out == ""
     assert err.startswith("edera-oci: cannot parse config file ") and err.count("\n") == 1
     assert tree(tmp_path / "root") == []
+
+
+def test_a_root_not_owned_by_root_is_refused_whoever_runs_edera_oci():
+    """Owned by the user who runs it is not enough: a state directory must be root's (a zone
+    needs root; a user's own directory would let that user plant hooks for root's runs)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from edera_oci.statefile import check_root
+
+    top = Path(tempfile.mkdtemp(prefix="edera-root-owner-"))  # /tmp: uid 1000 can reach it
+    os.chmod(top, 0o755)
+    mine = top / "mine"
+    mine.mkdir(mode=0o700)
+    os.chown(mine, 1000, 1000)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # as uid 1000, on its own directory
+        os.close(r)
+        try:
+            os.seteuid(1000)
+            check_root(str(mine))
+            os.write(w, b"accepted")
+        except UsageError as e:
+            os.write(w, str(e).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    said = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    shutil.rmtree(top)
+    assert "owned by uid 1000, not by root" in said, said
