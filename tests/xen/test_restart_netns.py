@@ -22,8 +22,9 @@ RAW_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"
 def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, engine_netns,  # noqa: F811
                                                              tmp_path):
     """What the kubelet does on a restart: a second container in the pod's namespace after
-    the first is deleted gets its network. A failing `xl destroy` fails delete, keeps the
-    state and the zone, and a later delete succeeds."""
+    the first is deleted gets its network; so does one after a create that failed with an
+    error (not a kill) once its network was up, which removes its tc state. A failing
+    `xl destroy` fails delete, keeps the state and the zone, and a later delete succeeds."""
     ping = "ping -c 1 -W 5 10.251.0.1 >/dev/null && echo net-ok || echo net-down"
     netns = {"linux.namespaces": [{"type": "network", "path": f"/run/netns/{engine_netns}"}],
              # busybox ping opens a raw socket: CAP_NET_RAW, as `--cap-add NET_RAW` gives it
@@ -34,6 +35,15 @@ def test_restart_on_the_same_netns_and_a_failing_xl_destroy(root, bundle_dir, en
     print(f"first: {first.returncode} {first.stdout!r} {first.stderr[-400:]!r}", flush=True)
     assert first.returncode == 0 and first.stdout == "net-ok\n", first.stdout + first.stderr
     assert not ingress_on_eth0(engine_netns)
+    # A create that fails in the zone, after its vif was joined to eth0 (the network phase):
+    # a sysctl the zone's kernel does not have fails the container's setup there.
+    make_bundle(bundle_dir, ["true"], **SMALL, **netns,
+                **{"linux.sysctl": {"net.ipv4.no_such_setting": "1"}})
+    broken = oci(root, "create", "--bundle", str(bundle_dir), "broken", timeout=300)
+    print(f"broken: {broken.returncode} {broken.stderr[-400:]!r}", flush=True)
+    assert broken.returncode != 0 and "net.ipv4.no_such_setting" in broken.stderr, broken.stderr
+    assert not ingress_on_eth0(engine_netns)  # its redirects went with it
+    assert leftovers(root) == []
     make_bundle(bundle_dir, ["sh", "-c", ping + "; sleep 600"], **SMALL, **netns)
     out = tmp_path / "second.out"
     with open(out, "w") as f, open(tmp_path / "second.err", "w+") as err:

@@ -10,13 +10,18 @@ was collected; the zone is gone (and its QEMU with it) before the first test's l
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from edera_oci.zone.backend import console_log
+from tests.perms import exposed
 
 from .bundles import make_bundle
 from .dom0 import leftovers, qemus
@@ -56,6 +61,30 @@ echo "stopped=1"
 """
 
 
+# Where Xen's own tools keep files about a domain: logs, libxl's saved configs, run state.
+XEN_DIRS = ("/var/log/xen", "/var/lib/xen", "/run/xen", "/var/lib/xenstored")
+
+
+def files_holding(text: str, *tops: str) -> list[str]:
+    """``path mode`` of every regular file under tops whose content or name holds text."""
+    found = []
+    for top in tops:
+        for parent, _dirs, names in os.walk(top):
+            for name in names:
+                path = os.path.join(parent, name)
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        held = text.encode() in f.read(64 << 20) or text in name
+                except OSError:
+                    continue
+                if held:
+                    found.append(f"{path} {stat.S_IMODE(st.st_mode):04o}")
+    return sorted(found)
+
+
 def bind(source: Path, destination: str, *options: str) -> dict:
     return {"destination": destination, "type": "bind", "source": str(source),
             "options": ["rbind", *options]}
@@ -72,7 +101,9 @@ def volumes(tmp_path_factory) -> dict:
     (etc / "hosts").write_text("10.0.0.1 db\n")
     (etc / "app.conf").write_text("from dom0\n")
     (etc / "sibling-secret").write_text("not shared\n")
-    bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], mounts=[
+    secret = "hunter2-" + uuid.uuid4().hex
+    bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], **{"process.env": [
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}"]}, mounts=[
         {"destination": "/proc", "type": "proc", "source": "proc"},
         bind(vol, "/data", "rw"), bind(ro, "/ro", "ro"),
         bind(etc / "hosts", "/etc/hosts", "ro"), bind(etc / "app.conf", "/etc/app.conf", "rw"),
@@ -84,6 +115,12 @@ def volumes(tmp_path_factory) -> dict:
     result: dict = {"vol": vol, "etc": etc, "ro": ro, "dom0_shadow": dom0_shadow}
     with running_zone(root, bundle, cid, tmp, said("ready"), timeout=300) as zone:
         result["qemus_running"] = qemus()
+        # What the runtime and real Xen (libxl, xenconsoled, the 9pfs QEMU) keep of this zone
+        # while it runs, read for secrets (issue 11).
+        state = json.loads((root / cid / "state.json").read_text())["zone"]
+        result["exposed"] = exposed(root, state["disk_dir"], console_log(state["name"]))
+        result["xen_files_with_secret"] = files_holding(secret, *XEN_DIRS)
+        result["xen_files"] = files_holding(state["name"], *XEN_DIRS)
         result["from_zone"] = (vol / "from-zone").read_text()
         result["app_conf"] = (etc / "app.conf").read_text()
         rtts = []
@@ -117,6 +154,16 @@ def test_writes_cross_both_ways_live_and_survive_delete(volumes):
     vol = volumes["vol"]
     assert (vol / "from-zone").read_text() == "from-zone\n"  # after delete: still there
     assert (vol / "pong-2").exists()
+
+
+def test_nothing_of_the_zone_on_dom0_is_readable_by_others(volumes):
+    """Everything the runtime keeps for a running zone with volumes (its state directory,
+    disk directory, console log) is root's alone; no file of Xen's tools holds the
+    container's secret environment (it travels in spec.bin, 0600, and over the channel), and
+    those of them that name the zone are shown."""
+    print("Xen's files about the zone:", volumes["xen_files"])
+    assert volumes["exposed"] == []
+    assert volumes["xen_files_with_secret"] == []
 
 
 def test_read_only_binds_are_read_only(volumes):
