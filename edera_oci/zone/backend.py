@@ -885,16 +885,22 @@ class XenZoneBackend:
 
     def sweep(self, state_dir: str, container_id: str) -> None:
         """What a container of this id under this root would have left (its state is gone):
-        its monitors, domain, loop devices, disks and console log."""
+        its monitors, domain, loop devices, disks and console log, and its tc redirects in
+        whichever network namespace holds them (found by their mark)."""
         if not domain.is_dom0():
             return
-        self._teardown(derived_zone(state_dir, container_id))
+        zone = derived_zone(state_dir, container_id)
+        self._teardown(zone)
+        for redirect in network.find_redirects({network.redirect_mark(zone["name"])}):
+            if network.remove_redirect(redirect):
+                log.debug(f"removed the zone's {redirect.describe()}")
 
     def orphans(self, root: str) -> dict[str, list[str]]:
         """What zones of this --root left that no container under it owns, by the id they
         were made for (``delete --force ID`` removes them): domains, monitors, disk
-        directories and the loop devices on their images. tc redirects are not found here
-        (they live in engines' namespaces): the next zone on that interface replaces them."""
+        directories, the loop devices on their images, and the tc redirects those ids' zones
+        put in any network namespace (by their mark). A redirect whose zone left nothing else
+        cannot be told by id; the next zone on that interface replaces it."""
         if not domain.is_dom0():
             return {}
         root = os.path.abspath(root)
@@ -930,6 +936,11 @@ class XenZoneBackend:
                 what.append(f"disk dir {disk_dir}")
                 for img in (disks.ROOT_DISK, bind_copies.BINDS_DISK):
                     what += [f"loop {dev}" for dev in disks.loops_backing(disk_dir / img)]
+        marks = {network.redirect_mark(domain_name(os.path.join(root, cid), cid)): cid
+                 for cid in found}
+        if marks:
+            for redirect in network.find_redirects(set(marks)):
+                found[marks[redirect.handle]].append(redirect.describe())
         return found
 
     # -- running zones --------------------------------------------------------------------------

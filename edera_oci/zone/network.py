@@ -202,3 +202,109 @@ def detach_redirects(ns_path: str, names: list[str], zone_name: str) -> list[str
     except FileNotFoundError:
         pass
     return removed
+
+
+# -- redirects no container owns --------------------------------------------------------------
+
+# Named network namespaces (ip netns, docker's): listed before the processes' own.
+NAMED_NETNS_DIRS = ("/run/netns", "/run/docker/netns")
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A zone's tc redirect found in some network namespace: on interface ``iface`` (in the
+    namespace at ``ns_path``), filter ``handle`` sends what arrives to interface ``target``,
+    which may be gone (a zone's vif goes with its domain)."""
+
+    ns_path: str
+    iface: str
+    handle: int
+    target_gone: bool
+
+    def describe(self) -> str:
+        where = "a missing interface" if self.target_gone else "a zone's vif"
+        return f"tc redirect on {self.iface} in netns {self.ns_path} to {where}"
+
+
+def network_namespaces(proc: str = "/proc") -> list[str]:
+    """One path to each network namespace a path reaches on this host: the named ones
+    (``ip netns``, docker's), then each process's."""
+    seen: dict[tuple[int, int], str] = {}
+    candidates = []
+    for top in NAMED_NETNS_DIRS:
+        try:
+            candidates += [f"{top}/{name}" for name in sorted(os.listdir(top))]
+        except OSError:
+            continue
+    try:
+        pids = sorted((e for e in os.listdir(proc) if e.isdigit()), key=int)
+    except OSError:
+        pids = []
+    candidates += [f"{proc}/{pid}/ns/net" for pid in pids]
+    for path in candidates:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        seen.setdefault((st.st_dev, st.st_ino), path)
+    return list(seen.values())
+
+
+def _mirred_targets(tc_filter) -> list[int]:
+    """The interfaces a matchall filter's mirred actions send to."""
+    targets = []
+    options = tc_filter.get_attr("TCA_OPTIONS")
+    actions = options.get_attr("TCA_MATCHALL_ACT") if options is not None else None
+    for _name, action in actions["attrs"] if actions is not None else []:
+        if not hasattr(action, "get_attr") or action.get_attr("TCA_ACT_KIND") != "mirred":
+            continue
+        opts = action.get_attr("TCA_ACT_OPTIONS")
+        parms = opts.get_attr("TCA_MIRRED_PARMS") if opts is not None else None
+        if parms is not None:
+            targets.append(int(parms["ifindex"]))
+    return targets
+
+
+def find_redirects(marks: set[int]) -> list[Redirect]:
+    """The redirects carrying one of ``marks`` (``redirect_mark`` of zone names) in every
+    network namespace of this host: what zones whose state is lost left on engines'
+    interfaces. A namespace that cannot be entered or read is skipped."""
+    from pyroute2 import IPRoute
+
+    found = []
+    for path in network_namespaces():
+        try:
+            with in_netns(path), IPRoute() as ipr:
+                links = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+                for index, name in links.items():
+                    handles = _ingress_handles(ipr, index)
+                    if not handles or not handles & marks:
+                        continue
+                    for f in ipr.get_filters(index=index, parent=0xFFFF0000):
+                        if f["handle"] not in marks:
+                            continue
+                        targets = _mirred_targets(f)
+                        found.append(Redirect(path, name, f["handle"],
+                                              any(t not in links for t in targets)))
+        except Exception:  # noqa: BLE001 - a namespace gone meanwhile, or netlink refusing
+            continue
+    return sorted(set(found), key=lambda r: (r.ns_path, r.iface))
+
+
+def remove_redirect(redirect: Redirect) -> bool:
+    """Remove the ingress qdisc (and so the redirects) of ``redirect``'s interface, if it
+    still carries that filter. True when removed."""
+    from pyroute2 import IPRoute
+
+    try:
+        with in_netns(redirect.ns_path), IPRoute() as ipr:
+            index = ipr.link_lookup(ifname=redirect.iface)
+            if not index:
+                return False
+            handles = _ingress_handles(ipr, index[0])
+            if not handles or redirect.handle not in handles:
+                return False
+            ipr.tc("del", "ingress", index[0], "ffff:")
+            return True
+    except Exception:  # noqa: BLE001 - gone meanwhile
+        return False

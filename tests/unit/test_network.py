@@ -6,6 +6,7 @@ same way (a veth pair, one end inside, an address and a default route) and read 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import uuid
@@ -115,3 +116,24 @@ def test_an_unconfigured_namespace_has_nothing_to_mirror():
         assert network.read_interfaces(f"/run/netns/{name}") == []
     finally:
         ip("netns", "del", name)
+
+
+def test_each_network_namespace_is_scanned_once_named_ones_first(tmp_path, monkeypatch):
+    """list --orphans and delete --force look for a lost zone's tc redirects in every network
+    namespace: each once (processes share them), by the name an engine gave it if any."""
+    from edera_oci.zone import network as net
+
+    named = tmp_path / "netns"
+    named.mkdir()
+    proc = tmp_path / "proc"
+    shared = tmp_path / "ns-shared"
+    shared.write_text("")
+    own = tmp_path / "ns-own"
+    own.write_text("")
+    os.link(shared, named / "engine")
+    for pid, target in ((1, own), (20, shared), (300, shared), (4000, own)):
+        (proc / str(pid) / "ns").mkdir(parents=True)
+        os.link(target, proc / str(pid) / "ns" / "net")
+    (proc / "self").mkdir()
+    monkeypatch.setattr(net, "NAMED_NETNS_DIRS", (str(named), str(tmp_path / "absent")))
+    assert net.network_namespaces(str(proc)) == [str(named / "engine"), f"{proc}/1/ns/net"]

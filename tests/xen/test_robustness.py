@@ -176,15 +176,18 @@ def test_create_killed_at_every_phase_leaves_nothing_after_delete_force(
     assert no_console_logs([name]) == []
 
 
-def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
-    """A create killed after `xl create` and a state directory removed by hand: nothing
-    under --root owns the domain, loop devices and disks any more; delete --force of the id
-    finds them by the names it derives from --root and the id, and exits 0."""
-    make_bundle(bundle_dir, ["sleep", "600"], **SMALL)
+def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir, engine_netns):
+    """A create killed once its network was up and a state directory removed by hand:
+    nothing under --root owns the domain, loop devices, disks and the tc redirect on the
+    engine's eth0 any more; `list --orphans` shows them by id, and delete --force of the id
+    finds them by the names (and the redirect mark) it derives from --root and the id, and
+    exits 0."""
+    make_bundle(bundle_dir, ["sleep", "600"], **SMALL, **{"linux.namespaces": [
+        {"type": "network", "path": f"/run/netns/{engine_netns}"}]})
     cid = "orphan"
-    env = {**os.environ, TEST_DIE_AT_PHASE: "domain"}
+    env = {**os.environ, TEST_DIE_AT_PHASE: "network"}
     res = create_quiet(root, bundle_dir, cid, env)
-    print(f"create killed at domain: {res.returncode} {res.stderr[-400:]!r}", flush=True)
+    print(f"create killed at network: {res.returncode} {res.stderr[-400:]!r}", flush=True)
     assert res.returncode == -9, res.stderr
     name = zone_of(root, cid)["name"]
     deadline = time.monotonic() + 30
@@ -196,6 +199,7 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
                              capture_output=True, text=True, timeout=180)
     print(f"xl create of the orphan: {rebuilt.returncode} {rebuilt.stderr[-400:]!r}", flush=True)
     assert rebuilt.returncode == 0, rebuilt.stderr
+    assert ingress_on_eth0(engine_netns)  # the dead create's redirect, leading nowhere now
     shutil.rmtree(root / cid)
     found = leftovers(root)
     print(f"orphaned: {found}", flush=True)
@@ -204,11 +208,14 @@ def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir):
     listed = oci(root, "list", "--orphans")
     print(f"list --orphans: {listed.returncode} {listed.stdout!r} {listed.stderr!r}", flush=True)
     assert listed.stdout.startswith(f"{cid}: domain {name}") and "disk dir" in listed.stdout
+    assert f"tc redirect on eth0 in netns /run/netns/{engine_netns} to a missing interface" \
+        in listed.stdout
     swept = oci(root, "delete", "--force", cid, timeout=120)
     print(f"delete --force: {swept.returncode} {swept.stderr!r} left={leftovers(root)}",
           flush=True)
     assert swept.returncode == 0, swept.stderr
     assert leftovers(root) == []
+    assert not ingress_on_eth0(engine_netns)
     assert oci(root, "list", "--orphans").stdout == ""
     # and a second root never takes this root's names
     other = root.parent / "other-root"
