@@ -137,3 +137,30 @@ def test_each_network_namespace_is_scanned_once_named_ones_first(tmp_path, monke
     (proc / "self").mkdir()
     monkeypatch.setattr(net, "NAMED_NETNS_DIRS", (str(named), str(tmp_path / "absent")))
     assert net.network_namespaces(str(proc)) == [str(named / "engine"), f"{proc}/1/ns/net"]
+
+
+def test_a_redirects_target_is_read_from_its_filter_as_the_kernel_sends_it():
+    """The filter a zone puts on an engine's interface (matchall + mirred redirect), encoded
+    and decoded by pyroute2 as a dump returns it: its target is what tells a redirect that
+    leads nowhere."""
+    from pyroute2.netlink.rtnl.tcmsg import cls_matchall, tcmsg
+
+    from edera_oci.zone import network as net
+
+    msg = tcmsg()
+    msg.update(family=0, index=3, handle=net.redirect_mark("edera-x-c1"), parent=0xFFFF0000,
+               info=0)
+    msg["attrs"] = [["TCA_KIND", "matchall"], ["TCA_OPTIONS", cls_matchall.get_parameters(
+        {"action": {"kind": "mirred", "direction": "egress", "action": "redirect",
+                    "ifindex": 7}})]]
+    msg.encode()
+    dumped = tcmsg(msg.data)
+    dumped.decode()
+    assert net._mirred_targets(dumped) == [7]
+    plain = tcmsg()
+    plain.update(family=0, index=3, handle=1, parent=0xFFFF0000, info=0)
+    plain["attrs"] = [["TCA_KIND", "matchall"]]
+    plain.encode()
+    dumped = tcmsg(plain.data)
+    dumped.decode()
+    assert net._mirred_targets(dumped) == []
