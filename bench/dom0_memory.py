@@ -27,18 +27,16 @@ from pathlib import Path
 
 from labbench import (
     CLAIMS,
-    drop_caches,
+    dom0_snapshot,
     local_zone_image,
     machine,
-    meminfo,
     print_machine,
-    processes,
+    process_kind,
     rerun_inside_lab,
     run_quiet,
     save,
     smaps_rollup,
     table,
-    xen_free_mib,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,24 +47,8 @@ KERNEL_KEYS = ("MemAvailable", "MemFree", "Slab", "SUnreclaim", "PageTables", "K
                "Shmem", "Cached", "Buffers")
 
 
-def kind(cmd: str) -> str:
-    if cmd.startswith("["):
-        return "kernel thread"
-    if "edera_oci.zone.monitor" in cmd:
-        return "monitor"
-    if cmd.split()[0].endswith("xl"):
-        return "xl daemon"
-    return "other"
-
-
-def snapshot() -> dict:
-    drop_caches()
-    time.sleep(1)
-    return {"procs": processes(), "mem": meminfo(), "xen_free_mib": xen_free_mib()}
-
-
 def measure(n: int, root: Path, bundle: Path) -> dict:
-    before = snapshot()
+    before = dom0_snapshot()
     ids = []
     error = None
     for cid in [f"m{n}-{i}" for i in range(n)]:
@@ -85,13 +67,13 @@ def measure(n: int, root: Path, bundle: Path) -> dict:
             subprocess.run(["edera-oci", "--root", str(root), "delete", "--force", cid])
         return {"n": n, "error": error}
     time.sleep(SETTLE_S)
-    after = snapshot()
+    after = dom0_snapshot()
     new = {pid: cmd for pid, cmd in after["procs"].items()
            if before["procs"].get(pid) != cmd}
     procs = []
     for pid, cmd in sorted(new.items()):
         mem = smaps_rollup(pid)
-        procs.append({"pid": pid, "cmd": cmd[:160], "kind": kind(cmd), **mem})
+        procs.append({"pid": pid, "cmd": cmd[:160], "kind": process_kind(cmd), **mem})
     kernel = {k: (before["mem"][k] - after["mem"][k]) / 1024 for k in KERNEL_KEYS
               if k in before["mem"]}
     # MemAvailable and MemFree fall as zones are added; the others rise

@@ -247,6 +247,27 @@ def drop_caches() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
+def process_kind(cmd: str) -> str:
+    """What a dom0 process a zone added is: its monitor, its `xl` daemon, its 9pfs QEMU, a
+    kernel thread, or other."""
+    if cmd.startswith("["):
+        return "kernel thread"
+    if "edera_oci.zone.monitor" in cmd:
+        return "monitor"
+    if "qemu" in cmd.split()[0]:
+        return "9pfs qemu"
+    if cmd.split()[0].endswith("xl"):
+        return "xl daemon"
+    return "other"
+
+
+def dom0_snapshot() -> dict:
+    """dom0's processes, /proc/meminfo and Xen's free memory, caches dropped first."""
+    drop_caches()
+    time.sleep(1)
+    return {"procs": processes(), "mem": meminfo(), "xen_free_mib": xen_free_mib()}
+
+
 class StepFailed(RuntimeError):
     """A measured command failed: the benchmark records why and goes on."""
 

@@ -30,19 +30,17 @@ from pathlib import Path
 from labbench import (
     CLAIMS,
     StepFailed,
-    drop_caches,
+    dom0_snapshot,
     local_zone_image,
     machine,
-    meminfo,
     print_machine,
-    processes,
+    process_kind,
     rerun_inside_lab,
     run_quiet,
     save,
     smaps_rollup,
     table,
     timed,
-    xen_free_mib,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,24 +50,6 @@ SETTLE_S = 10
 CRI_TYPE = "io.kubernetes.cri.container-type"
 CRI_SANDBOX = "io.kubernetes.cri.sandbox-id"
 CRI_MEMORY = "io.kubernetes.cri.sandbox-memory"
-
-
-def kind(cmd: str) -> str:
-    if cmd.startswith("["):
-        return "kernel thread"
-    if "edera_oci.zone.monitor" in cmd:
-        return "monitor"
-    if "qemu" in cmd.split()[0]:
-        return "9pfs qemu"
-    if cmd.split()[0].endswith("xl"):
-        return "xl daemon"
-    return "other"
-
-
-def snapshot() -> dict:
-    drop_caches()
-    time.sleep(1)
-    return {"procs": processes(), "mem": meminfo(), "xen_free_mib": xen_free_mib()}
 
 
 class Round:
@@ -106,7 +86,7 @@ def measure(shape: str, n_round: int, base: Path, make_bundle) -> dict:
                "options": ["rbind", "rw"]}]
     limit = {"linux.resources.memory.limit": LIMIT, "mounts": mounts}
     r = Round(base / f"state-{shape}-{n_round}")
-    before = snapshot()
+    before = dom0_snapshot()
     error = None
     try:
         if shape == "pod":
@@ -130,7 +110,7 @@ def measure(shape: str, n_round: int, base: Path, make_bundle) -> dict:
                 r.run(f"single{n_round}-{i}", make_bundle(base / f"single{i}", ["sleep", "3600"],
                                                          **limit))
         time.sleep(SETTLE_S)
-        after = snapshot()
+        after = dom0_snapshot()
     except StepFailed as e:
         error = str(e)
         print(f"{shape} round {n_round}: {error}", flush=True)
@@ -138,7 +118,7 @@ def measure(shape: str, n_round: int, base: Path, make_bundle) -> dict:
     if error:
         return {"shape": shape, "error": error}
     new = {pid: cmd for pid, cmd in after["procs"].items() if before["procs"].get(pid) != cmd}
-    procs = [{"pid": pid, "cmd": cmd[:160], "kind": kind(cmd), **smaps_rollup(pid)}
+    procs = [{"pid": pid, "cmd": cmd[:160], "kind": process_kind(cmd), **smaps_rollup(pid)}
              for pid, cmd in sorted(new.items())]
     procs = [p for p in procs if "pss_kb" in p]
     return {
