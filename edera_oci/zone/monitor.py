@@ -782,6 +782,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None, zone_ops: Callable[[int, str], ZoneOps] = XenZoneOps,
          stdio: tuple[int, int, int] = (0, 1, 2)) -> int:
+    # Its own, not only the CLI's: its log and exit status may hold what the container said.
+    os.umask(0o077)
     args = parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     mon = Monitor(args, zone_ops, stdio)

@@ -159,3 +159,20 @@ def test_the_walker_reports_what_it_should(tmp_path):
     assert exposed(top) == [f"{top / 'bad'} 0644", f"{top / 'sub'} 0711"]
     assert exposed(top, allow=[top / "bad", top / "sub"]) == []
     assert json.dumps(exposed(tmp_path / "absent")) == "[]"
+
+
+def test_the_monitor_sets_its_own_umask(tmp_path):
+    """The monitor does not rely on inheriting the CLI's umask: started from a parent whose
+    umask is 022, what it creates is still root's alone."""
+    script = (
+        "import os, sys; os.umask(0o022)\n"
+        "from edera_oci.zone import monitor\n"
+        "r, w = os.pipe()\n"
+        "def boom(*a): raise RuntimeError('no zone here')\n"
+        "sys.exit(monitor.main(['--state-dir', sys.argv[1], '--name', 'edera-umask-test',\n"
+        "                       '--ready-fd', str(w), '--go-fd', '-1'], zone_ops=boom))\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                   timeout=60)
+    log = tmp_path / "monitor.log"
+    assert log.exists()
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
