@@ -726,8 +726,8 @@ class XenZoneBackend:
     def _share_pod_binds(req: CreateRequest, sandbox: dict[str, Any], zone: dict[str, Any],
                          record: Callable[[dict], None]) -> dict[int, str] | None:
         """A pod container's binds, live through its pod's 9p share: each source is mounted
-        on ``<sandbox's staging>/pod-<name>/<i>`` in the mount namespace of the zone's QEMU
-        (shares.share_with_running_zone), recorded first for the teardown. Returns mount
+        on ``<sandbox's staging>/pod-<name>/<i>/<source name>`` in the mount namespace of the
+        zone's QEMU (shares.share_with_running_zone), recorded first for the teardown. Returns mount
         index -> the source's path in the zone; {} without binds; None when the pod's zone
         has no share (a podman pod's zone of its own, made without binds), after a warning:
         then they are copies."""

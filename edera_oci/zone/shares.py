@@ -1,24 +1,24 @@
 """Bind mounts shared live with the zone over Xen's PV 9pfs, not copied.
 
 Every bind mount's host source is checked and opened here (``O_PATH``, after symlinks are
-resolved, as a bind mount resolves them), then bind-mounted on ``<state dir>/binds/<i>``
-(a directory, or an empty file for a single-file bind such as /etc/hosts) inside a mount
-namespace of its own. Only ``xl create`` and what it starts live in that namespace: the
-zone's 9pfs backend (the QEMU libxl runs for a PV domain with ``p9`` devices, which stops with
-the domain) and xl's domain watcher. So the host's mount table never holds these mounts,
-they go when the zone goes, on every path, and removing the state directory can never descend
-into a user's volume. QEMU exports ``<state dir>/binds`` as one 9p device (tag
-``edera-binds``); the zone init mounts it on /run/edera/binds and binds each ``<i>`` on its
-destination (PROTOCOL.md, ``BINDS_SHARE``).
+resolved, as a bind mount resolves them), then bind-mounted on ``<state dir>/binds/<i>/<name>``
+(<name> the source's own; a directory, or an empty file for a single-file bind such as
+/etc/hosts) inside a mount namespace of its own. Only ``xl create`` and what it starts live in
+that namespace: the zone's 9pfs backend (the QEMU libxl runs for a PV domain with ``p9``
+devices, which stops with the domain) and xl's domain watcher. So the host's mount table never
+holds these mounts, they go when the zone goes, on every path, and removing the state directory
+can never descend into a user's volume. QEMU exports ``<state dir>/binds`` as one 9p device (tag
+``edera-binds``); the zone init mounts it on /run/edera/binds and binds each ``<i>/<name>`` on
+its destination (PROTOCOL.md, ``BINDS_SHARE``).
 
 A pod's zone keeps its share open to the pod's later containers: a pod sandbox exports its
 staging directory even with no binds of its own, and a container joining the pod gets its
-sources mounted on ``<sandbox's staging>/pod-<name>/<i>`` in the mount namespace of the running
-zone's QEMU (``share_with_running_zone``), which serves them under the zone's
-``/run/edera/binds/pod-<name>/<i>``: live, as a single container's are, although libxl cannot
-add a 9p device to a running domain. Removing those mount points in the host's namespace
-(``remove_mount_points``) detaches the mounts in QEMU's (Linux detaches mounts on a directory
-or file removed in another namespace).
+sources mounted on ``<sandbox's staging>/pod-<name>/<i>/<name>`` in the mount namespace of the
+running zone's QEMU (``share_with_running_zone``), which serves them under the zone's
+``/run/edera/binds/pod-<name>/<i>/<name>``: live, as a single container's are, although libxl
+cannot add a 9p device to a running domain. Removing those mount points in the host's namespace
+(``remove_mount_points``) detaches the mounts in QEMU's (Linux detaches mounts on a directory or
+file removed in another namespace).
 
 Least privilege on the dom0 side: every staged mount is ``nodev`` and ``nosuid`` (QEMU cannot
 open a device node found in, or made in, a volume on the zone's behalf), read-only binds are
@@ -123,7 +123,7 @@ class SharePlan:
 
     def bind_sources(self) -> dict[int, str]:
         """mount index -> the source's path in the zone."""
-        return {e.index: f"{self.zone_dir}/{e.index}" for e in self.entries}
+        return {e.index: f"{self.zone_dir}/{e.index}/{e.target.name}" for e in self.entries}
 
     def xl_p9(self) -> list[str]:
         """The xl ``p9`` device list: one 9p device for all the binds (each device costs the
@@ -271,6 +271,14 @@ def _open_source(index: int, src: str, guarded: list[str]) -> tuple[int, bool]:
     return fd, stat.S_ISDIR(st.st_mode)
 
 
+def _entry_name(real: str) -> str:
+    """The mount point's name in ``<staging>/<i>/``: the source's own, so that the zone's
+    mountinfo shows the bind's root as ``/<i>/<name>`` and its last component is the
+    source's, as a bind on the host shows it (OCI runtime-tools compares them)."""
+    name = os.path.basename(real.rstrip("/"))
+    return name if name not in ("", ".", "..") else "source"
+
+
 def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
                root=None, pod_share: bool = False,
                zone_dir: str = BINDS_MOUNTPOINT) -> SharePlan:
@@ -292,13 +300,13 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
             if not m.is_bind:
                 continue
             fd, is_dir = _open_source(i, m.source or "", guarded)
+            real = os.readlink(f"/proc/self/fd/{fd}")
             flags, _data = mount_flags(m.options or ())
-            plan.entries.append(ShareEntry(index=i, source=m.source,
-                                           real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
+            plan.entries.append(ShareEntry(index=i, source=m.source, real=real, fd=fd,
                                            is_dir=is_dir,
                                            readonly=bool(flags & MS_RDONLY),
                                            recursive=bool(flags & MS_REC),
-                                           target=staging / str(i)))
+                                           target=staging / str(i) / _entry_name(real)))
         if root is not None:
             try:
                 fd, is_dir = _open_source(-1, root.path, guarded)
@@ -314,6 +322,7 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
         if plan.exported:
             staging.mkdir(mode=0o700)
             for e in plan.entries:
+                e.target.parent.mkdir(mode=0o700)
                 if e.is_dir:
                     e.target.mkdir(mode=0o700)
                 else:
@@ -425,16 +434,25 @@ def remove_mount_points(directory: Path) -> None:
         return
     for name in names:
         path = directory / name
-        with contextlib.suppress(OSError):
-            if path.is_dir() and not path.is_symlink():
-                if name.startswith(POD_PREFIX):  # a pod container's, in its sandbox's share
-                    remove_mount_points(path)
-                else:
-                    os.rmdir(path)  # fails, and keeps it, if anything is in it
-            else:
-                path.unlink()
+        if name.startswith(POD_PREFIX):  # a pod container's, in its sandbox's share
+            remove_mount_points(path)
+        elif not path.is_symlink() and path.is_dir():  # <i>: it holds mounts[i]'s mount point
+            _remove_mount_point_dir(path)
     with contextlib.suppress(OSError):
         os.rmdir(directory)
+
+
+def _remove_mount_point_dir(path: Path) -> None:
+    """``<i>/``: its one mount point (an empty directory or file, never entered), then it."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path):
+            point = path / name
+            with contextlib.suppress(OSError):
+                if point.is_dir() and not point.is_symlink():
+                    os.rmdir(point)  # fails, and keeps it, if anything is in it
+                else:
+                    point.unlink()
+        os.rmdir(path)
 
 
 def remove_staging(staging: Path) -> None:

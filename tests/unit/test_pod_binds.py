@@ -71,9 +71,9 @@ def test_a_pod_containers_binds_are_live_through_the_pods_share(make_pod, qemu, 
     # recorded before anything was mounted
     assert any(z["pod"].get("share") == str(member) and not z["pod"].get("disks")
                for z in p.recorded["web"])
-    assert mount_sources(p.root / "web")["/data"] == "/run/edera/binds/pod-web/0"
-    assert set(mounts_in(qemu, member)) == {f"{member}/0"}  # in QEMU's namespace
-    assert (Path(f"/proc/{qemu}/root{member}") / "0" / "index.html").read_text() == \
+    assert mount_sources(p.root / "web")["/data"] == "/run/edera/binds/pod-web/0/emptydir"
+    assert set(mounts_in(qemu, member)) == {f"{member}/0/emptydir"}  # in QEMU's namespace
+    assert (Path(f"/proc/{qemu}/root{member}") / "0/emptydir/index.html").read_text() == \
         "from the init container\n"
     assert [c for c in p.xen.calls if c[0] == "block-attach"] == [("block-attach",)]  # root
     assert not list((Path(zone["disk_dir"])).glob("binds*"))  # nothing copied

@@ -121,12 +121,14 @@ def test_the_plan_stages_files_and_directories_and_says_what_xl_and_the_zone_get
     try:
         assert [(e.index, e.is_dir, e.readonly, e.recursive) for e in plan.entries] == [
             (1, True, False, True), (2, False, True, False)]
-        assert plan.bind_sources() == {1: "/run/edera/binds/1", 2: "/run/edera/binds/2"}
+        # named as the sources are (the link's target for the link), under their index
+        assert plan.bind_sources() == {1: "/run/edera/binds/1/vol",
+                                       2: "/run/edera/binds/2/hosts"}
         assert plan.xl_p9() == [f"tag=edera-binds,security_model=passthrough,path={staging}"]
         assert plan.zone_share() == ("edera-binds", shares.ZONE_MOUNT_OPTIONS)
         assert stat.S_IMODE(os.stat(staging).st_mode) == 0o700
-        assert (staging / "1").is_dir() and (staging / "2").is_file()
-        assert (staging / "2").read_text() == ""  # a mount point: nothing is copied
+        assert (staging / "1" / "vol").is_dir() and (staging / "2" / "hosts").is_file()
+        assert (staging / "2" / "hosts").read_text() == ""  # a mount point: nothing copied
     finally:
         plan.close()
     assert all(e.fd == -1 for e in plan.entries)
@@ -146,18 +148,18 @@ def test_the_staging_directory_is_never_removed_recursively(staging, tmp_path):
     vol.mkdir()
     plan = shares.plan_binds([bind(vol)], staging)
     plan.close()
-    (staging / "0" / "precious").write_text("user data")
+    (staging / "0" / "vol" / "precious").write_text("user data")
     shares.remove_staging(staging)
-    assert (staging / "0" / "precious").read_text() == "user data"
+    assert (staging / "0" / "vol" / "precious").read_text() == "user data"
 
 
 FAKE_XL = """#!/bin/sh
 # what xl create sees: its mount table, and the shares through the staging directory
 grep " {staging}/" /proc/self/mountinfo > {out}/mountinfo
-cat {staging}/1/from-host > {out}/seen-in-share
-echo from-zone > {staging}/1/from-zone
-( exec 2>{out}/ro-error; echo x > {staging}/2 ) || true
-[ "$(cat {staging}/2)" = x ] && echo written > {out}/ro-result
+cat {staging}/1/vol/from-host > {out}/seen-in-share
+echo from-zone > {staging}/1/vol/from-zone
+( exec 2>{out}/ro-error; echo x > {staging}/2/hosts ) || true
+[ "$(cat {staging}/2/hosts)" = x ] && echo written > {out}/ro-result
 exit 0
 """
 
@@ -191,16 +193,17 @@ def test_the_shares_exist_only_for_xl_live_nodev_nosuid_and_read_only_as_asked(
     out = fake_xl
     lines = (out / "mountinfo").read_text().splitlines()
     by_point = {ln.split()[4]: ln.split()[5].split(",") for ln in lines}
-    assert set(by_point) == {f"{staging}/1", f"{staging}/2"}
-    assert {"nosuid", "nodev", "rw"} <= set(by_point[f"{staging}/1"])
-    assert {"nosuid", "nodev", "ro"} <= set(by_point[f"{staging}/2"])
+    assert set(by_point) == {f"{staging}/1/vol", f"{staging}/2/hosts"}
+    assert {"nosuid", "nodev", "rw"} <= set(by_point[f"{staging}/1/vol"])
+    assert {"nosuid", "nodev", "ro"} <= set(by_point[f"{staging}/2/hosts"])
     assert (out / "seen-in-share").read_text() == "hello from dom0\n"
     assert (vol / "from-zone").read_text() == "from-zone\n"  # written through the share
     assert not (out / "ro-result").exists()
     assert "Read-only file system" in (out / "ro-error").read_text()
     assert hosts.read_text() == "127.0.0.1 localhost\n"
     # the caller's namespace never held them: only empty mount points are left
-    assert not os.path.ismount(staging / "1") and os.listdir(staging / "1") == []
+    assert not os.path.ismount(staging / "1" / "vol")
+    assert os.listdir(staging / "1" / "vol") == []
     shares.remove_staging(staging)
     assert not staging.exists()
     assert (vol / "from-host").exists()
@@ -210,7 +213,7 @@ def test_a_mount_that_fails_in_xls_namespace_names_the_mount(tmp_path, staging, 
     vol = tmp_path / "vol"
     vol.mkdir()
     plan = shares.plan_binds([tmpfs_mount(), tmpfs_mount(), bind(vol)], staging)
-    os.rmdir(staging / "2")  # the mount point is gone: the bind mount fails
+    os.rmdir(staging / "2" / "vol")  # the mount point is gone: the bind mount fails
     try:
         with pytest.raises(domain.DomainError,
                            match=r"xl create failed: mounts\[2\]\.source: sharing .*/vol with "
@@ -341,18 +344,18 @@ def test_a_pod_containers_binds_reach_the_running_zones_share_live(tmp_path, sta
         shares.share_with_running_zone(plan, zone_backend)
     finally:
         plan.close()
-    assert plan.bind_sources() == {1: "/run/edera/binds/pod-web/1",
-                                   2: "/run/edera/binds/pod-web/2"}
+    assert plan.bind_sources() == {1: "/run/edera/binds/pod-web/1/vol",
+                                   2: "/run/edera/binds/pod-web/2/hosts"}
     points = mounts_in(zone_backend, member)
-    assert set(points) == {f"{member}/1", f"{member}/2"}
-    assert {"nosuid", "nodev", "rw"} <= set(points[f"{member}/1"])
-    assert {"nosuid", "nodev", "ro"} <= set(points[f"{member}/2"])
+    assert set(points) == {f"{member}/1/vol", f"{member}/2/hosts"}
+    assert {"nosuid", "nodev", "rw"} <= set(points[f"{member}/1/vol"])
+    assert {"nosuid", "nodev", "ro"} <= set(points[f"{member}/2/hosts"])
     seen = Path(f"/proc/{zone_backend}/root{member}")
-    assert (seen / "1" / "from-host").read_text() == "hello from dom0\n"
-    (seen / "1" / "from-zone").write_text("from-zone\n")
+    assert (seen / "1" / "vol" / "from-host").read_text() == "hello from dom0\n"
+    (seen / "1" / "vol" / "from-zone").write_text("from-zone\n")
     assert (vol / "from-zone").read_text() == "from-zone\n"
     with pytest.raises(OSError, match="Read-only file system"):
-        (seen / "2").write_text("x")
+        (seen / "2" / "hosts").write_text("x")
     assert mounts_in(os.getpid(), member) == {}  # ours never held them
     shares.remove_staging(staging)
     assert not staging.exists()
@@ -366,7 +369,7 @@ def test_a_pod_containers_bind_that_cannot_be_mounted_names_the_mount(tmp_path, 
     vol.mkdir()
     member = staging / f"{shares.POD_PREFIX}web"
     plan = shares.plan_binds([tmpfs_mount(), bind(vol)], member)
-    os.rmdir(member / "1")  # the mount point is gone: the bind mount fails
+    os.rmdir(member / "1" / "vol")  # the mount point is gone: the bind mount fails
     try:
         with pytest.raises(ZoneError, match=r"mounts\[1\]\.source: sharing .*/vol with the "
                                             r"zone: No such file or directory"):

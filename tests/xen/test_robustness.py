@@ -98,8 +98,9 @@ def test_sigkill_is_enforced_by_dom0_and_cannot_tell_is_not_stopped(root, bundle
     """A workload that traps TERM/INT/HUP and never reads stdin, in a zone paused with
     `xl pause` (a zone that never reads its channel): kill KILL returns within seconds with
     the domain gone and 137 recorded (kill --all KILL takes the same path: the host test
-    test_sigkill_is_enforced_when_the_zone_does_not_report_it drives it). Before, with xenstored unreachable (XENSTORED_PATH
-    at a dead socket), state is an error and delete refuses: never "stopped"."""
+    test_sigkill_is_enforced_when_the_zone_does_not_report_it drives it). Before, with
+    xenstored unreachable (XENSTORED_PATH at a dead socket), state is an error and delete
+    refuses: never "stopped"."""
     make_bundle(bundle_dir, ["sh", "-c", "trap '' TERM INT HUP; while :; do sleep 1; done"],
                 **SMALL)
     cid = "kill-" + uuid.uuid4().hex[:6]
