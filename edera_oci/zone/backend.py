@@ -171,6 +171,25 @@ def console_log(name: str) -> Path:
     return CONSOLE_LOG_DIR / f"guest-{name}.log"
 
 
+def make_console_log_private(name: str) -> None:
+    """xenconsoled logs each guest's console under CONSOLE_LOG_DIR with its own umask (Debian's
+    leaves it 0640, readable by group adm), and what the zone's kernel and init print there
+    is the container's business: the log is made here first, 0600, and xenconsoled appends
+    to it. Nothing when xenconsoled keeps no guest logs (no directory)."""
+    try:
+        fd = os.open(console_log(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW |
+                     os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        log.warning(f"making the zone's console log private: {e.strerror}")
+        return
+    try:
+        os.fchmod(fd, 0o600)  # one left by an earlier zone of that name, too
+    finally:
+        os.close(fd)
+
+
 def sweep_previous_boots() -> list[str]:
     """Disk directories and zone console logs that a previous boot of dom0 left (a crash, a
     reset: their zones and containers are gone). Returns what was removed."""
@@ -353,6 +372,7 @@ class XenZoneBackend:
             )
             (state_dir / "zone.cfg").write_text(cfg.render())
             record(zone)
+            make_console_log_private(zone["name"])
             clock.mark("network")
             try:
                 zone["domid"] = domain.create_paused(

@@ -176,3 +176,24 @@ def test_the_monitor_sets_its_own_umask(tmp_path):
     log = tmp_path / "monitor.log"
     assert log.exists()
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+
+
+def test_the_zones_console_log_is_made_private_before_xenconsoled_writes_it(tmp_path,
+                                                                            monkeypatch):
+    """xenconsoled creates guest logs 0640 (found by the lab's walk of a running zone's
+    files): the runtime makes the file 0600 first, and fixes one left behind."""
+    from edera_oci.zone import backend as zb
+
+    monkeypatch.setattr(zb, "CONSOLE_LOG_DIR", tmp_path / "console")
+    zb.make_console_log_private("edera-x-absent")  # no log directory: nothing, no error
+    (tmp_path / "console").mkdir()
+    zb.make_console_log_private("edera-x-c1")
+    made = tmp_path / "console" / "guest-edera-x-c1.log"
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o600
+    old = tmp_path / "console" / "guest-edera-x-c2.log"
+    old.write_text("an earlier zone's boot\n")
+    os.chmod(old, 0o640)
+    zb.make_console_log_private("edera-x-c2")
+    assert stat.S_IMODE(os.stat(old).st_mode) == 0o600
+    assert old.read_text() == "an earlier zone's boot\n"
+    assert exposed(made, old) == []
