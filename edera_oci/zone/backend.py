@@ -905,15 +905,31 @@ class XenZoneBackend:
 
     def sweep(self, state_dir: str, container_id: str) -> None:
         """What a container of this id under this root would have left (its state is gone):
-        its monitors, domain, loop devices, disks and console log, and its tc redirects in
-        whichever network namespace holds them (found by their mark)."""
+        its monitors, domain, loop devices, disks and console log, and, when any of those was
+        there (a zone lost its state), its tc redirects in whichever network namespace holds
+        them (found by their mark). The search of every namespace is skipped otherwise: an
+        engine deletes each container it knows again after its pod's end removed it, and
+        those deletes must stay quick."""
         if not domain.is_dom0():
             return
         zone = derived_zone(state_dir, container_id)
+        traces = self._traces(zone)
         self._teardown(zone)
+        if not traces:
+            return
         for redirect in network.find_redirects({network.redirect_mark(zone["name"])}):
             if network.remove_redirect(redirect):
                 log.debug(f"removed the zone's {redirect.describe()}")
+
+    def _traces(self, zone: dict) -> bool:
+        """Whether anything of a zone is in dom0: its domain, a monitor, its disk directory."""
+        if Path(zone["disk_dir"]).exists() or monitors_of(zone["state_dir"]):
+            return True
+        try:
+            with XenStore() as xs:
+                return self._find_domain(xs, zone) is not None
+        except OSError:
+            return True  # cannot tell: search
 
     def orphans(self, root: str) -> dict[str, list[str]]:
         """What zones of this --root left that no container under it owns, by the id they

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -343,3 +344,37 @@ def test_list_orphans_on_a_host_without_xen_is_empty(capsys, tmp_path):
         main(["--root", str(tmp_path / "r"), "list", "--orphans", "--format", "json"])
     assert done.value.code == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_sweep_searches_network_namespaces_only_when_a_zone_left_something(tmp_path,
+                                                                            monkeypatch):
+    """delete --force of an unknown id: the tc search of every namespace (slow in a busy
+    dom0) runs when the id's zone left a trace (here a disk directory), not for the ids an
+    engine deletes again after its pod's end removed them (the CRI lab test found those
+    deletes slow enough to be cut off, leaving a state directory behind)."""
+    from edera_oci.zone import backend as zb
+    from edera_oci.zone import network
+
+    searched: list[set] = []
+    monkeypatch.setattr(network, "find_redirects", lambda marks: searched.append(marks) or [])
+    monkeypatch.setattr(zb.domain, "is_dom0", lambda: True)
+    monkeypatch.setattr(zb, "DISK_ROOT", tmp_path / "disks")
+    monkeypatch.setattr(zb.XenZoneBackend, "_teardown", lambda self, zone, clock=None: None)
+
+    class NoDomains:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def ls(self, path):
+            return []
+
+    monkeypatch.setattr(zb, "XenStore", NoDomains)
+    state_dir = str(tmp_path / "root" / "gone")
+    zb.XenZoneBackend().sweep(state_dir, "gone")
+    assert searched == []
+    Path(zb.derived_zone(state_dir, "gone")["disk_dir"]).mkdir(parents=True)
+    zb.XenZoneBackend().sweep(state_dir, "gone")
+    assert searched == [{network.redirect_mark(zb.domain_name(state_dir, "gone"))}]
