@@ -111,16 +111,18 @@ def measure(shape: str, n_round: int, base: Path, make_bundle) -> dict:
                                                          **limit))
         time.sleep(SETTLE_S)
         after = dom0_snapshot()
+        # read while they run: the processes go with the delete
+        new = {pid: cmd for pid, cmd in after["procs"].items()
+               if before["procs"].get(pid) != cmd}
+        procs = [{"pid": pid, "cmd": cmd[:160], "kind": process_kind(cmd), **smaps_rollup(pid)}
+                 for pid, cmd in sorted(new.items())]
+        procs = [p for p in procs if "pss_kb" in p]
     except StepFailed as e:
         error = str(e)
         print(f"{shape} round {n_round}: {error}", flush=True)
     deleted = r.delete()
     if error:
         return {"shape": shape, "error": error}
-    new = {pid: cmd for pid, cmd in after["procs"].items() if before["procs"].get(pid) != cmd}
-    procs = [{"pid": pid, "cmd": cmd[:160], "kind": process_kind(cmd), **smaps_rollup(pid)}
-             for pid, cmd in sorted(new.items())]
-    procs = [p for p in procs if "pss_kb" in p]
     return {
         "shape": shape, "creates_s": r.creates, "create_total_s": sum(r.creates),
         "delete_total_s": deleted, "processes": procs,
