@@ -438,6 +438,9 @@ def remove_mount_points(directory: Path) -> None:
             remove_mount_points(path)
         elif not path.is_symlink() and path.is_dir():  # <i>: it holds mounts[i]'s mount point
             _remove_mount_point_dir(path)
+        else:  # a single-file mount point of an older runtime's layout (<i> itself)
+            with contextlib.suppress(OSError):
+                path.unlink()
     with contextlib.suppress(OSError):
         os.rmdir(directory)
 

@@ -377,3 +377,13 @@ def test_a_pod_containers_bind_that_cannot_be_mounted_names_the_mount(tmp_path, 
     finally:
         plan.close()
     assert mounts_in(zone_backend, member) == {}
+
+
+def test_a_staging_directory_of_the_older_layout_is_removed_too(staging):
+    """A zone made before mount points were named <i>/<name> (<i> itself the mount point):
+    deleted by this runtime, its staging directory still goes, entry by entry."""
+    staging.mkdir()
+    (staging / "0").mkdir()
+    (staging / "1").write_text("")
+    shares.remove_staging(staging)
+    assert not staging.exists()
