@@ -174,7 +174,8 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.namespaces[].path", IGNORED, "a zone has its own kernel and cannot join a "
           "host namespace: the workload gets a new one of that type (an IPC, UTS or PID "
           "namespace of another container of this --root, whose network it shares too, is "
-          "shared: the container joins that container's zone, README \"Pods\")"),
+          "shared: the container joins that container's zone, README \"Pods\"); a path that "
+          "is not a namespace of its type is refused, as runc refuses it"),
     Field("linux.uidMappings", REFUSED, NO_USERNS, subtree=True),
     Field("linux.gidMappings", REFUSED, NO_USERNS, subtree=True),
     Field("linux.timeOffsets", REFUSED, "time namespaces are not supported in a zone",

@@ -288,6 +288,10 @@ class XenZoneBackend:
         of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
+        try:  # before anything is made, as runc: a path that is no namespace of its type
+            network.check_namespace_paths(spec.linux.namespaces if spec.linux else [])
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         # A pod container: named by the engine's annotations (Kubernetes, podman), or by
         # namespace paths into another container of this root (podman, docker).
         role = pod.pod_role(spec.annotations) or \

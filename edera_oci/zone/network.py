@@ -308,3 +308,40 @@ def remove_redirect(redirect: Redirect) -> bool:
             return True
     except Exception:  # noqa: BLE001 - gone meanwhile
         return False
+
+
+# -- namespace paths ------------------------------------------------------------------------
+
+NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs file: its CLONE_NEW* type (Linux 4.11)
+NAMESPACE_TYPES = {"network": 0x40000000, "mount": 0x00020000, "pid": 0x20000000,
+                   "ipc": 0x08000000, "uts": 0x04000000, "user": 0x10000000,
+                   "cgroup": 0x02000000, "time": 0x00000080}
+
+
+def check_namespace_paths(namespaces) -> None:
+    """Each namespace's ``path`` (spec.Namespace items, in config order) must be a namespace
+    of that item's type: the runtime spec says "If a path is specified that is not a namespace
+    of the given type, the runtime MUST generate an error", and runc checks it. ValueError
+    naming ``linux.namespaces[i].path`` otherwise."""
+    import fcntl
+
+    names = {flag: name for name, flag in NAMESPACE_TYPES.items()}
+    for i, ns in enumerate(namespaces):
+        if not ns.path or ns.type not in NAMESPACE_TYPES:
+            continue
+        field = f"linux.namespaces[{i}].path"
+        try:
+            fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ValueError(f"{field}: {ns.path} does not exist") from None
+        except OSError as e:
+            raise ValueError(f"{field}: {ns.path}: {e.strerror}") from None
+        try:
+            actual = fcntl.ioctl(fd, NS_GET_NSTYPE)
+        except OSError:
+            raise ValueError(f"{field}: {ns.path} is not a namespace") from None
+        finally:
+            os.close(fd)
+        if actual != NAMESPACE_TYPES[ns.type]:
+            raise ValueError(f"{field}: {ns.path} is a namespace of type "
+                             f"{names.get(actual, hex(actual))}, not {ns.type}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edera_oci.errors import ZoneError
+from edera_oci.errors import EderaError, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest
 from edera_oci.validate import load_bundle
 from edera_oci.zone import backend as zb
@@ -118,3 +118,19 @@ def test_a_failing_xl_create_leaves_nothing(tmp_path, make_bundle, xen_host, roo
     assert ("tag=edera-root" in cfg) == (root_mode == "9p")
     assert ("root.ext4" in cfg) == (root_mode == "ext4")
     json.loads(json.dumps(req.spec.raw))  # the spec itself is untouched
+
+
+def test_a_namespace_path_of_another_type_fails_create_before_anything(tmp_path, make_bundle,
+                                                                       xen_host):
+    """As runc: an error naming the field, and nothing made (no monitor, no disk, no state)."""
+    cfg = minimal_config(linux={"namespaces": [{"type": "mount"},
+                                               {"type": "ipc", "path": "/proc/self/ns/net"}]})
+    bundle = make_bundle(cfg)
+    state_dir = tmp_path / "run" / "c1"
+    state_dir.mkdir(parents=True, mode=0o700)
+    req = CreateRequest(id="c1", bundle=str(bundle), state_dir=str(state_dir),
+                        spec=load_bundle(str(bundle), for_create=True))
+    with pytest.raises(EderaError, match=r"^linux.namespaces\[1\].path: /proc/self/ns/net is "
+                                         r"a namespace of type network, not ipc"):
+        zb.XenZoneBackend().create(req, lambda state: None)
+    assert left(tmp_path) == [] and xen_host == []

@@ -164,3 +164,26 @@ def test_a_redirects_target_is_read_from_its_filter_as_the_kernel_sends_it():
     dumped = tcmsg(plain.data)
     dumped.decode()
     assert net._mirred_targets(dumped) == []
+
+
+def test_a_namespace_path_must_be_a_namespace_of_its_type(tmp_path):
+    """runtime-tools' linux_ns_path_type: a path to a namespace of another type, a file that
+    is no namespace, a missing path: each an error naming linux.namespaces[i].path."""
+    from edera_oci.spec import Namespace
+    from edera_oci.zone import network as net
+
+    net.check_namespace_paths([Namespace("mount"), Namespace("ipc", "/proc/self/ns/ipc"),
+                               Namespace("network", "/proc/self/ns/net"),
+                               Namespace("uts", "/proc/self/ns/uts")])
+    plain = tmp_path / "file"
+    plain.write_text("")
+    for namespaces, message in (
+            ([Namespace("cgroup", "/proc/self/ns/ipc")],
+             r"linux.namespaces\[0\].path: /proc/self/ns/ipc is a namespace of type ipc, not "
+             r"cgroup"),
+            ([Namespace("pid"), Namespace("network", str(plain))],
+             r"linux.namespaces\[1\].path: .*/file is not a namespace"),
+            ([Namespace("uts", str(tmp_path / "gone"))],
+             r"linux.namespaces\[0\].path: .*/gone does not exist")):
+        with pytest.raises(ValueError, match=message):
+            net.check_namespace_paths(namespaces)
