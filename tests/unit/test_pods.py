@@ -333,7 +333,7 @@ def test_create_reads_the_annotations_first(infra_root, tmp_path, monkeypatch) -
 
 def test_create_of_a_container_sharing_nothing_builds_a_zone(infra_root, tmp_path,
                                                              monkeypatch) -> None:
-    config = _ns_config({"type": "ipc"}, {"type": "network", "path": "/run/netns/x"})
+    config = _ns_config({"type": "ipc"}, {"type": "network", "path": "/proc/self/ns/net"})
     assert _create_role(tmp_path, infra_root, config, monkeypatch) is None
 
 
