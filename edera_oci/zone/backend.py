@@ -171,6 +171,15 @@ def console_log(name: str) -> Path:
     return CONSOLE_LOG_DIR / f"guest-{name}.log"
 
 
+def _check_namespace_paths(spec) -> None:
+    """Before anything is made, as runc: a namespace path that is no namespace of its type
+    is refused naming ``linux.namespaces[i].path``."""
+    try:
+        network.check_namespace_paths(spec.linux.namespaces if spec.linux else [])
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def make_console_log_private(name: str) -> None:
     """xenconsoled logs each guest's console under CONSOLE_LOG_DIR with its own umask (Debian's
     leaves it 0640, readable by group adm), and what the zone's kernel and init print there
@@ -288,16 +297,13 @@ class XenZoneBackend:
         of it for ``delete --force``."""
         spec = req.spec
         state_dir = Path(req.state_dir)
-        try:  # before anything is made, as runc: a path that is no namespace of its type
-            network.check_namespace_paths(spec.linux.namespaces if spec.linux else [])
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
         # A pod container: named by the engine's annotations (Kubernetes, podman), or by
         # namespace paths into another container of this root (podman, docker).
         role = pod.pod_role(spec.annotations) or \
             pod.namespace_owner(spec.raw, state_dir.parent, req.id)
         if role is not None and role.kind == "container":
             return self._create_in_pod(req, run_hooks, role)
+        _check_namespace_paths(spec)
         image = find_zone_image()
         # A pod's sandbox builds the zone of the whole pod, sized for the pod; any zone may
         # grow for the containers that join it (edera_oci.zone.pod, "Growth").
@@ -649,6 +655,7 @@ class XenZoneBackend:
         state_dir = Path(req.state_dir)
         sandbox_id = role.sandbox_id or ""
         sandbox = pod.sandbox_zone(state_dir, req.id, sandbox_id, role.named_by)
+        _check_namespace_paths(spec)  # after the sandbox: a pod that is gone is said as such
         name = pod.pod_name(req.id)
         demand = pod.container_demand(spec.raw)
         size = pod.ZoneSize.of(sandbox)
