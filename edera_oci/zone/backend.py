@@ -929,7 +929,13 @@ class XenZoneBackend:
         if not traces:
             return
         for redirect in network.find_redirects({network.redirect_mark(zone["name"])}):
-            if network.remove_redirect(redirect):
+            try:  # the teardown's own removal, in the namespace where it was found
+                removed = network.detach_redirects(redirect.ns_path, [redirect.iface],
+                                                   zone["name"])
+            except Exception as e:  # noqa: BLE001 - pyroute2's NetlinkError is no OSError
+                log.warning(f"removing the zone's {redirect.describe()}: {e}")
+                continue
+            if removed:
                 log.debug(f"removed the zone's {redirect.describe()}")
 
     def _traces(self, zone: dict) -> bool:

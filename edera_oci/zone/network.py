@@ -291,25 +291,6 @@ def find_redirects(marks: set[int]) -> list[Redirect]:
     return sorted(set(found), key=lambda r: (r.ns_path, r.iface))
 
 
-def remove_redirect(redirect: Redirect) -> bool:
-    """Remove the ingress qdisc (and so the redirects) of ``redirect``'s interface, if it
-    still carries that filter. True when removed."""
-    from pyroute2 import IPRoute
-
-    try:
-        with in_netns(redirect.ns_path), IPRoute() as ipr:
-            index = ipr.link_lookup(ifname=redirect.iface)
-            if not index:
-                return False
-            handles = _ingress_handles(ipr, index[0])
-            if not handles or redirect.handle not in handles:
-                return False
-            ipr.tc("del", "ingress", index[0], "ffff:")
-            return True
-    except Exception:  # noqa: BLE001 - gone meanwhile
-        return False
-
-
 # -- namespace paths ------------------------------------------------------------------------
 
 NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs file: its CLONE_NEW* type (Linux 4.11)
