@@ -44,7 +44,10 @@ def delete(rt: Runtime, container_id: str, force: bool = False) -> None:
                                 status="stopped")
             broken = True
         if st is None:
-            # a directory a create left behind before it wrote any state: nothing to destroy
+            # a directory a create left before it wrote any state (nothing to destroy), or the
+            # claim of a delete --force cut off in its sweep: --force sweeps again
+            if force:
+                _sweep(rt, state_dir, container_id)
             rt.store.remove(container_id)
             return
         st.zone.setdefault("state_dir", state_dir)
@@ -73,26 +76,42 @@ def delete(rt: Runtime, container_id: str, force: bool = False) -> None:
 
 def _sweep_unknown(rt: Runtime, container_id: str) -> bool:
     """delete --force of an id with no state: remove what a container of this id would
-    have left in dom0, holding the id meanwhile. False if the id was created meanwhile."""
+    have left in dom0, holding the id meanwhile. False if the id was created meanwhile.
+    An id that left nothing (an engine deleting again what its pod's end removed) is not
+    claimed at all: a claim held through a sweep the engine cuts off would stay behind."""
     try:
         backend = rt.backend()
     except EderaError:
         return True
-    sweep = getattr(backend, "sweep", None)
-    if sweep is None:
+    left_traces = getattr(backend, "left_traces", None)
+    if left_traces is not None and not left_traces(rt.store.dir(container_id), container_id):
         return True
     try:
         if not os.path.isdir(rt.root):
-            sweep(rt.store.dir(container_id), container_id)
+            _sweep(rt, rt.store.dir(container_id), container_id)
             return True
         with rt.store.claim(container_id) as state_dir:
             try:
-                sweep(state_dir, container_id)
+                _sweep(rt, state_dir, container_id)
             finally:
                 rt.store.remove(container_id)
     except AlreadyExists:
         return False
-    except EderaError as e:
-        log.warning(f'container "{container_id}" does not exist; sweeping what it might '
-                    f"have left failed: {e}")
     return True
+
+
+def _sweep(rt: Runtime, state_dir: str, container_id: str) -> None:
+    """The backend's sweep of what a container of this id would have left; its failure is a
+    warning (the id has no state to keep)."""
+    try:
+        backend = rt.backend()
+    except EderaError:
+        return
+    sweep = getattr(backend, "sweep", None)
+    if sweep is None:
+        return
+    try:
+        sweep(state_dir, container_id)
+    except EderaError as e:
+        log.warning(f'container "{container_id}" has no state; sweeping what it might '
+                    f"have left failed: {e}")

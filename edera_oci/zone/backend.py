@@ -938,6 +938,16 @@ class XenZoneBackend:
             if removed:
                 log.debug(f"removed the zone's {redirect.describe()}")
 
+    def left_traces(self, state_dir: str, container_id: str) -> bool:
+        """Whether a container of this id under this root left anything in dom0 that
+        :meth:`sweep` would remove (checked without claiming the id)."""
+        if not domain.is_dom0():
+            return False
+        zone = derived_zone(state_dir, container_id)
+        if self._traces(zone) or shares.backend_pids(zone["name"]):
+            return True
+        return console_log(zone["name"]).exists()
+
     def _traces(self, zone: dict) -> bool:
         """Whether anything of a zone is in dom0: its domain, a monitor, its disk directory."""
         if Path(zone["disk_dir"]).exists() or monitors_of(zone["state_dir"]):

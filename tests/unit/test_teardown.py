@@ -208,6 +208,32 @@ def test_delete_force_of_an_unknown_id_succeeds_and_sweeps_its_names(rt, root, m
         delete(rt, "ghost")
 
 
+def test_delete_force_of_an_id_that_left_nothing_claims_nothing(rt, root):
+    """An engine deletes each container of a pod again after the pod's end removed it. With
+    no trace of the id in dom0 there is nothing to sweep and no claim is made: a claim held
+    through a sweep that the engine cuts off was a state directory left holding `.lock` (the
+    CRI lab test in CI)."""
+    seen = []
+    rt._backend.left_traces = lambda state_dir, cid: seen.append(os.path.isdir(state_dir))
+    rt._backend.sweep = lambda state_dir, cid: pytest.fail("swept an id that left nothing")
+    root.mkdir()
+    delete(rt, "ghost", force=True)
+    assert seen == [False]
+    assert tree(root) == []
+
+
+def test_a_directory_without_state_is_swept_by_delete_force(rt, root):
+    """A delete --force cut off in its sweep leaves its claim (a directory without state):
+    the next delete --force sweeps again before removing it."""
+    swept = []
+    rt._backend.sweep = lambda state_dir, cid: swept.append(cid)
+    with rt.store.claim("half"):
+        pass
+    delete(rt, "half", force=True)
+    assert swept == ["half"]
+    assert tree(root) == []
+
+
 @pytest.mark.parametrize("phase", ["1:TERM", "claimed:INT", "1:HUP"])
 def test_a_signal_to_create_tears_down_like_an_error(rt, fake, root, make_bundle, phase,
                                                      monkeypatch):
@@ -378,3 +404,39 @@ def test_a_sweep_searches_network_namespaces_only_when_a_zone_left_something(tmp
     Path(zb.derived_zone(state_dir, "gone")["disk_dir"]).mkdir(parents=True)
     zb.XenZoneBackend().sweep(state_dir, "gone")
     assert searched == [{network.redirect_mark(zb.domain_name(state_dir, "gone"))}]
+
+
+def test_the_traces_of_an_id_are_its_disks_its_backend_and_its_console_log(tmp_path,
+                                                                          monkeypatch):
+    """What delete --force of an unknown id checks before it claims the id: nothing of the
+    id in dom0 is no trace; a disk directory, a 9pfs backend or a console log is one."""
+    from edera_oci.zone import backend as zb
+
+    class NoDomains:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def ls(self, path):
+            return []
+
+    backends: list[int] = []
+    monkeypatch.setattr(zb.domain, "is_dom0", lambda: True)
+    monkeypatch.setattr(zb, "XenStore", NoDomains)
+    monkeypatch.setattr(zb, "DISK_ROOT", tmp_path / "disks")
+    monkeypatch.setattr(zb, "console_log", lambda name: tmp_path / f"{name}.log")
+    monkeypatch.setattr(zb.shares, "backend_pids", lambda name, domid=None: backends)
+    state_dir = str(tmp_path / "root" / "gone")
+    zone = zb.derived_zone(state_dir, "gone")
+    backend = zb.XenZoneBackend()
+    assert backend.left_traces(state_dir, "gone") is False
+    backends.append(4242)
+    assert backend.left_traces(state_dir, "gone") is True
+    backends.clear()
+    (tmp_path / f"{zone['name']}.log").write_text("")
+    assert backend.left_traces(state_dir, "gone") is True
+    (tmp_path / f"{zone['name']}.log").unlink()
+    Path(zone["disk_dir"]).mkdir(parents=True)
+    assert backend.left_traces(state_dir, "gone") is True
