@@ -21,8 +21,9 @@ def update(rt: Runtime, container_id: str, resources: dict[str, Any]) -> None:
         require_status(rt, st, ("created", "running"), "update")
         if not resources.get("devices"):
             rt.backend().update(st, resources)
-            return
-        # New device rules replace the container's; which of runc's always-allowed rules
-        # join them depends on the config's linux.devices, as at create.
-        linux = rt.store.load_config(container_id).get("linux") or {}
-        rt.backend().update(st, resources, linux_devices=linux.get("devices") or [])
+        else:
+            # New device rules replace the container's; which of runc's always-allowed rules
+            # join them depends on the config's linux.devices, as at create.
+            linux = rt.store.load_config(container_id).get("linux") or {}
+            rt.backend().update(st, resources, linux_devices=linux.get("devices") or [])
+        rt.store.save(st)  # what the backend recorded (a pod container's new demand)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edera_oci.errors import BackendUnavailable, ConfigError, ZoneError
+from edera_oci.errors import BackendUnavailable, ConfigError, EderaError, ZoneError
 from edera_oci.lifecycle.backend import CreateRequest, ExecRequest, checkpoint
 from edera_oci.logs import log
 from edera_oci.phases import Phases
@@ -1140,36 +1140,93 @@ class XenZoneBackend:
                linux_devices: list[dict[str, Any]] | None = None) -> None:
         """New limits, written live into the container's cgroup in the zone (UPDATE), and new
         device rules, which replace the container's (linux_devices: the config's, for the
-        rules runc leaves out). What the zone cannot change is refused by name; the zone's
-        size is fixed at create, so a memory limit beyond what it can give is refused too (it
-        could not be honoured)."""
-        self._whole_zone_only(state, "update")
+        rules runc leaves out). What the zone cannot change is refused by name. A single
+        container's zone is sized at create, so a memory limit beyond what it can give is
+        refused (it could not be honoured); a pod container's new limits resize its pod's zone
+        first, as its create did (:meth:`_resize_pod_for`)."""
         zone = state.zone
+        in_pod = _is_pod_container(zone)
+        vcpus = int(zone.get("vcpus") or 1)
+        if in_pod:
+            vcpus = pod.ZoneSize.of(zone["pod"].get("zone_size") or {}).max_vcpus
         try:
             settings, notes = update_settings(resources)
-            check_cpuset(resources, int(zone.get("vcpus") or 1))
+            check_cpuset(resources, vcpus)
             rules = device_rule_records(resources.get("devices") or [], linux_devices or [])
         except MappingError as e:
             raise ConfigError(str(e)) from None
         limit = (resources.get("memory") or {}).get("limit")
         room_mb = int(zone.get("memory_mb") or DEFAULT_MEMORY_MB) - MEMORY_OVERHEAD_MB
-        if limit and limit > room_mb << 20:
+        if not in_pod and limit and limit > room_mb << 20:
             raise ConfigError(
                 f"linux.resources.memory.limit: {limit} bytes is more than this zone can give "
                 f"its container ({room_mb} MiB; a zone's memory is fixed when it is created)")
         cpu = resources.get("cpu") or {}
-        if (cpu.get("quota") or 0) > 0:
+        if not in_pod and (cpu.get("quota") or 0) > 0:
             wanted = math.ceil(cpu["quota"] / (cpu.get("period") or 100000))
-            if wanted > int(zone.get("vcpus") or 1):
+            if wanted > vcpus:
                 log.warning(f"linux.resources.cpu.quota asks for {wanted} CPUs; the zone has "
-                            f"{zone.get('vcpus')} vCPUs (fixed at create), the most it can use")
+                            f"{vcpus} vCPUs (fixed at create), the most it can use")
         for note in notes:
             log.warning(note)
         if not settings and not rules:
             return
+        before = self._resize_pod_for(state, resources) if in_pod else None
         payload = encode_records([(Tag.CGROUP, [name, value]) for name, value in settings]
                                  + rules)
-        self._request(state, "update", records=payload.hex())
+        try:
+            self._request(state, "update", records=payload.hex())
+        except EderaError:
+            if before is not None:  # the zone keeps the old limits: and the old size
+                try:
+                    self._fit_pod_for(state, before)
+                except ZoneError as e:
+                    log.warning(f"giving the pod's zone its size back: {e}")
+            raise
+
+    def _resize_pod_for(self, state: ContainerState,
+                        resources: dict[str, Any]) -> pod.Demand | None:
+        """A pod container's update asks its pod's zone for its new memory limit (and its new
+        CPU quota's vCPUs): the zone is brought to what all its containers now ask, up to its
+        maximum, as at create (edera_oci.zone.pod, "Growth"), and the new demand recorded in
+        the state (saved by the caller). The old demand, to go back to if the zone refuses the
+        limits; None when nothing changed (or the container predates zones that grow)."""
+        info = state.zone["pod"]
+        recorded = info.get("demand")
+        if not isinstance(recorded, dict) or not isinstance(info.get("zone_size"), dict):
+            return None
+        old = pod.Demand(int(recorded.get("memory_mb") or 0), int(recorded.get("vcpus") or 0))
+        asked = pod.container_demand({"linux": {"resources": resources}})
+        memory = (resources.get("memory") or {}).get("limit")
+        quota = (resources.get("cpu") or {}).get("quota")
+        new = pod.Demand(asked.memory_mb if type(memory) is int and memory > 0 else old.memory_mb,
+                         asked.vcpus if type(quota) is int and quota != 0 else old.vcpus)
+        if new == old:
+            return None
+        self._fit_pod_for(state, new)
+        return old
+
+    def _fit_pod_for(self, state: ContainerState, demand: pod.Demand) -> None:
+        """Bring the pod's zone to what its containers ask with this one's demand, under the
+        pod's lock; the demand is recorded in state.zone once the zone has it."""
+        info = state.zone["pod"]
+        who = f'container "{state.id}"'
+        try:
+            lock_fd = os.open(info["sandbox_state_dir"],
+                              os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (OSError, KeyError, TypeError) as e:
+            raise ZoneError(f"{who}: its pod's sandbox is gone ({e})") from None
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            size = pod.ZoneSize.of(info["zone_size"])
+            others = pod.member_demands(Path(state.zone["state_dir"]).parent,
+                                        str(info.get("sandbox_id")), exclude=state.id)
+            target = pod.pod_target(size, [*others, demand])
+            self._warn_short(state.id, demand, size, target)
+            self._fit_pod_zone(info["domid"], target, who)
+            info["demand"] = demand.record()
+        finally:
+            os.close(lock_fd)
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
         """Another process in the zone, behind its own monitor (a child of the caller)."""

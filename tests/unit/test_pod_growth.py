@@ -455,3 +455,55 @@ def test_a_failing_shrink_is_a_warning_and_the_next_create_fixes_the_size(make_p
     monkeypatch.setattr(domain, "set_memory", p.xen.set_memory)
     p.create("b", {"memory": {"limit": 32 * MiB}})
     assert p.xen.target_kb == 572 * 1024  # the pod's size for b alone
+
+
+def test_update_of_a_pod_container_resizes_its_pods_zone_then_writes_its_cgroup(
+        make_pod, monkeypatch) -> None:
+    """runc `update` of one container of a pod (the CRI's UpdateContainerResources): a new
+    memory limit (or CPU quota) brings the pod's zone to what its containers now ask, as their
+    creates did, and is recorded as the container's demand; then the limits go to its own
+    cgroup (its monitor's UPDATE). Limits that ask nothing more of the zone resize nothing;
+    a zone that refuses the limits gets its size back, and the error is the zone's."""
+    p = make_pod(POD)
+    p.create("a", {"memory": {"limit": 64 * MiB}})
+    p.create("b", {"memory": {"limit": 32 * MiB}})
+    sent: list = []
+    refuse: list = []
+
+    def request(self, state, op, **fields):
+        if refuse:
+            raise ZoneError("the zone refused the update: no")
+        sent.append((state.id, op, fields.get("records")))
+        return {"ok": True}
+
+    monkeypatch.setattr(zb.XenZoneBackend, "_request", request)
+
+    def state(cid: str) -> ContainerState:
+        raw = json.loads((p.root / cid / "state.json").read_text())
+        return ContainerState(id=cid, bundle="/b", rootfs="/r", created="", status="running",
+                              zone=raw["zone"])
+
+    a = state("a")
+    p.xen.calls.clear()
+    zb.XenZoneBackend().update(a, {"memory": {"limit": 128 * MiB}, "pids": {"limit": 30}})
+    assert p.xen.resizes() == [("mem-set", 540 + 128 + 32)]
+    assert a.zone["pod"]["demand"] == {"memory_mb": 128, "vcpus": 0}
+    assert [(cid, op) for cid, op, _ in sent] == [("a", "update")]
+    assert bytes.fromhex(sent[0][2]).count(b"pids.max") == 1
+    p.write_state("a", "running", a.zone)  # as the lifecycle saves it
+    # b's pids alone: its demand and the zone stay
+    p.xen.calls.clear()
+    b = state("b")
+    zb.XenZoneBackend().update(b, {"pids": {"limit": 10}})
+    assert p.xen.resizes() == [] and b.zone["pod"]["demand"]["memory_mb"] == 32
+    # b asks for 2 CPUs: a vCPU is brought online, and a's new demand counts
+    zb.XenZoneBackend().update(b, {"cpu": {"quota": 200000, "period": 100000}})
+    assert p.xen.resizes() == [("vcpu-set", 2)]
+    p.write_state("b", "running", b.zone)
+    # a zone that refuses a's new limits: the zone goes back to a's recorded demand
+    refuse.append(True)
+    p.xen.calls.clear()
+    with pytest.raises(ZoneError, match="refused"):
+        zb.XenZoneBackend().update(a, {"memory": {"limit": 256 * MiB}})
+    assert p.xen.resizes() == [("mem-set", 540 + 256 + 32), ("mem-set", 540 + 128 + 32)]
+    assert a.zone["pod"]["demand"]["memory_mb"] == 128

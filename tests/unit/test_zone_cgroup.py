@@ -160,6 +160,30 @@ def test_a_pod_containers_stats_are_its_own_cgroups(zone, tmp_path) -> None:  # 
     assert z.wait_exit()["status"] == 137
 
 
+def test_update_on_a_pod_containers_port_changes_its_own_cgroup(zone, tmp_path) -> None:  # noqa: F811
+    """UPDATE on a pod container's port is written into that container's cgroup, not the
+    sandbox's; its refusals come on that port (runc's `update` of one container, which the
+    CRI's UpdateContainerResources sends for a container of a pod)."""
+    cg = fake_cgroup(tmp_path)
+    z = zone(env={"EDERA_INIT_CGROUP": str(cg)})
+    z.create(sh("echo sandbox-up; while :; do sleep 0.1; done"))
+    z.start()
+    z.wait_output(b"sandbox-up\n")
+    a = _pod_container(z, "a", "echo a-up; while :; do sleep 0.1; done",
+                       *cgroup_records(("pids.max", "7"), ("cpu.max", "max 100000")))
+    own = cg / "pod-a"
+    assert update_frame(a, ("pids.max", "9"), ("cpu.max", "20000 100000")) == ""
+    assert (own / "pids.max").read_text() == "9"
+    assert (own / "cpu.max").read_text() == "20000 100000"
+    assert (cg / "pids.max").read_text() == "max\n"  # the sandbox's is untouched
+    assert "cgroup.procs" in update_frame(a, ("pids.max", "11"), ("cgroup.procs", "1"))
+    assert (own / "pids.max").read_text() == "9"
+    assert update_frame(z, ("pids.max", "30")) == ""  # port 1 is the sandbox's, as before
+    assert (cg / "pids.max").read_text() == "30" and (own / "pids.max").read_text() == "9"
+    z.send(Msg.SIGNAL, p.signal_payload(signal.SIGKILL))
+    assert z.wait_exit()["status"] == 137
+
+
 def test_an_oom_kill_is_reported_in_exit(zone, tmp_path) -> None:  # noqa: F811
     cg = fake_cgroup(tmp_path)
     z = zone(env={"EDERA_INIT_CGROUP": str(cg)})

@@ -112,7 +112,8 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     """Two containers in the sandbox's zone: one zone in `xl list`, busybox httpd in one
     reached on 127.0.0.1 from the other; exec runs in a container's own root; events --stats
     reads a container's own cgroup; the zone grows by each container's memory limit (the
-    server has none: POD_CONTAINER_MEMORY_MB) and gives the server's back at its delete;
+    server has none: POD_CONTAINER_MEMORY_MB), and again by the client's new limit when
+    `update` gives it one (its own cgroup takes it), and gives the server's back at its delete;
     killing one reports its status and leaves the other running; a replacement works;
     deleting the sandbox leaves nothing."""
     zone = domains()[0]
@@ -146,6 +147,18 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     assert all(res.returncode == 0 for res in stats.values()), stats
     pids = {cid: json.loads(res.stdout)["data"]["pids"] for cid, res in stats.items()}
     assert pids[client].get("limit") == 20 and pids[server].get("limit") != 20, pids
+    # update of one container (the CRI's UpdateContainerResources): its own cgroup takes the
+    # new limits, and the pod's zone grows by its new memory limit first
+    res = oci(pod.root, "update", "--memory", "128m", "--pids-limit", "30", client, timeout=120)
+    assert res.returncode == 0, res.stderr
+    grown = booted + POD_CONTAINER_MEMORY_MB + 128
+    have = zone_memory_near(zone, grown)
+    assert abs(have - grown) <= 4, f"after update: {have} MiB, not {grown}"
+    stats = {cid: oci(pod.root, "events", "--stats", cid, timeout=60) for cid in (server, client)}
+    data = {cid: json.loads(res.stdout)["data"] for cid, res in stats.items()}
+    assert data[client]["pids"]["limit"] == 30, data[client]
+    assert data[client]["memory"]["usage"]["limit"] == 128 << 20, data[client]
+    assert data[server]["pids"].get("limit") != 30, data[server]
 
     # Killing the server: its monitor reports 137, the client keeps running.
     assert oci(pod.root, "kill", server, "KILL").returncode == 0
@@ -158,8 +171,8 @@ def test_pod_containers_share_one_zone_and_localhost(pod):
     assert pod.status(client) == "running" and pod.status(pod.sandbox) == "running"
     assert oci(pod.root, "delete", server).returncode == 0
     # The server's delete gives its memory back: the zone balloons down to what the client asks.
-    have = zone_memory_near(zone, booted + 64)
-    assert abs(have - (booted + 64)) <= 4, f"the pod's zone: {have} MiB, not {booted + 64}"
+    have = zone_memory_near(zone, booted + 128)
+    assert abs(have - (booted + 128)) <= 4, f"the pod's zone: {have} MiB, not {booted + 128}"
 
     # The kubelet's restart: a new container in the same sandbox serves again.
     served = client_out.read_bytes().count(b"hello-from-server")

@@ -377,12 +377,13 @@ static int check_cpuset(const char *file, const char *value, char err[ERR_MAX])
 	return 0;
 }
 
-static int apply_setting(const char *file, const char *value, char err[ERR_MAX])
+static int apply_setting(const char *dir, const char *file, const char *value,
+			 char err[ERR_MAX])
 {
 	if (!strncmp(file, "cpuset.", 7) && check_cpuset(file, value, err) < 0)
 		return -1;
 	char path[512];
-	snprintf(path, sizeof path, "%s/%s", cg_dir, file);
+	snprintf(path, sizeof path, "%s/%s", dir, file);
 	/* A host test's plain file keeps what a shorter value would not overwrite. */
 	if (cg_fake && truncate(path, 0) < 0 && errno != ENOENT)
 		return errf(err, "cgroup %s: %s", file, strerror(errno));
@@ -403,12 +404,17 @@ static int apply_setting(const char *file, const char *value, char err[ERR_MAX])
 	return errf(err, "cgroup %s = %s: %s", file, value, strerror(saved));
 }
 
-int cgroup_apply(const struct kv *set, size_t n, char err[ERR_MAX])
+static int apply_in(const char *dir, const struct kv *set, size_t n, char err[ERR_MAX])
 {
 	for (size_t i = 0; i < n; i++)
-		if (apply_setting(set[i].key, set[i].value, err) < 0)
+		if (apply_setting(dir, set[i].key, set[i].value, err) < 0)
 			return -1;
 	return 0;
+}
+
+int cgroup_apply(const struct kv *set, size_t n, char err[ERR_MAX])
+{
+	return apply_in(cg_dir, set, n, err);
 }
 
 /* A host test attaches nothing: it says what the program would be. */
@@ -423,10 +429,14 @@ static void log_fake_rules(const struct device_rule *rules, size_t n)
 	log_msg("host test: device program of %zu rules (%d instructions) not attached", n, len);
 }
 
-int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX])
+int cgroup_update(const char *dir, int *held, const uint8_t *p, size_t n, char err[ERR_MAX])
 {
-	if (!cgroup_ready)
-		return errf(err, "the zone has no cgroup for the container");
+	if (!dir) {
+		if (!cgroup_ready)
+			return errf(err, "the zone has no cgroup for the container");
+		dir = cg_dir;
+		held = &container_prog;
+	}
 	static char text[MAX_UPDATE_SETTINGS][2][256];
 	static struct device_rule rules[MAX_DEVICE_RULES];
 	struct kv set[MAX_UPDATE_SETTINGS];
@@ -476,18 +486,18 @@ int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX])
 	int prog = -1;
 	if (nrules && !cg_fake && (prog = device_program_load(rules, nrules, err)) < 0)
 		return -1;
-	if (cgroup_apply(set, count, err) < 0) {
+	if (apply_in(dir, set, count, err) < 0) {
 		if (prog >= 0)
 			close(prog);
 		return -1;
 	}
 	if (prog >= 0) {
-		if (device_program_attach(cg_dir, prog, &container_prog, err) < 0)
+		if (device_program_attach(dir, prog, held, err) < 0)
 			return -1;
-		log_msg("update: device program on %s: %zu rules", cg_dir, nrules);
+		log_msg("update: device program on %s: %zu rules", dir, nrules);
 	}
 	log_fake_rules(cg_fake ? rules : NULL, cg_fake ? nrules : 0);
-	log_msg("update: %zu cgroup settings applied", count);
+	log_msg("update: %zu cgroup settings applied to %s", count, dir);
 	return 0;
 }
 

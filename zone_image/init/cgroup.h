@@ -30,9 +30,10 @@ const char *cgroup_dir(void);
  * ignored, with a log line. 0, or -1 with err. */
 int cgroup_apply(const struct kv *set, size_t n, char err[ERR_MAX]);
 /* UPDATE's payload: CGROUP and DEVICE_RULE records, all checked (and the new device program
- * loaded) before any setting is written; the rules then replace the container's. 0, or -1
- * with err. */
-int cgroup_update(const uint8_t *p, size_t n, char err[ERR_MAX]);
+ * loaded) before any setting is written, into the cgroup dir (NULL: the zone's container's),
+ * whose device program *held is (see device_program_attach); the rules then replace it. 0, or
+ * -1 with err. */
+int cgroup_update(const char *dir, int *held, const uint8_t *p, size_t n, char err[ERR_MAX]);
 /* oom_kill of the container's memory.events: how many of its processes the OOM killer ended;
  * -1 when unknown. */
 long long cgroup_oom_kills(void);

@@ -326,13 +326,17 @@ static void handle_exec(struct session *from, uint32_t type, const uint8_t *p, u
 		chan_send_u32(&from->ch, reply_type, port);
 }
 
-/* UPDATE: new limits for the container's cgroup; answered with UPDATE (empty = applied). */
+/* UPDATE: new limits for the cgroup of the channel's container (the zone's own on port 1, a
+ * pod's further container on its own port); answered with UPDATE (empty = applied). */
 static void handle_update(struct session *s, const uint8_t *p, uint32_t len)
 {
 	char err[ERR_MAX];
 	if (s->phase != P_READY && s->phase != P_RUNNING)
 		snprintf(err, sizeof err, "the container is not running");
-	else if (cgroup_update(p, len, err) == 0)
+	else if (s->pod && !s->pod->cgroup_made)
+		snprintf(err, sizeof err, "the zone has no cgroup for the container");
+	else if (cgroup_update(s->pod ? s->pod->cgroup : NULL, s->pod ? &s->pod->device_prog : NULL,
+			       p, len, err) == 0)
 		err[0] = 0;
 	if (err[0])
 		log_msg("update refused: %s", err);
@@ -448,10 +452,11 @@ static bool handle_frame(struct session *s, uint32_t type, const uint8_t *p, uin
 		}
 		break;
 	case MSG_UPDATE:
-		if (s == init_session)
+		if (s == init_session || s->pod)
 			handle_update(s, p, len);
 		else
-			log_msg("port %d: UPDATE is only taken on port 1; ignored", s->ch.port);
+			log_msg("port %d: UPDATE is only taken on a container's port; ignored",
+				s->ch.port);
 		break;
 	case MSG_STATS_REQ: {
 		/* Within the host's limit for a STATS frame (4096). */

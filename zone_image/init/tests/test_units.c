@@ -1307,7 +1307,7 @@ static void test_cgroup_update(void)
 	char dir[] = "/tmp/edera-cg-XXXXXX", path[64], err[ERR_MAX], buf[64];
 	CHECK(mkdtemp(dir) != NULL);
 	uint8_t rec_before[32];
-	CHECK(cgroup_update(rec_before, 0, err) == -1 && strstr(err, "no cgroup"));
+	CHECK(cgroup_update(NULL, NULL, rec_before, 0, err) == -1 && strstr(err, "no cgroup"));
 	static const char *const files[] = {"pids.max", "memory.max", "cpu.max", "cpuset.cpus"};
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -1328,7 +1328,7 @@ static void test_cgroup_update(void)
 	list_len = 0;
 	REC(TAG_CGROUP, "pids.max\00020");
 	REC(TAG_CGROUP, "cpu.max\00050000 100000");
-	CHECK(cgroup_update(list, list_len, err) == 0);
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == 0);
 	f = fopen(path, "r");
 	CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "20"));
 	if (f)
@@ -1339,11 +1339,11 @@ static void test_cgroup_update(void)
 	REC(TAG_CGROUP, "pids.max\00021");
 	rule_rec("0", "a", "-1", "-1", "rwm");
 	rule_rec("1", "c", "1", "3", "rwm");
-	CHECK(cgroup_update(list, list_len, err) == 0);
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == 0);
 	list_len = 0;
 	REC(TAG_CGROUP, "pids.max\00022");
 	rule_rec("1", "z", "-1", "-1", "rwm");
-	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "DEVICE_RULE"));
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == -1 && strstr(err, "DEVICE_RULE"));
 	f = fopen(path, "r");
 	CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "21"));
 	if (f)
@@ -1352,25 +1352,25 @@ static void test_cgroup_update(void)
 	list_len = 0;
 	REC(TAG_CGROUP, "pids.max\00030");
 	REC(TAG_CGROUP, "cgroup.procs\0001");
-	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "cgroup.procs"));
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == -1 && strstr(err, "cgroup.procs"));
 	list_len = 0;
 	REC(TAG_CGROUP, "pids.max\00030");
 	REC(TAG_CGROUP, "cpuset.cpus\0001023");
-	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "no CPU 1023"));
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == -1 && strstr(err, "no CPU 1023"));
 	f = fopen(path, "r");
 	CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "21"));
 	if (f)
 		fclose(f);
 	list_len = 0;
 	REC(TAG_ARG, "x");
-	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "not CGROUP"));
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == -1 && strstr(err, "not CGROUP"));
 	list_len = 0;
 	REC(TAG_CGROUP, "pids.max");
-	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "file"));
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == -1 && strstr(err, "file"));
 	/* A file the cgroup lacks (here memory.low) is an error naming it. */
 	list_len = 0;
 	REC(TAG_CGROUP, "memory.low\0001");
-	CHECK(cgroup_update(list, list_len, err) == -1 && strstr(err, "memory.low"));
+	CHECK(cgroup_update(NULL, NULL, list, list_len, err) == -1 && strstr(err, "memory.low"));
 	snprintf(path, sizeof path, "%s/memory.events", dir);
 	f = fopen(path, "w");
 	if (f) {
