@@ -372,6 +372,19 @@ def test_list_orphans_on_a_host_without_xen_is_empty(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out) == []
 
 
+class NoDomains:
+    """A XenStore with no domain in it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def ls(self, path):
+        return []
+
+
 def test_a_sweep_searches_network_namespaces_only_when_a_zone_left_something(tmp_path,
                                                                             monkeypatch):
     """delete --force of an unknown id: the tc search of every namespace (slow in a busy
@@ -387,16 +400,6 @@ def test_a_sweep_searches_network_namespaces_only_when_a_zone_left_something(tmp
     monkeypatch.setattr(zb, "DISK_ROOT", tmp_path / "disks")
     monkeypatch.setattr(zb.XenZoneBackend, "_teardown", lambda self, zone, clock=None: None)
 
-    class NoDomains:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def ls(self, path):
-            return []
-
     monkeypatch.setattr(zb, "XenStore", NoDomains)
     state_dir = str(tmp_path / "root" / "gone")
     zb.XenZoneBackend().sweep(state_dir, "gone")
@@ -411,16 +414,6 @@ def test_the_traces_of_an_id_are_its_disks_its_backend_and_its_console_log(tmp_p
     """What delete --force of an unknown id checks before it claims the id: nothing of the
     id in dom0 is no trace; a disk directory, a 9pfs backend or a console log is one."""
     from edera_oci.zone import backend as zb
-
-    class NoDomains:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def ls(self, path):
-            return []
 
     backends: list[int] = []
     monkeypatch.setattr(zb.domain, "is_dom0", lambda: True)

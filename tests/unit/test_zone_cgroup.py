@@ -136,16 +136,23 @@ def test_stats_read_the_containers_cgroup(zone, tmp_path) -> None:  # noqa: F811
     assert z.wait_exit()["status"] == 137
 
 
-def test_a_pod_containers_stats_are_its_own_cgroups(zone, tmp_path) -> None:  # noqa: F811
-    """STATS on a pod container's port reads that container's cgroup (made beside the
-    sandbox's, with its own settings), not the sandbox's: stats are per container."""
+def pod_with_container(zone, tmp_path: Path, *settings: tuple[str, str]):  # noqa: F811
+    """A running sandbox on a fake cgroup, and its pod container "a" created with settings:
+    (the fake cgroup, the zone, a's channel)."""
     cg = fake_cgroup(tmp_path)
     z = zone(env={"EDERA_INIT_CGROUP": str(cg)})
     z.create(sh("echo sandbox-up; while :; do sleep 0.1; done"))
     z.start()
     z.wait_output(b"sandbox-up\n")
     a = _pod_container(z, "a", "echo a-up; while :; do sleep 0.1; done",
-                       *cgroup_records(("pids.max", "7")))
+                       *cgroup_records(*settings))
+    return cg, z, a
+
+
+def test_a_pod_containers_stats_are_its_own_cgroups(zone, tmp_path) -> None:  # noqa: F811
+    """STATS on a pod container's port reads that container's cgroup (made beside the
+    sandbox's, with its own settings), not the sandbox's: stats are per container."""
+    cg, z, a = pod_with_container(zone, tmp_path, ("pids.max", "7"))
     own = cg / "pod-a"
     assert (own / "pids.max").read_text() == "7" and (cg / "pids.max").read_text() == "max\n"
     (own / "memory.current").write_text("777\n")
@@ -164,13 +171,7 @@ def test_update_on_a_pod_containers_port_changes_its_own_cgroup(zone, tmp_path) 
     """UPDATE on a pod container's port is written into that container's cgroup, not the
     sandbox's; its refusals come on that port (runc's `update` of one container, which the
     CRI's UpdateContainerResources sends for a container of a pod)."""
-    cg = fake_cgroup(tmp_path)
-    z = zone(env={"EDERA_INIT_CGROUP": str(cg)})
-    z.create(sh("echo sandbox-up; while :; do sleep 0.1; done"))
-    z.start()
-    z.wait_output(b"sandbox-up\n")
-    a = _pod_container(z, "a", "echo a-up; while :; do sleep 0.1; done",
-                       *cgroup_records(("pids.max", "7"), ("cpu.max", "max 100000")))
+    cg, z, a = pod_with_container(zone, tmp_path, ("pids.max", "7"), ("cpu.max", "max 100000"))
     own = cg / "pod-a"
     assert update_frame(a, ("pids.max", "9"), ("cpu.max", "20000 100000")) == ""
     assert (own / "pids.max").read_text() == "9"
