@@ -12,10 +12,7 @@ PYTHON = $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 LAB_TIMEOUT ?= 4500
 # One Xen test (its module's fixtures included) that hangs fails alone, with its traceback.
-XEN_TEST_TIMEOUT ?= 900
-# The Xen tests run in this many labs at once, each a share of the test files (lab/shards):
-# one lab keeps about one core busy.
-XEN_SHARDS ?= 2
+XEN_TEST_TIMEOUT ?= 600
 APT_PACKAGES = qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio gzip xz-utils \
 	file gcc make libc6-dev libxen-dev libseccomp-dev ca-certificates python3-venv kmod
 
@@ -62,7 +59,7 @@ install: zone-image
 demo: deps lab zone-image
 	$(PYTHON) lab/run lab/demo
 
-## every test: lint, the unit tests here, lab/run's own tests, then the Xen tests in two labs at once
+## every test: lint, the unit tests here, lab/run's own tests, then the Xen tests in one boot
 test: deps lint test-unit test-lab test-xen
 
 ## seconds, no QEMU; then the line coverage of the monitor and the host-zone protocol, which
@@ -77,8 +74,8 @@ test-lab: lab
 	$(PYTHON) -m pytest -m lab -q tests
 
 test-xen: lab zone-image
-	$(PYTHON) lab/shards --shards $(XEN_SHARDS) --timeout $(LAB_TIMEOUT) -- python3 -m pytest \
-		-p no:cacheprovider -m xen -v --timeout $(XEN_TEST_TIMEOUT) --durations=30
+	$(PYTHON) lab/run --timeout $(LAB_TIMEOUT) python3 -m pytest -p no:cacheprovider -m xen -v \
+		--timeout $(XEN_TEST_TIMEOUT) --durations=30 tests/xen
 
 lint:
 	$(PYTHON) -m ruff check .
