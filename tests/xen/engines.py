@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 from .bundles import busybox_rootfs
@@ -177,25 +177,6 @@ def check_exec_and_stop_with_a_trap(engine: Engine, name: str, image: str,
         assert stop.returncode == 0, stop.stderr
         assert "trapped" in engine("logs", name).stdout
         assert engine("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
-
-
-def check_two_containers_apart(engine: Engine, prefix: str, image: str,
-                               run_opts: tuple[str, ...] = (),
-                               rm_opts: tuple[str, ...] = ()) -> None:
-    """Two containers, each in its zone: each sees its own process and file, neither the
-    other's."""
-    marks = {f"{prefix}-iso-a": "4242", f"{prefix}-iso-b": "4343"}
-    with ExitStack() as running:
-        for name, mark in marks.items():
-            running.enter_context(detached(engine, name, image,
-                                           f"echo {name} > /tmp/{name}; exec sleep {mark}",
-                                           run_opts, rm_opts))
-        for name, mark in marks.items():
-            seen = engine("exec", name, "sh", "-c", "ps -o args; ls /tmp")
-            assert seen.returncode == 0, seen.stderr
-            assert f"sleep {mark}" in seen.stdout and name in seen.stdout  # its own
-            (other, other_mark), = ((n, m) for n, m in marks.items() if n != name)
-            assert f"sleep {other_mark}" not in seen.stdout and other not in seen.stdout
 
 
 def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,

@@ -13,7 +13,6 @@ from .dom0 import domains, leftovers
 from .engines import (
     DEBIAN_CHECK,
     check_exec_and_stop_with_a_trap,
-    check_two_containers_apart,
     check_volumes_keep_the_zones_writes,
     detached,
     fetch,
@@ -74,11 +73,13 @@ def test_exec_env_user_and_stop_with_trap(image):
     check_exec_and_stop_with_a_trap(podman, "p-exec", image, rm_opts=FAST_RM)
 
 
-def test_network_stats_pause_unpause_tty_exec_and_kill(image):
+def test_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
     """The zone's eth0 mirrors podman's (the container's address, a route to the bridge, which
     answers); events --stats counts the zone's packets on it; pause freezes the zone (Xen shows
     it paused), unpause resumes it; `exec -it` (conmon hands edera-oci a console socket) gets a
-    tty; kill ends it: 137. One zone for all of it (the lab's time)."""
+    tty. Beside it, a container of a real distribution's rootfs (Debian minbase: dynamic
+    binaries, its own passwd, apt) in a zone of its own: each sees its own processes and files,
+    neither the other's. kill ends the first: 137. Two zones for all of it (the lab's time)."""
     with detached(podman, "p-pause", image, run_opts=("--cap-add", "NET_RAW"),
                   rm_opts=FAST_RM) as name:
         net = podman("exec", name, "sh", "-c", "ip -o -4 addr show eth0; ip route")
@@ -106,28 +107,40 @@ def test_network_stats_pause_unpause_tty_exec_and_kill(image):
                             "tty; stty size; echo tty-done"])
         assert "tty-done" in out, out
         assert "/dev/pts/" in out and "not a tty" not in out, out
+        check_a_debian_container_apart(name)
         kill = podman("kill", name)
         assert kill.returncode == 0, kill.stderr
         waited = podman("wait", name)
         assert waited.stdout.strip() == "137", waited.stderr
 
 
-def test_two_containers_see_neither_processes_nor_files_of_the_other(image):
-    check_two_containers_apart(podman, "p", image, rm_opts=FAST_RM)
+# Builtins and tr only (Debian minbase has no ps): each process's command line, then /tmp.
+SEEN = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done; ls /tmp"
+
+
+def check_a_debian_container_apart(first: str) -> None:
+    """A Debian container beside the running `first`: it runs (Debian 12, root, apt), and
+    each sees its own process and file, neither the other's."""
+    assert podman("exec", first, "sh", "-c", "echo x > /tmp/mark-of-first").returncode == 0
+    debian = import_debian("podman")
+    with detached(podman, "p-deb", debian, "echo x > /tmp/mark-of-debian; exec sleep 4343",
+                  rm_opts=FAST_RM) as deb:
+        res = podman("exec", deb, "sh", "-c", DEBIAN_CHECK)
+        assert res.returncode == 0, res.stderr
+        version, user, apt = res.stdout.splitlines()
+        assert version.startswith("12."), res.stdout
+        assert user == "root" and apt.startswith("apt "), res.stdout
+        mine = podman("exec", deb, "sh", "-c", SEEN)
+        assert mine.returncode == 0, mine.stderr
+        assert "sleep 4343" in mine.stdout and "mark-of-debian" in mine.stdout, mine.stdout
+        assert "sleep 0.2" not in mine.stdout and "mark-of-first" not in mine.stdout
+        theirs = podman("exec", first, "sh", "-c", SEEN)
+        assert "mark-of-first" in theirs.stdout, theirs.stderr + theirs.stdout
+        assert "sleep 4343" not in theirs.stdout and "mark-of-debian" not in theirs.stdout
 
 
 def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):
     check_volumes_keep_the_zones_writes(podman, "p", image, tmp_path, run_opts=())
-
-
-def test_a_debian_minbase_image_runs(image):
-    """A real distribution's rootfs: dynamic binaries, its own passwd, apt."""
-    debian = import_debian("podman")
-    res = podman("run", "--rm", debian, "sh", "-c", DEBIAN_CHECK)
-    assert res.returncode == 0, res.stderr
-    version, user, apt = res.stdout.splitlines()
-    assert version.startswith("12."), res.stdout
-    assert user == "root" and apt.startswith("apt "), res.stdout
 
 
 def test_a_runtime_error_reaches_the_podman_user(image):
