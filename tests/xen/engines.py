@@ -159,24 +159,36 @@ def detached(engine: Engine, name: str, image: str,
         engine("rm", "-f", *rm_opts, name)
 
 
+TRAP_TERM = "trap 'echo trapped; exit 0' TERM; " + SLEEP_LOOP
+
+
 def check_exec_and_stop_with_a_trap(engine: Engine, name: str, image: str,
                                     run_opts: tuple[str, ...] = (),
                                     rm_opts: tuple[str, ...] = ()) -> None:
     """`exec` into a running zone (streams and status apart, with -e, with -u), then `stop` of
     a shell that traps SIGTERM: the trap runs and the container exits 0."""
-    with detached(engine, name, image, "trap 'echo trapped; exit 0' TERM; " + SLEEP_LOOP,
-                  run_opts, rm_opts):
-        plain = engine("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")
-        assert plain.returncode == 4
-        assert plain.stdout == "exec-ok\n" and plain.stderr == "exec-err\n"
-        env = engine("exec", "-e", "FOO=from-exec", name, "sh", "-c", "echo $FOO")
-        assert env.stdout == "from-exec\n", env.stderr
-        user = engine("exec", "-u", "1000:1000", name, "id", "-u")
-        assert user.stdout == "1000\n", user.stderr
-        stop = engine("stop", "-t", "10", name)
-        assert stop.returncode == 0, stop.stderr
-        assert "trapped" in engine("logs", name).stdout
-        assert engine("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+    with detached(engine, name, image, TRAP_TERM, run_opts, rm_opts):
+        check_exec(engine, name)
+        check_stop_with_a_trap(engine, name)
+
+
+def check_exec(engine: Engine, name: str) -> None:
+    """`exec` into the running container `name`: streams and status apart, -e, -u."""
+    plain = engine("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")
+    assert plain.returncode == 4
+    assert plain.stdout == "exec-ok\n" and plain.stderr == "exec-err\n"
+    env = engine("exec", "-e", "FOO=from-exec", name, "sh", "-c", "echo $FOO")
+    assert env.stdout == "from-exec\n", env.stderr
+    user = engine("exec", "-u", "1000:1000", name, "id", "-u")
+    assert user.stdout == "1000\n", user.stderr
+
+
+def check_stop_with_a_trap(engine: Engine, name: str) -> None:
+    """`stop` of the container `name`, running TRAP_TERM: the trap runs, it exits 0."""
+    stop = engine("stop", "-t", "10", name)
+    assert stop.returncode == 0, stop.stderr
+    assert "trapped" in engine("logs", name).stdout
+    assert engine("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
 
 
 def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,
