@@ -193,9 +193,11 @@ def check_stop_with_a_trap(engine: Engine, name: str) -> None:
 
 def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,
                                         workdir: Path, run_opts: tuple[str, ...] = ()) -> None:
-    """A named volume and a bind-mounted host directory, in one zone: what dom0 put there
-    before is read in the zone, and what the zone writes is in dom0's volume store and host
-    directory after the container is gone (issue 13: volumes were copies, writes were lost)."""
+    """One `run --rm` in a zone sized by --memory and --cpus, with a named volume and a
+    bind-mounted host directory: what dom0 put there before is read in the zone, and what the
+    zone writes is in dom0's volume store and host directory after the container is gone
+    (issue 13: volumes were copies, writes were lost); its exit status is the run's, its
+    stdout and stderr come apart, and the zone has the memory and vCPUs asked for."""
     volume = f"{prefix}-vol"
     made = engine("volume", "create", volume)
     assert made.returncode == 0, made.stderr
@@ -205,11 +207,18 @@ def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,
         host_dir = workdir / f"{prefix}-bind"
         host_dir.mkdir()
         (host_dir / "seed").write_text("bind-from-dom0\n")
-        res = engine("run", "--rm", *run_opts, "-v", f"{volume}:/vol", "-v", f"{host_dir}:/bind",
-                     image, "sh", "-c", "cat /vol/seed /bind/seed; echo vol-from-zone > /vol/out;"
-                     " echo bind-from-zone > /bind/out; sync")
-        assert res.returncode == 0, res.stderr
-        assert res.stdout == "from-dom0\nbind-from-dom0\n", res.stdout
+        res = engine("run", "--rm", *run_opts, "--memory", "256m", "--cpus", "2",
+                     "-v", f"{volume}:/vol", "-v", f"{host_dir}:/bind", image, "sh", "-c",
+                     "cat /vol/seed /bind/seed; echo vol-from-zone > /vol/out;"
+                     " echo bind-from-zone > /bind/out; sync; echo err >&2;"
+                     " grep MemTotal /proc/meminfo; nproc; exit 3")
+        assert res.returncode == 3, res.stderr
+        seed, bind_seed, mem_line, nproc = res.stdout.splitlines()
+        assert (seed, bind_seed) == ("from-dom0", "bind-from-dom0"), res.stdout
+        assert res.stderr.endswith("err\n") and "err" not in res.stdout, res.stderr
+        mem_mib = int(mem_line.split()[1]) // 1024
+        assert 240 < mem_mib <= 256 + 64, res.stdout  # the limit plus the zone's overhead
+        assert nproc == "2"
         assert (store / "out").read_text() == "vol-from-zone\n"
         assert (host_dir / "out").read_text() == "bind-from-zone\n"
     finally:

@@ -46,22 +46,6 @@ def docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_exit_code_logs_apart_and_the_zone_sized_by_memory_and_cpus(image):
-    """One container: its exit status, its stdout and stderr kept apart in `docker logs`, and
-    the zone sized by --memory and --cpus. (`run --rm` is the volume test's.)"""
-    res = docker("run", "--runtime", "edera", "--name", "d-exit", "--memory", "256m",
-                 "--cpus", "2", image, "sh", "-c",
-                 "echo out; echo err >&2; grep MemTotal /proc/meminfo; nproc; exit 3")
-    assert res.returncode == 3, res.stderr
-    logs = docker("logs", "d-exit")
-    out, mem_line, nproc = logs.stdout.splitlines()
-    assert out == "out" and logs.stderr == "err\n", (logs.stdout, logs.stderr)
-    mem_mib = int(mem_line.split()[1]) // 1024
-    assert 240 < mem_mib <= 256 + 64, logs.stdout  # the limit plus the zone's stated overhead
-    assert nproc == "2"
-    assert docker("rm", "d-exit").returncode == 0
-
-
 def test_published_port_reaches_a_server_in_the_zone(image):
     name = "d-web"
     res = docker("run", "--runtime", "edera", "-d", "--name", name, "-p", "8081:80", image,
@@ -235,7 +219,8 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
     assert sorted(os.listdir(empty_dir)) == ["from-host.txt", "from-web.txt", "index.html"]
 
 
-def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):
+def test_run_rm_sized_with_a_named_volume_and_a_bind_that_keep_the_zones_writes(image,
+                                                                           tmp_path):
     check_volumes_keep_the_zones_writes(docker, "d", image, tmp_path, run_opts=EDERA)
 
 

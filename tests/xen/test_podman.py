@@ -38,21 +38,6 @@ def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-def test_exit_code_logs_apart_and_the_zone_sized_by_memory_and_cpus(image):
-    """One container: its exit status, its stdout and stderr kept apart in `podman logs`, and
-    the zone sized by --memory and --cpus. (`run --rm` is the volume test's.)"""
-    res = podman("run", "--name", "p-exit", "--memory", "256m", "--cpus", "2", image, "sh", "-c",
-                 "echo out; echo err >&2; grep MemTotal /proc/meminfo; nproc; exit 3")
-    assert res.returncode == 3, res.stderr
-    logs = subprocess.run(["podman", "logs", "p-exit"], capture_output=True, text=True)
-    out, mem_line, nproc = logs.stdout.splitlines()
-    assert out == "out" and logs.stderr == "err\n", (logs.stdout, logs.stderr)
-    mem_mib = int(mem_line.split()[1]) // 1024
-    assert 240 < mem_mib <= 256 + 64, logs.stdout  # the limit plus the zone's stated overhead
-    assert nproc == "2"
-    assert podman("rm", "p-exit").returncode == 0
-
-
 def test_published_port_reaches_a_server_in_the_zone(image):
     name = "p-web"
     res = podman("run", "-d", "--name", name, "-p", "8080:80", image,
@@ -139,7 +124,8 @@ def check_a_debian_container_apart(first: str) -> None:
         assert "sleep 4343" not in theirs.stdout and "mark-of-debian" not in theirs.stdout
 
 
-def test_a_named_volume_and_a_bind_keep_the_zones_writes(image, tmp_path):
+def test_run_rm_sized_with_a_named_volume_and_a_bind_that_keep_the_zones_writes(image,
+                                                                           tmp_path):
     check_volumes_keep_the_zones_writes(podman, "p", image, tmp_path, run_opts=())
 
 
