@@ -12,6 +12,7 @@ import pytest
 from .dom0 import domains, leftovers
 from .engines import (
     DEBIAN_CHECK,
+    SLEEP_LOOP,
     check_exec_and_stop_with_a_trap,
     check_volumes_keep_the_zones_writes,
     detached,
@@ -38,18 +39,6 @@ def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-def test_published_port_reaches_a_server_in_the_zone(image):
-    name = "p-web"
-    res = podman("run", "-d", "--name", name, "-p", "8080:80", image,
-                 "httpd", "-f", "-p", "80", "-h", "/www")
-    assert res.returncode == 0, res.stderr
-    try:
-        body = fetch("http://127.0.0.1:8080/")
-        assert body == "hello from a zone's httpd\n"
-    finally:
-        assert podman("rm", "-f", "-t", "0", name).returncode == 0
-
-
 def test_nothing_left_behind(image):
     assert leftovers(Path(DEFAULT_ROOT)) == []
 
@@ -58,15 +47,17 @@ def test_exec_env_user_and_stop_with_trap(image):
     check_exec_and_stop_with_a_trap(podman, "p-exec", image, rm_opts=FAST_RM)
 
 
-def test_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
-    """The zone's eth0 mirrors podman's (the container's address, a route to the bridge, which
-    answers); events --stats counts the zone's packets on it; pause freezes the zone (Xen shows
-    it paused), unpause resumes it; `exec -it` (conmon hands edera-oci a console socket) gets a
-    tty. Beside it, a container of a real distribution's rootfs (Debian minbase: dynamic
-    binaries, its own passwd, apt) in a zone of its own: each sees its own processes and files,
-    neither the other's. kill ends the first: 137. Two zones for all of it (the lab's time)."""
-    with detached(podman, "p-pause", image, run_opts=("--cap-add", "NET_RAW"),
-                  rm_opts=FAST_RM) as name:
+def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
+    """A published port reaches busybox httpd in the zone; the zone's eth0 mirrors podman's
+    (the container's address, a route to the bridge, which answers); events --stats counts
+    the zone's packets on it; pause freezes the zone (Xen shows it paused), unpause resumes
+    it; `exec -it` (conmon hands edera-oci a console socket) gets a tty. Beside it, a
+    container of a real distribution's rootfs (Debian minbase: dynamic binaries, its own
+    passwd, apt) in a zone of its own: each sees its own processes and files, neither the
+    other's. kill ends the first: 137. Two zones for all of it (the lab's time)."""
+    with detached(podman, "p-pause", image, "httpd -p 80 -h /www; " + SLEEP_LOOP,
+                  run_opts=("--cap-add", "NET_RAW", "-p", "8080:80"), rm_opts=FAST_RM) as name:
+        assert fetch("http://127.0.0.1:8080/") == "hello from a zone's httpd\n"
         net = podman("exec", name, "sh", "-c", "ip -o -4 addr show eth0; ip route")
         assert "inet 10.88." in net.stdout, net.stderr + net.stdout
         assert "default via 10.88.0.1" in net.stdout, net.stdout
