@@ -57,26 +57,17 @@ def dump_diagnostics(root: Path) -> None:
         print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}")
 
 
-def test_run_streams_apart_and_exit_code(root, bundle_dir):
-    make_bundle(bundle_dir, ["sh", "-c", "echo out; echo err >&2; echo out2; exit 3"])
-    cid = new_id()
-    res = oci(root, "run", "--bundle", str(bundle_dir), cid, timeout=300)
-    assert res.returncode == 3, res.stderr
-    assert res.stdout == "out\nout2\n"
-    assert res.stderr == "err\n"
-    gone = oci(root, "state", cid)  # run deletes the container once it exits, as runc's does
-    assert gone.returncode != 0 and "does not exist" in gone.stderr
-    assert leftovers(root) == []
-
-
-def test_process_config_reaches_the_workload(root, bundle_dir):
+def test_process_config_reaches_the_workload_and_run_streams_apart(root, bundle_dir):
+    """`run`: the process config as the workload sees it; its stdout and stderr apart; its
+    exit status; and the container deleted once it exits, as runc's run does."""
     script = (
         "echo uid=$(id -u) gid=$(id -g) groups=$(id -G); echo cwd=$(pwd); echo env=$FOO;"
         "echo nofile=$(ulimit -n); echo host=$(hostname); echo umask=$(umask);"
         "grep -E '^Cap(Bnd|Eff)' /proc/$$/status; cat /etc/zone-marker;"
         "grep -E ' /proc | /dev | /dev/pts | /dev/shm | /sys | /work ' /proc/mounts | "
         "awk '{print \"mnt \" $2 \" \" $3}'; if touch /rofile 2>/dev/null; then echo ro=no; "
-        "else echo ro=yes; fi; echo kcore-bytes=$(head -c 100 /proc/kcore | wc -c); exit 0"
+        "else echo ro=yes; fi; echo kcore-bytes=$(head -c 100 /proc/kcore | wc -c);"
+        "echo to-stderr >&2; exit 3"
     )
     make_bundle(
         bundle_dir, ["sh", "-c", script],
@@ -94,9 +85,13 @@ def test_process_config_reaches_the_workload(root, bundle_dir):
             "root.readonly": True,
         },
     )
-    res = oci(root, "run", "--bundle", str(bundle_dir), new_id(), timeout=300)
+    cid = new_id()
+    res = oci(root, "run", "--bundle", str(bundle_dir), cid, timeout=300)
     out = res.stdout
-    assert res.returncode == 0, res.stderr + out
+    assert res.returncode == 3, res.stderr + out
+    assert res.stderr.endswith("to-stderr\n") and "to-stderr" not in out, res.stderr
+    gone = oci(root, "state", cid)  # run deletes the container once it exits, as runc's does
+    assert gone.returncode != 0 and "does not exist" in gone.stderr
     assert "uid=1000 gid=1000 groups=1000 2000" in out
     assert "cwd=/work" in out
     assert "env=bar-baz" in out
