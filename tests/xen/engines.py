@@ -162,16 +162,6 @@ def detached(engine: Engine, name: str, image: str,
 TRAP_TERM = "trap 'echo trapped; exit 0' TERM; " + SLEEP_LOOP
 
 
-def check_exec_and_stop_with_a_trap(engine: Engine, name: str, image: str,
-                                    run_opts: tuple[str, ...] = (),
-                                    rm_opts: tuple[str, ...] = ()) -> None:
-    """`exec` into a running zone (streams and status apart, with -e, with -u), then `stop` of
-    a shell that traps SIGTERM: the trap runs and the container exits 0."""
-    with detached(engine, name, image, TRAP_TERM, run_opts, rm_opts):
-        check_exec(engine, name)
-        check_stop_with_a_trap(engine, name)
-
-
 def check_exec(engine: Engine, name: str) -> None:
     """`exec` into the running container `name`: streams and status apart, -e, -u."""
     plain = engine("exec", name, "sh", "-c", "echo exec-ok; echo exec-err >&2; exit 4")

@@ -13,7 +13,8 @@ from .dom0 import domains, leftovers
 from .engines import (
     DEBIAN_CHECK,
     SLEEP_LOOP,
-    check_exec_and_stop_with_a_trap,
+    check_exec,
+    check_stop_with_a_trap,
     check_volumes_keep_the_zones_writes,
     detached,
     fetch,
@@ -43,10 +44,6 @@ def test_nothing_left_behind(image):
     assert leftovers(Path(DEFAULT_ROOT)) == []
 
 
-def test_exec_env_user_and_stop_with_trap(image):
-    check_exec_and_stop_with_a_trap(podman, "p-exec", image, rm_opts=FAST_RM)
-
-
 def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
     """A published port reaches busybox httpd in the zone; the zone's eth0 mirrors podman's
     (the container's address, a route to the bridge, which answers); events --stats counts
@@ -54,7 +51,8 @@ def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
     it; `exec -it` (conmon hands edera-oci a console socket) gets a tty. Beside it, a
     container of a real distribution's rootfs (Debian minbase: dynamic binaries, its own
     passwd, apt) in a zone of its own: each sees its own processes and files, neither the
-    other's. kill ends the first: 137. Two zones for all of it (the lab's time)."""
+    other's; exec into it, and its stop with a trap (exit 0). kill ends the first: 137. Two
+    zones for all of it (the lab's time)."""
     with detached(podman, "p-pause", image, "httpd -p 80 -h /www; " + SLEEP_LOOP,
                   run_opts=("--cap-add", "NET_RAW", "-p", "8080:80"), rm_opts=FAST_RM) as name:
         assert fetch("http://127.0.0.1:8080/") == "hello from a zone's httpd\n"
@@ -95,12 +93,15 @@ SEEN = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; d
 
 
 def check_a_debian_container_apart(first: str) -> None:
-    """A Debian container beside the running `first`: it runs (Debian 12, root, apt), and
-    each sees its own process and file, neither the other's."""
+    """A Debian container beside the running `first`: it runs (Debian 12, root, apt), each
+    sees its own process and file, neither the other's; `exec` into it keeps streams and
+    status apart (with -e, -u), and `stop` of its shell, which traps SIGTERM, runs the trap:
+    exit 0."""
     assert podman("exec", first, "sh", "-c", "echo x > /tmp/mark-of-first").returncode == 0
     debian = import_debian("podman")
-    with detached(podman, "p-deb", debian, "echo x > /tmp/mark-of-debian; exec sleep 4343",
-                  rm_opts=FAST_RM) as deb:
+    script = ("trap 'echo trapped; exit 0' TERM; echo x > /tmp/mark-of-debian; "
+              "while :; do sleep 4343 & wait $!; done")
+    with detached(podman, "p-deb", debian, script, rm_opts=FAST_RM) as deb:
         res = podman("exec", deb, "sh", "-c", DEBIAN_CHECK)
         assert res.returncode == 0, res.stderr
         version, user, apt = res.stdout.splitlines()
@@ -113,6 +114,8 @@ def check_a_debian_container_apart(first: str) -> None:
         theirs = podman("exec", first, "sh", "-c", SEEN)
         assert "mark-of-first" in theirs.stdout, theirs.stderr + theirs.stdout
         assert "sleep 4343" not in theirs.stdout and "mark-of-debian" not in theirs.stdout
+        check_exec(podman, deb)
+        check_stop_with_a_trap(podman, deb)
 
 
 def test_run_rm_sized_with_a_named_volume_and_a_bind_that_keep_the_zones_writes(image,
