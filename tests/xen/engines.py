@@ -174,7 +174,8 @@ def check_exec(engine: Engine, name: str) -> None:
 
 
 def check_stop_with_a_trap(engine: Engine, name: str) -> None:
-    """`stop` of the container `name`, running TRAP_TERM: the trap runs, it exits 0."""
+    """`stop` of the container `name`, a shell that traps SIGTERM (as TRAP_TERM): the trap
+    runs, and it exits 0."""
     stop = engine("stop", "-t", "10", name)
     assert stop.returncode == 0, stop.stderr
     assert "trapped" in engine("logs", name).stdout
