@@ -616,29 +616,39 @@ class XenZoneBackend:
         info = zone.get("pod") or {}
         if info.get("role") != "container" or not isinstance(info.get("zone_size"), dict):
             return
-        domid, name = info.get("domid"), info.get("zone_name")
-        if not isinstance(domid, int) or not zone.get("state_dir"):
+        if not isinstance(info.get("domid"), int) or not zone.get("state_dir"):
             return
         try:
-            with XenStore() as xs:
-                if not domain.is_alive(xs, domid, name):
-                    return
+            self._fit_pod(info, Path(zone["state_dir"]), None)
+        except (ZoneError, OSError) as e:
+            log.warning(f"giving the container's memory and vCPUs back to its pod's zone: {e}")
+
+    def _fit_pod(self, info: dict, member_dir: Path, demand: pod.Demand | None) -> bool:
+        """Under the pod's lock (its sandbox's state directory), bring the pod's zone to what
+        its containers' recorded demands ask, the container of member_dir counted as demand
+        (None: as gone). False, with nothing done, when the sandbox's directory or the zone is
+        gone; ZoneError (or OSError from XenStore) when the zone cannot be brought there."""
+        domid, name = info.get("domid"), info.get("zone_name")
+        try:
             lock_fd = os.open(info["sandbox_state_dir"],
                               os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except (OSError, KeyError, TypeError):
-            return  # no zone or no sandbox left to give back to
-        state_dir = Path(zone["state_dir"])
+            return False
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             with XenStore() as xs:
                 if not domain.is_alive(xs, domid, name):
-                    return
-            others = pod.member_demands(state_dir.parent, str(info.get("sandbox_id")),
-                                        exclude=state_dir.name)
-            target = pod.pod_target(pod.ZoneSize.of(info["zone_size"]), others)
-            self._fit_pod_zone(domid, target, f'container "{state_dir.name}"')
-        except (ZoneError, OSError) as e:
-            log.warning(f"giving the container's memory and vCPUs back to its pod's zone: {e}")
+                    return False
+            size = pod.ZoneSize.of(info["zone_size"])
+            demands = pod.member_demands(member_dir.parent, str(info.get("sandbox_id")),
+                                         exclude=member_dir.name)
+            if demand is not None:
+                demands.append(demand)
+            target = pod.pod_target(size, demands)
+            if demand is not None:
+                self._warn_short(member_dir.name, demand, size, target)
+            self._fit_pod_zone(domid, target, f'container "{member_dir.name}"')
+            return True
         finally:
             os.close(lock_fd)
 
@@ -1195,7 +1205,7 @@ class XenZoneBackend:
         recorded = info.get("demand")
         if not isinstance(recorded, dict) or not isinstance(info.get("zone_size"), dict):
             return None
-        old = pod.Demand(int(recorded.get("memory_mb") or 0), int(recorded.get("vcpus") or 0))
+        old = pod.Demand.of(recorded)
         asked = pod.container_demand({"linux": {"resources": resources}})
         memory = (resources.get("memory") or {}).get("limit")
         quota = (resources.get("cpu") or {}).get("quota")
@@ -1207,26 +1217,12 @@ class XenZoneBackend:
         return old
 
     def _fit_pod_for(self, state: ContainerState, demand: pod.Demand) -> None:
-        """Bring the pod's zone to what its containers ask with this one's demand, under the
-        pod's lock; the demand is recorded in state.zone once the zone has it."""
+        """Bring the pod's zone to what its containers ask with this one's demand
+        (:meth:`_fit_pod`); the demand is recorded in state.zone once the zone has it."""
         info = state.zone["pod"]
-        who = f'container "{state.id}"'
-        try:
-            lock_fd = os.open(info["sandbox_state_dir"],
-                              os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except (OSError, KeyError, TypeError) as e:
-            raise ZoneError(f"{who}: its pod's sandbox is gone ({e})") from None
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            size = pod.ZoneSize.of(info["zone_size"])
-            others = pod.member_demands(Path(state.zone["state_dir"]).parent,
-                                        str(info.get("sandbox_id")), exclude=state.id)
-            target = pod.pod_target(size, [*others, demand])
-            self._warn_short(state.id, demand, size, target)
-            self._fit_pod_zone(info["domid"], target, who)
-            info["demand"] = demand.record()
-        finally:
-            os.close(lock_fd)
+        if not self._fit_pod(info, Path(state.zone["state_dir"]), demand):
+            raise ZoneError(f'container "{state.id}": its pod\'s sandbox or its zone is gone')
+        info["demand"] = demand.record()
 
     def exec(self, state: ContainerState, req: ExecRequest) -> int:
         """Another process in the zone, behind its own monitor (a child of the caller)."""

@@ -350,6 +350,11 @@ class Demand:
     def record(self) -> dict[str, int]:
         return {"memory_mb": self.memory_mb, "vcpus": self.vcpus}
 
+    @classmethod
+    def of(cls, recorded: dict[str, Any]) -> Demand:
+        """From a :meth:`record` read back from a container's state."""
+        return cls(_count(recorded.get("memory_mb")), _count(recorded.get("vcpus")))
+
 
 def container_demand(config: dict[str, Any]) -> Demand:
     """A pod container's :class:`Demand`, from its config's ``linux.resources``."""
@@ -377,7 +382,7 @@ def member_demands(root: Path, sandbox_id: str, exclude: str) -> list[Demand]:
         recorded = (zone.get("pod") or {}).get("demand")
         if member_id == exclude or not isinstance(recorded, dict):
             continue
-        found.append(Demand(_count(recorded.get("memory_mb")), _count(recorded.get("vcpus"))))
+        found.append(Demand.of(recorded))
     return found
 
 
