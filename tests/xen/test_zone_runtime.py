@@ -89,7 +89,7 @@ def test_process_config_reaches_the_workload_and_run_streams_apart(root, bundle_
     res = oci(root, "run", "--bundle", str(bundle_dir), cid, timeout=300)
     out = res.stdout
     assert res.returncode == 3, res.stderr + out
-    assert res.stderr.endswith("to-stderr\n") and "to-stderr" not in out, res.stderr
+    assert res.stderr == "to-stderr\n" and "to-stderr" not in out, res.stderr
     gone = oci(root, "state", cid)  # run deletes the container once it exits, as runc's does
     assert gone.returncode != 0 and "does not exist" in gone.stderr
     assert "uid=1000 gid=1000 groups=1000 2000" in out
