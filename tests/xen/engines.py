@@ -206,7 +206,9 @@ def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,
         assert res.returncode == 3, res.stderr
         seed, bind_seed, mem_line, nproc = res.stdout.splitlines()
         assert (seed, bind_seed) == ("from-dom0", "bind-from-dom0"), res.stdout
-        assert res.stderr == "err\n" and "err" not in res.stdout, res.stderr
+        # the engine's own warnings (docker: no swap limit on dom0's kernel) come first
+        workload_err = [ln for ln in res.stderr.splitlines() if not ln.startswith("WARNING: ")]
+        assert workload_err == ["err"] and "err" not in res.stdout, res.stderr
         mem_mib = int(mem_line.split()[1]) // 1024
         assert 240 < mem_mib <= 256 + 64, res.stdout  # the limit plus the zone's overhead
         assert nproc == "2"
