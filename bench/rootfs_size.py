@@ -3,11 +3,12 @@
 
 `python3 bench/rootfs_size.py` boots the lab (with 4 GiB for dom0: see below) and, for a busybox
 rootfs padded with a file of random data to 2 MB (busybox alone), 200 MB and 1 GB, runs N
-interleaved rounds of `edera-oci create` (with its --debug phases: `disks` is the rootfs copy
-into the zone's ext4 image), `edera-oci delete --force`, `runc create` and `runc delete --force`
-of the same bundle (one warm-up round at 2 MB, discarded). Also: the image's allocated and
-apparent size. Prints n, median, p90, min, max, the fitted seconds per GB, and saves the raw
-values in bench/results/rootfs_size-DATE.json.
+interleaved rounds of `edera-oci create` and `edera-oci delete --force` with the root shared over
+9p (the default: nothing is copied), the same with the root copied into an ext4 image
+(`org.edera-oci.rootfs: ext4`; its `disks` --debug phase is that copy), and `runc create` and
+`runc delete --force` of the same rootfs (one warm-up round at 2 MB, discarded). Also: the ext4
+image's allocated and apparent size. Prints n, median, p90, min, max, the fitted seconds per GB
+of each, and saves the raw values in bench/results/rootfs_size-DATE.json.
 
 The lab's dom0 disk has about 1 GB free, too little for a 1 GB rootfs and its 1.2 GB image, so
 the bundles and the zones' disk images (EDERA_OCI_DISK_DIR) are on a tmpfs in a dom0 of 4 GiB:
@@ -19,6 +20,7 @@ nothing on the way compresses or deduplicates.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -73,20 +75,38 @@ def image_size() -> tuple[float, float]:
     return st.st_blocks * 512 / 2**20, st.st_size / 2**20
 
 
-def edera_round(bundle: Path, cid: str, log: Path) -> dict:
-    """edera-oci create, then delete --force, with their --debug phases."""
+def copy_bundle(bundle: Path) -> Path:
+    """A second bundle on the same rootfs that asks for the ext4 copy of its root."""
+    other = bundle.with_name(bundle.name + "-ext4")
+    other.mkdir()
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["root"]["path"] = str(bundle / cfg["root"]["path"])
+    cfg.setdefault("annotations", {})["org.edera-oci.rootfs"] = "ext4"
+    (other / "config.json").write_text(json.dumps(cfg))
+    return other
+
+
+def edera_round(bundle: Path, cid: str, log: Path, key: str = "") -> dict:
+    """edera-oci create, then delete --force, with their --debug phases; each figure's name
+    ends in ``key`` (the root's mode)."""
     got: dict = {}
     log.write_text("")
     base = ["edera-oci", "--debug", "--log", str(log), "--root", str(WORK / "edera")]
-    got["create"] = timed([*base, "create", "--bundle", str(bundle), cid])
-    got["alloc_mib"], got["apparent_mib"] = image_size()
-    got["delete"] = timed([*base, "delete", "--force", cid])
+    got["create" + key] = timed([*base, "create", "--bundle", str(bundle), cid])
+    if key:
+        got["alloc_mib"], got["apparent_mib"] = image_size()
+    got["delete" + key] = timed([*base, "delete", "--force", cid])
     text = log.read_text()
-    got["phases"] = {"create": create_phases(text, "create"),
-                     "teardown": create_phases(text, "teardown")}
-    got["disks"] = got["phases"]["create"].get("disks", float("nan"))
-    got["teardown_disks"] = got["phases"]["teardown"].get("disks", float("nan"))
+    phases = {"create": create_phases(text, "create"),
+              "teardown": create_phases(text, "teardown")}
+    got["phases" + key] = phases
+    got["disks" + key] = phases["create"].get("disks", float("nan"))
+    got["teardown_disks" + key] = phases["teardown"].get("disks", float("nan"))
     return got
+
+
+def ext4_round(bundle: Path, cid: str, log: Path) -> dict:
+    return edera_round(bundle.with_name(bundle.name + "-ext4"), cid, log, key="_ext4")
 
 
 def runc_round(bundle: Path, cid: str, log: Path) -> dict:
@@ -117,18 +137,20 @@ def inside(runs: int, sizes: list[int]) -> int:
         tree_bytes = pad(bundle / "rootfs", size)
         print(f"{size} MB rootfs: {tree_bytes / 1e6:.1f} MB written in "
               f"{time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
-        s: dict[str, list] = {k: [] for k in ("create", "disks", "delete", "teardown_disks",
-                                              "runc_create", "runc_delete", "alloc_mib",
-                                              "apparent_mib")}
-        s["phases"] = []
+        copy_bundle(bundle)
+        s: dict[str, list] = {k: [] for k in (
+            "create", "disks", "delete", "teardown_disks", "create_ext4", "disks_ext4",
+            "delete_ext4", "teardown_disks_ext4", "runc_create", "runc_delete", "alloc_mib",
+            "apparent_mib", "phases", "phases_ext4")}
         for i in range(runs + (1 if warm else 0)):
             cid = f"s{size}-{i}"
             got: dict = {}
-            for step in ([edera_round, runc_round] if i % 2 == 0 else
-                         [runc_round, edera_round]):
+            steps = [edera_round, ext4_round, runc_round]
+            for step in (steps if i % 2 == 0 else steps[::-1]):
                 got.update(step(bundle, cid, log))
             print(f"{size} MB round {i}{' (warm-up)' if warm and i == 0 else ''}: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in got.items() if k != "phases"),
+                  + ", ".join(f"{k} {v:.2f}" for k, v in got.items()
+                              if not k.startswith("phases")),
                   file=sys.stderr, flush=True)
             if warm and i == 0:
                 continue
@@ -139,29 +161,40 @@ def inside(runs: int, sizes: list[int]) -> int:
         save("rootfs_size", {"machine": m, "runs": runs, "results": results, "partial": True},
              quiet=True)
         rows += [
-            (f"{size} MB: edera-oci create", s["create"],
+            (f"{size} MB: edera-oci create, 9p root", s["create"],
              f"edera/runc {ratio(s['create'], s['runc_create']):.0f}x"),
-            (f"{size} MB:   of which disks (rootfs copy)", s["disks"], "--debug phase"),
-            (f"{size} MB: edera-oci delete --force", s["delete"],
+            (f"{size} MB:   of which disks (staging)", s["disks"], "--debug phase"),
+            (f"{size} MB: edera-oci delete --force, 9p root", s["delete"],
              f"edera/runc {ratio(s['delete'], s['runc_delete']):.0f}x"),
-            (f"{size} MB:   of which teardown disks", s["teardown_disks"], "--debug phase"),
+            (f"{size} MB: edera-oci create, ext4 copy", s["create_ext4"],
+             f"edera/runc {ratio(s['create_ext4'], s['runc_create']):.0f}x"),
+            (f"{size} MB:   of which disks (rootfs copy)", s["disks_ext4"], "--debug phase"),
+            (f"{size} MB: edera-oci delete --force, ext4 copy", s["delete_ext4"],
+             f"edera/runc {ratio(s['delete_ext4'], s['runc_delete']):.0f}x"),
+            (f"{size} MB:   of which teardown disks", s["teardown_disks_ext4"],
+             "--debug phase"),
             (f"{size} MB: runc create", s["runc_create"], ""),
             (f"{size} MB: runc delete --force", s["runc_delete"], ""),
             (f"{size} MB: image allocated (MiB)", s["alloc_mib"],
              f"apparent {statistics.median(s['apparent_mib']):.0f} MiB"),
         ]
-        subprocess.run(["rm", "-rf", str(bundle)], check=True)
+        subprocess.run(["rm", "-rf", str(bundle), f"{bundle}-ext4"], check=True)
     out = table(f"create and delete against rootfs size, seconds, {runs} interleaved rounds "
                 "each (lab dom0, bundles and images on tmpfs)", rows)
     sizes = [results[k]["tree_bytes"] / 1e9 for k in results]
-    for key, label in (("disks", "disks phase"), ("create", "create"), ("delete", "delete")):
+    for key, label in (("create", "create, 9p root"), ("delete", "delete, 9p root"),
+                       ("create_ext4", "create, ext4 copy"), ("disks_ext4", "ext4 copy phase"),
+                       ("delete_ext4", "delete, ext4 copy")):
         meds = [statistics.median(results[k][key]) for k in results]
-        slope = statistics.linear_regression(sizes, meds).slope
+        slope = statistics.linear_regression(sizes, meds).slope if len(sizes) > 1 else 0.0
         print(f"fitted slope, {label}: {slope:.1f} s per GB (median of each size, least squares)")
         out.append({"figure": f"slope {label}", "unit": "s/GB", "value": slope})
-    print("No claim of the product bears on this table directly: create time is part of the "
-          "'boot under 1 s' claim only for a tiny image; for 200 MB and 1 GB the rootfs copy "
-          "alone is beyond it (reviews/performance.md 1.2: ~10 s/GB on this host without Xen).")
+    first, last = next(iter(results.values())), list(results.values())[-1]
+    print(f"create of the largest against the smallest rootfs, 9p root (the default): "
+          f"{statistics.median(last['create']) / statistics.median(first['create']):.2f}x "
+          "(issue 13 asks for within 1.2x)")
+    print("The product's claim of a boot under 1 s is about a tiny image on hardware; here every "
+          "create is under emulation (see the run-latency table).")
     save("rootfs_size", {"machine": m, "runs": runs, "results": results, "table": out})
     subprocess.run(["umount", str(WORK)], check=False)
     return 0

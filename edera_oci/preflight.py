@@ -172,6 +172,20 @@ def check_channels() -> str:
     return "grant and event-channel devices and libxenvchan present"
 
 
+# libxl's device model, which serves a zone's 9p shares (Debian's qemu-system-xen)
+QEMU_DEVICE_MODEL = "/usr/libexec/xen-qemu-system-i386"
+
+
+def check_9pfs(device_model: str = QEMU_DEVICE_MODEL) -> str:
+    """The zone's root and volumes are the host's files, shared over Xen's PV 9pfs by a QEMU
+    that libxl starts with the zone."""
+    path = Path(device_model)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise CheckFailed(f"{device_model} is missing or not executable (the QEMU that shares "
+                          "a zone's root and volumes over 9pfs)", "apt install qemu-system-xen")
+    return f"9pfs backend present ({device_model})"
+
+
 def check_disks() -> str:
     """The zone's disks: an ext4 image made with mke2fs, attached through a loop device."""
     if not Path("/dev/loop-control").exists():
@@ -267,7 +281,8 @@ def run_checks(root: str) -> list[CheckResult]:
 
     dom0_checks = [("xl", xl), ("xenstored", check_xenstored),
                    ("xenconsoled", check_xenconsoled), ("blkback", check_blkback),
-                   ("netback", check_netback), ("channels", check_channels)]
+                   ("netback", check_netback), ("channels", check_channels),
+                   ("9pfs", check_9pfs)]
     for name, probe in dom0_checks:
         if in_dom0:
             record(name, probe)

@@ -337,7 +337,7 @@ class XenZoneBackend:
             # holding this --root or the disks would share the runtime's state with the zone.
             share_root = shares.root_over_9p(spec.annotations)
             # A pod's sandbox exports its share even without binds: its pod's later
-            # containers' binds come through it (_share_pod_binds).
+            # containers' binds and roots come through it (_share_with_pod).
             shares_plan = shares.plan_binds(
                 spec.mounts, state_dir / shares.STAGING_DIR,
                 protected=[os.path.dirname(req.state_dir), DISK_ROOT],
@@ -686,8 +686,10 @@ class XenZoneBackend:
             (disk_dir / OWNER_FILE).write_text(str(state_dir))
             checkpoint("disk-dir")
             # Binds first, as for a zone of its own: a bad source is refused before the root
-            # is copied.
-            bind_sources = self._share_pod_binds(req, sandbox, zone, record)
+            # is copied. The root too is shared, unless it is asked for as a copy.
+            share_root = shares.root_over_9p(spec.annotations)
+            bind_sources, root_in_zone = self._share_with_pod(req, sandbox, zone, record,
+                                                              share_root)
             images = []
             if bind_sources is None:  # the pod's zone has no share: copies on a disk
                 staging = disk_dir / "binds"
@@ -699,8 +701,9 @@ class XenZoneBackend:
                     images.append(disk_dir / bind_copies.BINDS_DISK)
                 shutil.rmtree(staging)
                 bind_sources = {i: f"{pod.POD_DIR}/{name}/binds/{i}" for i in copied}
-            disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
-            images.insert(0, disk_dir / disks.ROOT_DISK)
+            if root_in_zone is None:
+                disks.make_ext4(Path(spec.root.path), disk_dir / disks.ROOT_DISK, "zone-root")
+                images.insert(0, disk_dir / disks.ROOT_DISK)
             clock.mark("disks")
             checkpoint("disks")
             # one container at a time per pod: each sizes the zone and picks its free slots
@@ -731,9 +734,13 @@ class XenZoneBackend:
                 os.close(lock_fd)
             clock.mark("attach")
             try:
+                # the disks in order: the root's copy (unless shared), then the binds' copies
+                disk_slots = list(indexes)
+                root: int | str = root_in_zone if root_in_zone is not None else \
+                    disk_slots.pop(0)
                 records = pod.pod_container_records(
-                    spec.raw, bind_sources, name, indexes[0],
-                    indexes[1] if len(indexes) > 1 else None, role.join)
+                    spec.raw, bind_sources, name, root, disk_slots[0] if disk_slots else None,
+                    role.join)
             except MappingError as e:
                 raise ZoneError(str(e)) from None
             (state_dir / "spec.bin").write_bytes(records)
@@ -764,35 +771,40 @@ class XenZoneBackend:
             raise
 
     @staticmethod
-    def _share_pod_binds(req: CreateRequest, sandbox: dict[str, Any], zone: dict[str, Any],
-                         record: Callable[[dict], None]) -> dict[int, str] | None:
-        """A pod container's binds, live through its pod's 9p share: each source is mounted
-        on ``<sandbox's staging>/pod-<name>/<i>/<source name>`` in the mount namespace of the
-        zone's QEMU (shares.share_with_running_zone), recorded first for the teardown. Returns mount
-        index -> the source's path in the zone; {} without binds; None when the pod's zone
-        has no share (a podman pod's zone of its own, made without binds), after a warning:
-        then they are copies."""
+    def _share_with_pod(req: CreateRequest, sandbox: dict[str, Any], zone: dict[str, Any],
+                        record: Callable[[dict], None],
+                        share_root: bool) -> tuple[dict[int, str] | None, str | None]:
+        """A pod container's binds (and its root, with share_root), live through its pod's 9p
+        share: each source is mounted on ``<sandbox's staging>/pod-<name>/<i>/<source name>``
+        (the root on ``.../pod-<name>/root``) in the mount namespace of the zone's QEMU
+        (shares.share_with_running_zone), recorded first for the teardown. Returns (mount
+        index -> the source's path in the zone, the root's path in the zone or None). When the
+        pod's zone has no share (a podman pod's zone of its own, made without binds), after a
+        warning: (None, None), and both are copies."""
         spec = req.spec
-        if not any(m.is_bind for m in spec.mounts):
-            return {}
+        has_binds = any(m.is_bind for m in spec.mounts)
+        if not has_binds and not share_root:
+            return {}, None
         staging = Path(sandbox["state_dir"]) / shares.STAGING_DIR
         backends = shares.backend_pids(sandbox["name"], sandbox.get("domid"))
         if not staging.is_dir() or staging.is_symlink() or not backends:
             log.warning(f'container "{req.id}": its pod\'s zone has no share (it was made '
-                        "without bind mounts): its binds are copies, and writes to them stay in "
-                        "the zone")
-            return None
+                        "without bind mounts): its root and binds are copies, and writes to "
+                        "them stay in the zone")
+            return None, None
         member = staging / f"{shares.POD_PREFIX}{zone['pod']['name']}"
         zone["pod"]["share"] = str(member)  # before anything is mounted: delete removes it
         record(zone)
         plan = shares.plan_binds(spec.mounts, member,
                                  protected=[os.path.dirname(req.state_dir), DISK_ROOT],
-                                 zone_dir=f"{BINDS_MOUNTPOINT}/{member.name}")
+                                 root=spec.root if share_root else None, pod_share=True,
+                                 zone_dir=f"{BINDS_MOUNTPOINT}/{member.name}",
+                                 root_dir=member / "root")
         try:
             shares.share_with_running_zone(plan, backends[0])
         finally:
             plan.close()
-        return plan.bind_sources()
+        return plan.bind_sources(), plan.root_in_zone()
 
     @staticmethod
     def _warn_short(container_id: str, demand: pod.Demand, size: pod.ZoneSize,

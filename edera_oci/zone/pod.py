@@ -497,11 +497,12 @@ def detach_disk(domid: int, index: int) -> None:
 
 
 def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], name: str,
-                          root_index: int, binds_index: int | None,
+                          root: int | str, binds_index: int | None,
                           join: frozenset[str] | None = None) -> bytes:
-    """CONTAINER's records: the container's own (its root on the hot-plugged disk, its bind
-    sources where bind_sources says the zone has them: in the pod's share, or on a
-    hot-plugged disk under POD_DIR/<name>/binds), POD_NAME, and POD_JOIN for each of the IPC,
+    """CONTAINER's records: the container's own (its root: a path of the pod's share in the
+    zone, ROOT_BIND, or the index of the hot-plugged disk with its copy; its bind sources
+    where bind_sources says the zone has them: in the pod's share, or on a hot-plugged disk
+    under POD_DIR/<name>/binds), POD_NAME, and POD_JOIN for each of the IPC,
     UTS and PID namespaces shared with the sandbox: those in join, or (None) those the engine
     points at the sandbox's (a ``path``). Those are shared in the zone, the others made new."""
     if join is None:
@@ -514,7 +515,8 @@ def pod_container_records(config: dict[str, Any], bind_sources: dict[int, str], 
         recs.append((Tag.BINDS_DISK, vdev_name(binds_index)))
     for tag, value in container_records(config, bind_sources, None):
         if tag == Tag.ROOT_DISK:
-            value = [vdev_name(root_index), "ext4"]
+            tag, value = (Tag.ROOT_BIND, root) if isinstance(root, str) else \
+                (tag, [vdev_name(root), "ext4"])
         elif tag == Tag.NAMESPACE and value in joined:
             continue
         recs.append((tag, value))

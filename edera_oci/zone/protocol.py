@@ -15,7 +15,7 @@ from enum import IntEnum
 # 2: EXEC_PORT, NAMESPACE, DEVICE, CGROUP; 3: the SECCOMP_* records, UPDATE, OOM_KILLS in
 # EXIT, the storage shares, pods (CONTAINER, CONTAINER_PORT, POD_*); 4: DEVICE_RULE (an init
 # that predates it would skip the rules: the zone image must be rebuilt)
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MAX_PAYLOAD = 1 << 20
 # An EXEC frame carries a u32 port before the process records.
 MAX_EXEC_RECORDS = MAX_PAYLOAD - 4
@@ -97,6 +97,7 @@ class Tag(IntEnum):
     OOM_KILLS = 50
     BINDS_SHARE = 60
     ROOT_SHARE = 61
+    ROOT_BIND = 62  # a pod container's root: a directory of its pod's binds share
     POD_NAME = 70  # pods (CONTAINER): the container's name in the zone
     POD_JOIN = 71  # pods: a namespace (ipc, uts, pid) joined from the sandbox
 

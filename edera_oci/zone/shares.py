@@ -48,7 +48,7 @@ STAGING_DIR = "binds"
 ROOT_TAG = "edera-root"
 ROOT_DIR = "rootfs-share"  # in the state directory: where the bundle's rootfs is mounted
 POD_PREFIX = "pod-"  # <staging>/pod-<name>: a pod container's binds, in its sandbox's share
-# config.json's annotation that asks for the root over 9pfs instead of the ext4 copy
+# config.json's annotation that asks for the ext4 copy of the root instead of the 9p share
 ROOT_ANNOTATION = "org.edera-oci.rootfs"
 # passthrough: files keep the owners and modes the zone gives them (and the host's are shown
 # as they are), as with runc; the QEMU backend runs as root in dom0 to do that.
@@ -145,6 +145,10 @@ class SharePlan:
         """(9p tag, mount options) for the zone's BINDS_SHARE record."""
         return (SHARE_TAG, ZONE_MOUNT_OPTIONS) if self.exported else None
 
+    def root_in_zone(self) -> str | None:
+        """A pod container's root: its path in the zone, in its pod's share (ROOT_BIND)."""
+        return f"{self.zone_dir}/{self.root.target.name}" if self.root is not None else None
+
     def root_share(self) -> tuple[str, str] | None:
         """(9p tag, mount options) for the zone's ROOT_SHARE record."""
         return (ROOT_TAG, ZONE_MOUNT_OPTIONS) if self.root is not None else None
@@ -168,9 +172,12 @@ class SharePlan:
 
 
 def root_over_9p(annotations: dict[str, str]) -> bool:
-    """Whether config.json asks for its root shared over 9pfs (``org.edera-oci.rootfs: 9p``)
-    rather than copied into an ext4 image (``ext4``, the default)."""
-    value = annotations.get(ROOT_ANNOTATION, "ext4")
+    """Whether the container's root is the bundle's rootfs shared over 9pfs (the default, as
+    runc's: the workload's writes land in the rootfs, where docker diff/cp/commit and a later
+    start find them, and nothing is copied) rather than copied into an ext4 image on blkback
+    (``org.edera-oci.rootfs: ext4``: faster metadata, but the writes stay in the copy and are
+    gone with the container)."""
+    value = annotations.get(ROOT_ANNOTATION, "9p")
     if value not in ("9p", "ext4"):
         raise ZoneError(f"annotations[{ROOT_ANNOTATION!r}]: {value!r} is neither '9p' nor "
                         "'ext4'")
@@ -281,7 +288,7 @@ def _entry_name(real: str) -> str:
 
 def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
                root=None, pod_share: bool = False,
-               zone_dir: str = BINDS_MOUNTPOINT) -> SharePlan:
+               zone_dir: str = BINDS_MOUNTPOINT, root_dir: Path | None = None) -> SharePlan:
     """Check and open every bind source of mounts and make its staging entry (nothing is
     mounted yet: SharePlan.enter does that for ``xl create``).
 
@@ -289,9 +296,10 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
     relative or missing source, ``/``, anything under /dev, /proc or /sys, a socket, FIFO or
     device, and a source that contains or lies in /run/edera-oci or a ``protected`` path (the
     caller's --root and disk directory). With ``root`` (config.json's root, a spec.Root), the
-    bundle's rootfs is shared too, as its own 9p device, mounted on ``<staging>/../rootfs-share``;
-    a bad root is refused naming ``root.path``. ``pod_share``: the staging directory is made
-    (and exported) even without binds; ``zone_dir``: where the zone sees it.
+    bundle's rootfs is shared too, mounted on ``root_dir``: by default
+    ``<staging>/../rootfs-share``, its own 9p device; a pod container's is ``<staging>/root``,
+    in its pod's share. A bad root is refused naming ``root.path``. ``pod_share``: the staging
+    directory is made (and exported) even without binds; ``zone_dir``: where the zone sees it.
     """
     guarded = list(dict.fromkeys(os.path.realpath(p) for p in (*ALWAYS_PROTECTED, *protected)))
     plan = SharePlan(staging=staging, pod_share=pod_share, zone_dir=zone_dir)
@@ -315,10 +323,9 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
             plan.root = ShareEntry(index=-1, source=root.path,
                                    real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
                                    is_dir=is_dir, readonly=bool(root.readonly), recursive=True,
-                                   target=staging.parent / ROOT_DIR)
+                                   target=root_dir or staging.parent / ROOT_DIR)
             if not is_dir:
                 raise ZoneError(f"root.path: {root.path} is not a directory")
-            plan.root.target.mkdir(mode=0o700)
         if plan.exported:
             staging.mkdir(mode=0o700)
             for e in plan.entries:
@@ -328,6 +335,8 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
                 else:
                     os.close(os.open(e.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
                                      os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        if plan.root is not None:
+            plan.root.target.mkdir(mode=0o700)
     except OSError as e:
         plan.close()
         remove_staging(staging)
@@ -400,7 +409,7 @@ def share_with_running_zone(plan: SharePlan, backend_pid: int) -> None:
                 libc = _mounting_libc()
                 _check(libc.setns(ns_fd, CLONE_NEWNS),
                        "entering the mount namespace of the pod's share")
-                _mount_entries(libc, plan.entries)
+                _mount_entries(libc, plan.entries + ([plan.root] if plan.root else []))
                 code = 0
             except OSError as e:
                 os.write(w, f"{e.strerror or e}".encode(errors="replace"))

@@ -1,6 +1,7 @@
-"""A pod container's bind mounts (issue 13, 14): live through the pod's 9p share when its zone
-has one, on the host with the Xen layer faked and a stand-in for the zone's QEMU (a process in
-a mount namespace of its own, as `xl create` makes it); copies on a disk when it has none."""
+"""A pod container's root and bind mounts (issue 13, 14): live through the pod's 9p share when
+its zone has one, on the host with the Xen layer faked and a stand-in for the zone's QEMU (a
+process in a mount namespace of its own, as `xl create` makes it); copies on disks when it has
+none."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def mount_sources(state_dir: Path) -> dict[str, str]:
     return found
 
 
-def test_a_pod_containers_binds_are_live_through_the_pods_share(make_pod, qemu, tmp_path):  # noqa: F811
+def test_a_pod_containers_root_and_binds_are_live_through_the_pods_share(make_pod, qemu,  # noqa: F811
+                                                                        tmp_path):
     p = make_pod(POD)
     staging = p.root / SANDBOX / shares.STAGING_DIR
     staging.mkdir(mode=0o700)
@@ -72,11 +74,15 @@ def test_a_pod_containers_binds_are_live_through_the_pods_share(make_pod, qemu, 
     assert any(z["pod"].get("share") == str(member) and not z["pod"].get("disks")
                for z in p.recorded["web"])
     assert mount_sources(p.root / "web")["/data"] == "/run/edera/binds/pod-web/0/emptydir"
-    assert set(mounts_in(qemu, member)) == {f"{member}/0/emptydir"}  # in QEMU's namespace
+    records = decode_records((p.root / "web" / "spec.bin").read_bytes())
+    assert (Tag.ROOT_BIND, b"/run/edera/binds/pod-web/root") in records
+    assert Tag.ROOT_DISK not in [tag for tag, _ in records]
+    # in QEMU's namespace: the bind's source, and the bundle's rootfs
+    assert set(mounts_in(qemu, member)) == {f"{member}/0/emptydir", f"{member}/root"}
     assert (Path(f"/proc/{qemu}/root{member}") / "0/emptydir/index.html").read_text() == \
         "from the init container\n"
-    assert [c for c in p.xen.calls if c[0] == "block-attach"] == [("block-attach",)]  # root
-    assert not list((Path(zone["disk_dir"])).glob("binds*"))  # nothing copied
+    assert [c for c in p.xen.calls if c[0] == "block-attach"] == []  # nothing copied
+    assert not list((Path(zone["disk_dir"])).glob("*.ext4"))
     p.delete("web")
     assert mounts_in(qemu, member) == {} and not member.exists()
     assert (vol / "index.html").exists()
@@ -104,7 +110,9 @@ def test_without_a_share_in_the_pods_zone_the_binds_are_copies(make_pod, tmp_pat
     assert mount_sources(p.root / "web")["/data"] == f"{pod.POD_DIR}/{pod.pod_name('web')}/binds/0"
     assert [c for c in p.xen.calls if c[0] == "block-attach"] == [("block-attach",)] * 2
     state = json.loads((p.root / "web" / "state.json").read_text())
-    assert len(state["zone"]["pod"]["disks"]) == 2
+    assert len(state["zone"]["pod"]["disks"]) == 2  # the root's copy and the binds'
+    records = decode_records((p.root / "web" / "spec.bin").read_bytes())
+    assert Tag.ROOT_DISK in [tag for tag, _ in records]
 
 
 @pytest.mark.parametrize("annotations, shared", [
@@ -112,7 +120,8 @@ def test_without_a_share_in_the_pods_zone_the_binds_are_copies(make_pod, tmp_pat
 def test_a_pods_sandbox_zone_has_a_share_without_binds(tmp_path, make_bundle, xen_host,  # noqa: F811
                                                        annotations, shared):
     """Its containers' binds come through it later: the xl config has the 9p device and the
-    zone mounts it (BINDS_SHARE); a zone of its own without binds starts no QEMU."""
+    zone mounts it (BINDS_SHARE); a zone of its own without binds has no binds share (only
+    its root's)."""
     bundle = make_bundle(minimal_config(annotations=annotations))
     state_dir = tmp_path / "run" / "c1"
     state_dir.mkdir(parents=True, mode=0o700)

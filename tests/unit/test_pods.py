@@ -78,6 +78,12 @@ def test_pod_container_records_join_the_sandboxs_namespaces_and_use_its_disks() 
     assert sorted(v for t, v in values if t == p.Tag.NAMESPACE) == ["mount", "pid"]
     mount = next(v for t, v in values if t == p.Tag.MOUNT)
     assert mount.split("\0")[2] == "/run/edera/binds/pod-ctr1/0"  # where the zone has it
+    shared = [(tag, value.decode()) for tag, value in p.decode_records(
+        pod.pod_container_records(config, {0: "/run/edera/binds/pod-ctr1/0"}, "ctr1",
+                                  "/run/edera/binds/pod-ctr1/root", None))]
+    # a root in the pod's share: ROOT_BIND instead of ROOT_DISK, and no disk at all
+    assert (p.Tag.ROOT_BIND, "/run/edera/binds/pod-ctr1/root") in shared
+    assert not {p.Tag.ROOT_DISK, p.Tag.BINDS_DISK} & {tag for tag, _ in shared}
 
 
 def test_pod_names_and_disk_slots() -> None:

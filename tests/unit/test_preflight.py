@@ -146,7 +146,7 @@ def test_check_on_a_host_without_xen_fails_every_xen_check(tmp_path):
     assert res.returncode == 1, res.stderr
     checks = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
     assert list(checks) == ["xen", "xl", "xenstored", "xenconsoled", "blkback", "netback",
-                            "channels", "disks", "zone-image", "memory", "state-root"]
+                            "channels", "9pfs", "disks", "zone-image", "memory", "state-root"]
     assert not checks["xen"]["ok"] and "not running under Xen" in checks["xen"]["detail"]
     assert checks["xenstored"]["detail"] == "not checked: this host is not a Xen dom0"
     assert checks["state-root"]["ok"], checks["state-root"]
@@ -159,3 +159,15 @@ def test_check_on_a_host_without_xen_fails_every_xen_check(tmp_path):
 def test_check_rejects_an_unknown_format():
     res = cli("check", "--format", "yaml")
     assert res.returncode == 1 and "--format" in res.stderr
+
+
+def test_the_9pfs_backend_must_be_an_executable(tmp_path):
+    qemu = tmp_path / "xen-qemu-system-i386"
+    with pytest.raises(preflight.CheckFailed, match="missing or not executable") as e:
+        preflight.check_9pfs(str(qemu))
+    assert e.value.fix == "apt install qemu-system-xen"
+    qemu.write_text("#!/bin/sh\n")
+    with pytest.raises(preflight.CheckFailed):
+        preflight.check_9pfs(str(qemu))
+    qemu.chmod(0o755)
+    assert preflight.check_9pfs(str(qemu)) == f"9pfs backend present ({qemu})"

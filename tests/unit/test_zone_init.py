@@ -1067,7 +1067,11 @@ def test_pod_container_errors_come_on_its_port(zone) -> None:
     for records, why in (([(Tag.ROOT_DISK, ["xvdc", "ext4"])], "no POD_NAME"),
                          ([(Tag.POD_NAME, "../x"), (Tag.ROOT_DISK, ["xvdc", "ext4"])],
                           "is not a name"),
-                         ([(Tag.POD_NAME, "a")], "no ROOT_DISK"),
+                         ([(Tag.POD_NAME, "a")], "no ROOT_DISK or ROOT_BIND"),
+                         ([(Tag.POD_NAME, "a"), (Tag.ROOT_BIND, "/run/edera/binds/../../etc")],
+                          'ROOT_BIND: "/run/edera/binds/../../etc" is not a directory under'),
+                         ([(Tag.POD_NAME, "a"), (Tag.ROOT_BIND, "/etc")],
+                          "is not a directory under /run/edera/binds"),
                          ([(Tag.POD_NAME, "a"), (Tag.ROOT_DISK, ["xvdc", "ext4"]),
                            (Tag.POD_JOIN, "net")], "not ipc, uts or pid")):
         z.send(Msg.CONTAINER, container_payload(encode_records([*records, *sh("true")])))

@@ -1,6 +1,6 @@
 """`edera-oci check` against real Xen: a healthy dom0 passes every check; with a piece broken
-(xenstored unreachable, the backends gone, the zone image missing) the check that owns it fails
-with its fix, the others still pass, and the exit status is 1.
+(xenstored unreachable, the backends and the 9pfs QEMU gone, the zone image missing) the check
+that owns it fails with its fix, the others still pass, and the exit status is 1.
 
 Pieces are broken in a private mount namespace (`unshare -m`), so the lab's dom0 stays healthy
 for the tests after these: xenstored's socket and /dev/xen/xenbus hidden is, to every client,
@@ -16,8 +16,8 @@ import pytest
 
 pytestmark = pytest.mark.xen
 
-ALL = ["xen", "xl", "xenstored", "xenconsoled", "blkback", "netback", "channels", "disks",
-       "zone-image", "memory", "state-root"]
+ALL = ["xen", "xl", "xenstored", "xenconsoled", "blkback", "netback", "channels", "9pfs",
+       "disks", "zone-image", "memory", "state-root"]
 
 
 def check(tmp_path, *, env=None, broken: str = "") -> tuple[int, dict[str, dict]]:
@@ -60,11 +60,13 @@ def test_xenstored_unreachable(tmp_path):
 
 
 def test_backends_missing(tmp_path):
-    rc, checks = check(tmp_path, broken="mount -t tmpfs none /sys/bus/xen-backend/drivers")
+    rc, checks = check(tmp_path, broken="mount -t tmpfs none /sys/bus/xen-backend/drivers && "
+                                         "mount --bind /dev/null /usr/libexec/xen-qemu-system-i386")
     assert rc == 1
-    assert failed(checks) == {"blkback", "netback"}
+    assert failed(checks) == {"blkback", "netback", "9pfs"}
     assert checks["blkback"]["fix"] == "modprobe xen-blkback"
     assert checks["netback"]["fix"] == "modprobe xen-netback"
+    assert checks["9pfs"]["fix"] == "apt install qemu-system-xen"
 
 
 def test_zone_image_missing(tmp_path):

@@ -17,10 +17,13 @@ from . import cri
 from .dom0 import leftovers
 from .engines import (
     POD_GATEWAY,
+    ROOT_WRITE,
     TRAP_TERM,
     busybox_tar,
+    check_a_new_start_finds_the_root_as_left,
     check_exec,
     check_stop_with_a_trap,
+    check_the_root_keeps_writes,
     check_volumes_keep_the_zones_writes,
     detached,
     fetch,
@@ -46,11 +49,12 @@ def docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_port_pause_unpause_a_terminal_exec_and_stop_with_a_trap(image):
+def test_port_pause_unpause_a_terminal_exec_root_writes_stop_and_start(image, tmp_path):
     """One zone: a published port reaches busybox httpd in it, pause freezes it, unpause
     resumes it, `exec -it` gets a tty, `exec` keeps its streams and status apart (with -e,
-    -u), and `stop` of a shell that traps SIGTERM runs the trap: exit 0. (kill's 137 through
-    containerd's shim is the CRI test's.)"""
+    -u); the root's writes are docker's (diff, cp both ways); `stop` of a shell that traps
+    SIGTERM runs the trap: exit 0; `start` finds the root as it was left, and `commit` keeps
+    the writes in an image. (kill's 137 through containerd's shim is the CRI test's.)"""
     with detached(docker, "d-pause", image, "httpd -p 80 -h /www; " + TRAP_TERM,
                   run_opts=(*EDERA, "-p", "8081:80")) as name:
         assert fetch("http://127.0.0.1:8081/") == "hello from a zone's httpd\n"
@@ -63,7 +67,19 @@ def test_port_pause_unpause_a_terminal_exec_and_stop_with_a_trap(image):
                             "tty; echo tty-done"])
         assert "tty-done" in out and "/dev/pts/" in out and "not a tty" not in out, out
         check_exec(docker, name)
+        check_the_root_keeps_writes(docker, name, tmp_path)
         check_stop_with_a_trap(docker, name)
+        check_a_new_start_finds_the_root_as_left(docker, name, "start")
+        committed = "localhost/edera-committed:1"
+        assert docker("commit", name, committed).returncode == 0
+        try:  # the image's files, read without running it: create, cp out, rm
+            assert docker("create", "--name", "d-committed", committed).returncode == 0
+            out = tmp_path / "from-the-commit"
+            assert docker("cp", "d-committed:/root-write", str(out)).returncode == 0
+            assert out.read_text() == ROOT_WRITE
+        finally:
+            docker("rm", "-f", "d-committed")
+            docker("rmi", committed)
 
 
 def test_ctr_runs_a_zone_through_the_runc_shim(image, tmp_path):
@@ -83,7 +99,7 @@ def test_ctr_runs_a_zone_through_the_runc_shim(image, tmp_path):
             capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
         assert "hello-from-ctr" in res.stdout
-        assert "vbd-" in res.stdout  # a Xen PV disk frontend: this ran in a zone, not in dom0
+        assert "9pfs-" in res.stdout  # its root's Xen 9pfs frontend: a zone, not dom0
         assert leftovers(Path("/run/containerd/runc/edera-test")) == []
     finally:
         subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
@@ -157,7 +173,7 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
             f"ping -c 1 -W 5 {POD_GATEWAY} >/dev/null && echo PING-OK; ls /data 2>&1; true")])
         assert code == 0, err + out
         assert f"inet {pod_ip}/24" in out, out  # the pod's address is the zone's
-        assert "vbd-" in out, out  # a Xen PV disk: this is a zone, not dom0
+        assert "9pfs-" in out, out  # the Xen 9pfs frontend of the pod's share: a zone
         assert "PING-OK" in out, out
         assert "No such file" in out, out  # app's own root has no emptyDir
         # The emptyDir is live while the pod runs: the host's write is seen in the zone, the

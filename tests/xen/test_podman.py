@@ -13,8 +13,10 @@ from .dom0 import domains, leftovers
 from .engines import (
     DEBIAN_CHECK,
     SLEEP_LOOP,
+    check_a_new_start_finds_the_root_as_left,
     check_exec,
     check_stop_with_a_trap,
+    check_the_root_keeps_writes,
     check_volumes_keep_the_zones_writes,
     detached,
     fetch,
@@ -44,14 +46,15 @@ def test_nothing_left_behind(image):
     assert leftovers(Path(DEFAULT_ROOT)) == []
 
 
-def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
+def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image, tmp_path):
     """A published port reaches busybox httpd in the zone; the zone's eth0 mirrors podman's
     (the container's address, a route to the bridge, which answers); events --stats counts
     the zone's packets on it; pause freezes the zone (Xen shows it paused), unpause resumes
     it; `exec -it` (conmon hands edera-oci a console socket) gets a tty. Beside it, a
     container of a real distribution's rootfs (Debian minbase: dynamic binaries, its own
     passwd, apt) in a zone of its own: each sees its own processes and files, neither the
-    other's; exec into it, and its stop with a trap (exit 0). kill ends the first: 137. Two
+    other's; exec into it, its root's writes are podman's (diff, cp both ways), its stop with
+    a trap (exit 0), and `restart` finds its root as left. kill ends the first: 137. Three
     zones for all of it (the lab's time)."""
     with detached(podman, "p-pause", image, "httpd -p 80 -h /www; " + SLEEP_LOOP,
                   run_opts=("--cap-add", "NET_RAW", "-p", "8080:80"), rm_opts=FAST_RM) as name:
@@ -81,7 +84,7 @@ def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
                             "tty; stty size; echo tty-done"])
         assert "tty-done" in out, out
         assert "/dev/pts/" in out and "not a tty" not in out, out
-        check_a_debian_container_apart(name)
+        check_a_debian_container_apart(name, tmp_path)
         kill = podman("kill", name)
         assert kill.returncode == 0, kill.stderr
         waited = podman("wait", name)
@@ -92,11 +95,11 @@ def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image):
 SEEN = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done; ls /tmp"
 
 
-def check_a_debian_container_apart(first: str) -> None:
+def check_a_debian_container_apart(first: str, workdir: Path) -> None:
     """A Debian container beside the running `first`: it runs (Debian 12, root, apt), each
     sees its own process and file, neither the other's; `exec` into it keeps streams and
-    status apart (with -e, -u), and `stop` of its shell, which traps SIGTERM, runs the trap:
-    exit 0."""
+    status apart (with -e, -u); its root's writes are on the host (diff, cp); `stop` of its
+    shell, which traps SIGTERM, runs the trap: exit 0; `restart` finds its root as left."""
     assert podman("exec", first, "sh", "-c", "echo x > /tmp/mark-of-first").returncode == 0
     debian = import_debian("podman")
     script = ("trap 'echo trapped; exit 0' TERM; echo x > /tmp/mark-of-debian; "
@@ -115,7 +118,9 @@ def check_a_debian_container_apart(first: str) -> None:
         assert "mark-of-first" in theirs.stdout, theirs.stderr + theirs.stdout
         assert "sleep 4343" not in theirs.stdout and "mark-of-debian" not in theirs.stdout
         check_exec(podman, deb)
+        check_the_root_keeps_writes(podman, deb, workdir)
         check_stop_with_a_trap(podman, deb)
+        check_a_new_start_finds_the_root_as_left(podman, deb, "restart")
 
 
 def test_run_rm_sized_with_a_named_volume_and_a_bind_that_keep_the_zones_writes(image,

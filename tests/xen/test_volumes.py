@@ -2,8 +2,9 @@
 
 One zone (module scope) gets a read-write volume, a read-only volume, a read-only single-file
 bind (as /etc/hosts is) and a read-write single-file bind. Its workload reports what it sees,
-tries to get out of the volume (symlinks to dom0's /etc/shadow and /, a `..` chain, a hard
-link to a file outside), then answers pings: dom0 writes ping-N into the volume, the zone
+tries to get out of the volume and of its root, which is the bundle's rootfs over 9p too
+(symlinks to dom0's /etc/shadow and /, a `..` chain, a hard link to a file outside, a link
+swapped under a path), then answers pings: dom0 writes ping-N into the volume, the zone
 copies it to pong-N, so one round trip shows a write crossing each way. The tests read what
 was collected; the zone is gone (and its QEMU with it) before the first test's leftover check.
 """
@@ -48,6 +49,17 @@ echo "zone-dotdot-dir=$(ls /data/../../../../ | tr '\n' ' ')"
 if ln /etc/zone-marker /data/hard-link 2>/dev/null; then r=made; else r=refused; fi; echo "hard=$r"
 # through the link the zone made, dom0 must not write for it either
 echo "zone-wrote-through-link" > /data/root-link/tmp/through-link 2>/dev/null
+# the same in the root, the bundle's rootfs over 9p as well (the default)
+ln -s /etc/shadow /root-shadow-link
+ln -s ../../../../../../../../etc/shadow /root-dotdot-link
+ln -s / /root-link
+echo "root-shadow=$(cat /root-shadow-link 2>&1 | head -c 60)"
+echo "root-dotdot=$(cat /root-dotdot-link 2>&1 | head -c 60)"
+echo "zone-wrote-through-root-link" > /root-link/tmp/through-root-link 2>/dev/null
+if ln /data/from-zone /root-hard-link 2>/dev/null; then r=made; else r=refused; fi
+echo "root-hard=$r"
+mv /root-link /root-link-moved && ln -s /etc /root-link
+echo "root-swap=$(cat /root-link/shadow | head -c 60)"
 echo "ready=1"
 while [ ! -e /data/stop ]; do
   for f in /data/ping-*; do
@@ -103,7 +115,8 @@ def volumes(tmp_path_factory) -> dict:
     (etc / "sibling-secret").write_text("not shared\n")
     secret = "hunter2-" + uuid.uuid4().hex
     bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], **{"process.env": [
-        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}"]}, mounts=[
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}"], "root.readonly": False},
+        mounts=[
         {"destination": "/proc", "type": "proc", "source": "proc"},
         bind(vol, "/data", "rw"), bind(ro, "/ro", "ro"),
         bind(etc / "hosts", "/etc/hosts", "ro"), bind(etc / "app.conf", "/etc/app.conf", "rw"),
@@ -112,7 +125,8 @@ def volumes(tmp_path_factory) -> dict:
     (bundle / "rootfs/tmp").mkdir(exist_ok=True)
     dom0_shadow = Path("/etc/shadow").read_text()
     cid = "volumes-" + uuid.uuid4().hex[:8]
-    result: dict = {"vol": vol, "etc": etc, "ro": ro, "dom0_shadow": dom0_shadow}
+    result: dict = {"vol": vol, "etc": etc, "ro": ro, "dom0_shadow": dom0_shadow,
+                    "rootfs": bundle / "rootfs"}
     with running_zone(root, bundle, cid, tmp, said("ready"), timeout=300) as zone:
         result["qemus_running"] = qemus()
         # What the runtime and real Xen (libxl, xenconsoled, the 9pfs QEMU) keep of this zone
@@ -201,6 +215,21 @@ def test_the_zones_links_never_lead_dom0_out_of_the_share(volumes):
     assert Path("/etc/shadow").read_text() == volumes["dom0_shadow"]
 
 
+def test_the_zones_links_in_its_root_never_lead_dom0_out_of_it(volumes):
+    """The root is the bundle's rootfs over 9p (the default): links the zone makes there, a
+    `..` chain and a link swapped under a path resolve in the zone's own namespace; dom0
+    keeps them as links in the rootfs, as runc's rootfs would, and never follows them."""
+    w, rootfs = volumes["workload"], volumes["rootfs"]
+    assert w["root-shadow"] == w["root-dotdot"] == w["root-swap"] == "zone-shadow-content", w
+    assert w["root-hard"] == "refused"  # another filesystem: no hard link across shares
+    assert os.readlink(rootfs / "root-shadow-link") == "/etc/shadow"
+    assert os.readlink(rootfs / "root-link") == "/etc"
+    assert (rootfs / "tmp/through-root-link").read_text() == "zone-wrote-through-root-link\n"
+    assert not Path("/tmp/through-root-link").exists()
+    assert (rootfs / "etc/shadow").read_text() == "zone-shadow-content\n"
+    assert Path("/etc/shadow").read_text() == volumes["dom0_shadow"]
+
+
 def test_one_qemu_per_zone_and_none_after_it(volumes):
     assert len(volumes["qemus_running"]) == 1, volumes["qemus_running"]
     assert volumes["delete"].returncode == 0, volumes["delete"].stderr
@@ -208,27 +237,32 @@ def test_one_qemu_per_zone_and_none_after_it(volumes):
     assert volumes["leftovers"] == []
 
 
-def test_a_root_shared_over_9p_keeps_the_workloads_writes(tmp_path):
-    """With ``org.edera-oci.rootfs: 9p`` nothing is copied: the workload runs from the bundle's
-    rootfs itself, and what it writes there is in the bundle after delete."""
+def test_a_root_copied_into_ext4_on_request_keeps_nothing(tmp_path):
+    """With ``org.edera-oci.rootfs: ext4`` the rootfs is copied into an ext4 image on blkback
+    (the default is the rootfs itself, over 9p): the workload runs from the copy, its writes
+    stay there and go with the zone, and no QEMU runs for a zone without binds."""
     root = tmp_path / "state"
     bundle = make_bundle(tmp_path / "bundle", ["sh", "-c",
                          "echo written-in-zone > /from-zone; cat /etc/zone-marker; "
-                         "grep ' / ' /proc/mounts | cut -d' ' -f3"],
-                         annotations={"org.edera-oci.rootfs": "9p"},
+                         "grep ' / ' /proc/mounts | cut -d' ' -f3; ls /sys/bus/xen/devices"],
+                         annotations={"org.edera-oci.rootfs": "ext4"},
                          **{"root.readonly": False})
-    cid = "root9p-" + uuid.uuid4().hex[:8]
+    cid = "rootext4-" + uuid.uuid4().hex[:8]
     try:
         run = subprocess.run(["edera-oci", "--root", str(root), "run", "--bundle", str(bundle),
                               cid], capture_output=True, text=True, timeout=300,
                              stdin=subprocess.DEVNULL)
+        during = qemus()
     finally:
         delete = oci(root, "delete", "--force", cid)
     if run.returncode != 0:
         dump_diagnostics(root)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["rootfs-from-bundle", "9p"]
-    assert (bundle / "rootfs/from-zone").read_text() == "written-in-zone\n"
+    marker, fstype, *devices = run.stdout.split()
+    assert (marker, fstype) == ("rootfs-from-bundle", "ext4")
+    assert "vbd-51712" in devices and not [d for d in devices if d.startswith("9pfs")], devices
+    assert not (bundle / "rootfs/from-zone").exists()
+    assert during == []
     assert delete.returncode == 0, delete.stderr
     assert not list(Path("/var/lib/edera-oci/disks").glob("*/root.ext4"))
     assert qemus() == [] and leftovers(root) == []

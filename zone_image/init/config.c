@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "proto.h"
+#include "setup.h"
 #include "syscall_filter.h"
 
 #define PUSH(arr, n, item)                                                   \
@@ -71,7 +72,7 @@ static const char *tag_name(uint16_t tag)
 		[TAG_SECCOMP_ARCH] = "SECCOMP_ARCH", [TAG_SECCOMP_FLAG] = "SECCOMP_FLAG",
 		[TAG_SECCOMP_SYSCALL] = "SECCOMP_SYSCALL",
 		[TAG_BINDS_SHARE] = "BINDS_SHARE",
-		[TAG_ROOT_SHARE] = "ROOT_SHARE",
+		[TAG_ROOT_SHARE] = "ROOT_SHARE", [TAG_ROOT_BIND] = "ROOT_BIND",
 	};
 	if (tag < sizeof names / sizeof names[0] && names[tag])
 		return names[tag];
@@ -103,6 +104,19 @@ static int fields(const struct record *r, char **out, int want, char err[ERR_MAX
 		return errf(err, "record %s: %d fields, expected %d", tag_name(r->tag), got, want);
 	}
 	return 0;
+}
+
+/* "/a/b": every component named, none "." or "..", no empty one. */
+static bool plain_components(const char *path)
+{
+	while (*path == '/') {
+		const char *name = path + 1, *end = strchrnul(name, '/');
+		size_t len = (size_t)(end - name);
+		if (!len || (len == 1 && name[0] == '.') || (len == 2 && !strncmp(name, "..", 2)))
+			return false;
+		path = end;
+	}
+	return !*path;
 }
 
 static int text(const struct record *r, char **out, char err[ERR_MAX])
@@ -560,6 +574,21 @@ static int parse_container_record(const struct record *r, struct container_cfg *
 		c->root_share = f[0];
 		c->root_share_opts = f[1];
 		return 0;
+	case TAG_ROOT_BIND: {
+		if (text(r, f, err))
+			return -1;
+		/* Only a directory the host shared with the pod's zone, never a path out of it. */
+		if (strncmp(f[0], ZONE_BINDS "/", strlen(ZONE_BINDS) + 1) ||
+		    !plain_components(f[0] + strlen(ZONE_BINDS))) {
+			errf(err, "record ROOT_BIND: \"%s\" is not a directory under " ZONE_BINDS,
+			     f[0]);
+			free(f[0]);
+			return -1;
+		}
+		free(c->root_bind);
+		c->root_bind = f[0];
+		return 0;
+	}
 	case TAG_ROOT_DISK:
 		if (fields(r, f, 2, err))
 			return -1;
@@ -720,6 +749,7 @@ void container_cfg_free(struct container_cfg *c)
 	free(c->binds_disk);
 	free(c->binds_share), free(c->binds_share_opts);
 	free(c->root_share), free(c->root_share_opts);
+	free(c->root_bind);
 	free(c->root_dev);
 	free(c->root_fstype);
 	for (size_t i = 0; i < c->nifs; i++)

@@ -139,6 +139,7 @@ struct container_cfg {
 	char *binds_disk;
 	char *binds_share, *binds_share_opts; /* 9p tag and mount options (BINDS_SHARE) */
 	char *root_share, *root_share_opts; /* the root over 9p instead of root_dev (ROOT_SHARE) */
+	char *root_bind; /* a pod container's root: a directory under ZONE_BINDS (ROOT_BIND) */
 	char *root_dev, *root_fstype;
 	struct net_if_cfg *ifs;
 	size_t nifs;

@@ -53,7 +53,7 @@ int pod_records(const uint8_t *p, size_t n, char name[POD_NAME_MAX + 1], int *jo
 	record_iter_init(&it, p, n);
 	while ((rc = record_next(&it, &r)) == 1) {
 		char v[POD_NAME_MAX + 2];
-		if (r.tag == TAG_ROOT_DISK)
+		if (r.tag == TAG_ROOT_DISK || r.tag == TAG_ROOT_BIND)
 			root_disk = true;
 		if (r.tag != TAG_POD_NAME && r.tag != TAG_POD_JOIN)
 			continue;
@@ -80,7 +80,8 @@ int pod_records(const uint8_t *p, size_t n, char name[POD_NAME_MAX + 1], int *jo
 	if (!name[0])
 		return errf(err, "no POD_NAME record");
 	if (!root_disk)
-		return errf(err, "no ROOT_DISK record: a pod's container brings its own root disk");
+		return errf(err, "no ROOT_DISK or ROOT_BIND record: a pod's container brings its own "
+			    "root");
 	return 0;
 }
 
@@ -95,6 +96,20 @@ static int mount_pod_disk(const char *dev, const char *fstype, const char *dst,
 		return errf(err, "mkdir %s: %s", dst, strerror(errno));
 	if (mount(path, dst, fstype, 0, NULL) < 0)
 		return errf(err, "mount %s (%s) on %s: %s", path, fstype, dst, strerror(errno));
+	return 0;
+}
+
+/* The container's rootfs, shared by the host into the pod's 9p share (ROOT_BIND), bound on
+ * its root: its writes land in the bundle's rootfs, as a single container's do. */
+static int bind_pod_root(const char *src, const char *dst, char err[ERR_MAX])
+{
+	struct stat st;
+	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		return errf(err, "the container's root %s is not in the pod's share", src);
+	if (mkdir_p(dst, 0755) < 0)
+		return errf(err, "mkdir %s: %s", dst, strerror(errno));
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return errf(err, "bind %s on %s: %s", src, dst, strerror(errno));
 	return 0;
 }
 
@@ -157,7 +172,9 @@ struct pod_ctr *pod_create(const uint8_t *p, size_t n, struct proc_cfg *proc,
 			errf(err, "a container named %s is in the pod already", pc->name);
 			goto fail;
 		}
-		if (mount_pod_disk(pc->cfg.root_dev, pc->cfg.root_fstype, pc->root, err) < 0)
+		if (pc->cfg.root_bind ? bind_pod_root(pc->cfg.root_bind, pc->root, err) < 0
+				      : mount_pod_disk(pc->cfg.root_dev, pc->cfg.root_fstype, pc->root,
+						       err) < 0)
 			goto fail;
 		pc->root_mounted = true;
 		if (pc->cfg.binds_disk) {

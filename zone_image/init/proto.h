@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 4
+#define PROTOCOL_VERSION 5
 #define FRAME_HDR 8
 #define RECORD_HDR 6
 #define MAX_PAYLOAD (1u << 20)
@@ -76,6 +76,7 @@ enum tag {
 	TAG_OOM_KILLS = 50,
 	TAG_BINDS_SHARE = 60,
 	TAG_ROOT_SHARE = 61,
+	TAG_ROOT_BIND = 62, /* a pod container's root: a directory of the zone's binds share */
 	TAG_STORAGE_FIRST = 60, /* container records of the storage model: 60..69 */
 	TAG_STORAGE_LAST = 69,
 	TAG_POD_NAME = 70, /* pods (CONTAINER) */

@@ -393,6 +393,9 @@ int zone_prepare(const struct container_cfg *c, const char *root, bool zone, cha
 			c->binds_share ? c->binds_share : "-", root);
 		return 0;
 	}
+	if (c->root_bind)
+		return errf(err, "record ROOT_BIND: only a pod's container (CONTAINER) has its root "
+			    "in the zone's share");
 	if (c->root_share ? mount_share(c->root_share, c->root_share_opts, root, err) < 0
 			  : mount_disk(c->root_dev, c->root_fstype, root, err) < 0)
 		return -1;
