@@ -82,10 +82,12 @@ INIT = "zone/records.py → zone_image/init"
 FIELDS: tuple[Field, ...] = (
     Field("ociVersion", APPLIED, "checked: 1.0.0 to 1.2.x are accepted", "validate.py"),
     _g("root"),
-    Field("root.path", APPLIED, "copied into the zone's root disk (ext4); nothing is written "
-          "into the bundle", "zone/disks.py"),
-    Field("root.readonly", APPLIED, "the container's root is remounted read-only",
-          f"{INIT}/setup.c"),
+    Field("root.path", APPLIED, "shared live with the zone over Xen 9pfs, as the container's "
+          "root: its writes land in the rootfs, as under runc (annotation "
+          "org.edera-oci.rootfs=ext4: copied into an ext4 disk instead, whose writes go with "
+          "the zone)", "zone/shares.py"),
+    Field("root.readonly", APPLIED, "the container's root is remounted read-only (and its 9p "
+          "share is read-only in dom0)", f"{INIT}/setup.c"),
     Field("hostname", APPLIED, "set in the container's UTS namespace (the zone's without "
           "one)", f"{INIT}/setup.c"),
     Field("domainname", APPLIED, "set in the container's UTS namespace (the zone's without "
@@ -189,8 +191,8 @@ FIELDS: tuple[Field, ...] = (
     Field("linux.seccomp", APPLIED, "loaded by the zone init (static libseccomp) where runc "
           "loads it, for the workload and every exec; SCMP_ACT_NOTIFY is refused",
           f"{INIT}/syscall_filter.c", subtree=True),
-    Field("linux.rootfsPropagation", IGNORED, "not set yet: the container's root is the zone's "
-          "own disk, which no host mount shares"),
+    Field("linux.rootfsPropagation", IGNORED, "no mount event crosses between dom0's kernel "
+          "and the zone's, whose root is a 9p mount of the rootfs (or its own disk)"),
     Field("linux.maskedPaths", APPLIED, "masked (/dev/null over files, a read-only tmpfs over "
           "directories)", f"{INIT}/setup.c"),
     Field("linux.readonlyPaths", APPLIED, "bind-remounted read-only", f"{INIT}/setup.c"),
