@@ -73,9 +73,17 @@ test-unit:
 test-lab: lab
 	$(PYTHON) -m pytest -m lab -q tests
 
-test-xen: lab zone-image
+test-xen: lab zone-image xen-test-tools
 	$(PYTHON) lab/run --timeout $(LAB_TIMEOUT) python3 -m pytest -p no:cacheprovider -m xen -v \
 		--timeout $(XEN_TEST_TIMEOUT) --durations=30 tests/xen
+
+## static helpers the Xen tests copy into a container's rootfs (dom0 has no compiler)
+XEN_TEST_TOOLS = tests/xen/tools/build/fileops
+.PHONY: xen-test-tools
+xen-test-tools: $(XEN_TEST_TOOLS)
+tests/xen/tools/build/%: tests/xen/tools/%.c
+	mkdir -p $(@D)
+	gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
 
 lint:
 	$(PYTHON) -m ruff check .
@@ -84,4 +92,4 @@ bench: lab zone-image
 	$(PYTHON) bench/lab_boot.py --runs 3
 
 clean:
-	rm -rf build lab/out
+	rm -rf build lab/out tests/xen/tools/build

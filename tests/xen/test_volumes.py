@@ -4,15 +4,18 @@ One zone (module scope) gets a read-write volume, a read-only volume, a read-onl
 bind (as /etc/hosts is) and a read-write single-file bind. Its workload reports what it sees,
 tries to get out of the volume and of its root, which is the bundle's rootfs over 9p too
 (symlinks to dom0's /etc/shadow and /, a `..` chain, a hard link to a file outside, a link
-swapped under a path), then answers pings: dom0 writes ping-N into the volume, the zone
-copies it to pong-N, so one round trip shows a write crossing each way. The tests read what
-was collected; the zone is gone (and its QEMU with it) before the first test's leftover check.
+swapped under a path), works the volume's files (rename, unlink, truncate, append, fsync,
+flock, chown, links, mmap), then answers pings: dom0 writes ping-N into the volume, the zone
+copies it to pong-N, so one round trip shows a write crossing each way; and it reads a
+ConfigMap that dom0 swaps atomically. The tests read what was collected; the zone is gone (and
+its QEMU with it) before the first test's leftover check.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import time
@@ -30,6 +33,12 @@ from .test_zone_runtime import dump_diagnostics, oci
 from .zone_run import running_zone, said
 
 pytestmark = pytest.mark.xen
+
+FILEOPS = Path(__file__).parent / "tools/build/fileops"  # make xen-test-tools
+# docker's default capabilities (chown and modes on a volume need them)
+DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+               "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+               "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
 WORKLOAD = r"""
 echo "from-zone" > /data/from-zone
@@ -60,8 +69,27 @@ if ln /data/from-zone /root-hard-link 2>/dev/null; then r=made; else r=refused; 
 echo "root-hard=$r"
 mv /root-link /root-link-moved && ln -s /etc /root-link
 echo "root-swap=$(cat /root-link/shadow | head -c 60)"
+# file semantics on the volume (dom0 checks each result on its side too)
+cd /data
+echo one > sem-a && mv sem-a sem-b && echo "rename=$(cat sem-b)"
+echo gone > sem-c && rm sem-c && [ ! -e sem-c ] && echo "unlink=ok"
+echo 123456789 > sem-t && truncate -s 3 sem-t && echo "truncate=$(cat sem-t)"
+echo a >> sem-app && echo b >> sem-app && echo "append=$(tr '\n' , < sem-app)"
+dd if=/dev/zero of=sem-fsync bs=4k count=4 conv=fsync 2>/dev/null && echo "fsync=ok"
+echo "flock=$(fileops flock sem-app)"
+chown 1234:5678 sem-b && chmod 640 sem-b && echo "owner=$(stat -c %u:%g:%a sem-b)"
+ln sem-b sem-hard && echo "links=$(stat -c %h sem-b)"
+ln -s sem-b sem-sym && echo "symlink=$(readlink sem-sym)"
+echo "dom0-owner=$(stat -c %u:%g:%a from-dom0)"
+echo "mmap=$(fileops mmap from-dom0)"
+cd /
 echo "ready=1"
 while [ ! -e /data/stop ]; do
+  if [ -e /data/cm-ask ]; then  # a ConfigMap read through its symlinks, at dom0's asking
+    cat /data/cm/config > /data/cm-answer.tmp
+    rm /data/cm-ask
+    mv /data/cm-answer.tmp /data/cm-answer
+  fi
   for f in /data/ping-*; do
     [ -e "$f" ] || continue
     n=${f#/data/ping-}
@@ -113,15 +141,27 @@ def volumes(tmp_path_factory) -> dict:
     (etc / "hosts").write_text("10.0.0.1 db\n")
     (etc / "app.conf").write_text("from dom0\n")
     (etc / "sibling-secret").write_text("not shared\n")
+    (vol / "from-dom0").write_text("dom0-mmap-me")
+    os.chown(vol / "from-dom0", 4321, 8765)
+    (vol / "from-dom0").chmod(0o604)
+    # a ConfigMap as the kubelet lays it out: the files behind ..data, a symlink it swaps
+    cm = vol / "cm"
+    (cm / "..v1").mkdir(parents=True)
+    (cm / "..v1/config").write_text("v1\n")
+    os.symlink("..v1", cm / "..data")
+    os.symlink("..data/config", cm / "config")
     secret = "hunter2-" + uuid.uuid4().hex
     bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], **{"process.env": [
-        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}"], "root.readonly": False},
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}"], "root.readonly": False,
+        "process.capabilities": {k: DOCKER_CAPS for k in ("bounding", "effective", "permitted")}},
         mounts=[
         {"destination": "/proc", "type": "proc", "source": "proc"},
         bind(vol, "/data", "rw"), bind(ro, "/ro", "ro"),
         bind(etc / "hosts", "/etc/hosts", "ro"), bind(etc / "app.conf", "/etc/app.conf", "rw"),
     ])
     (bundle / "rootfs/etc/shadow").write_text("zone-shadow-content\n")
+    assert FILEOPS.is_file(), f"{FILEOPS} is missing: make xen-test-tools"
+    shutil.copy2(FILEOPS, bundle / "rootfs/bin/fileops")
     (bundle / "rootfs/tmp").mkdir(exist_ok=True)
     dom0_shadow = Path("/etc/shadow").read_text()
     cid = "volumes-" + uuid.uuid4().hex[:8]
@@ -149,6 +189,24 @@ def volumes(tmp_path_factory) -> dict:
             rtts.append(time.monotonic() - t0)
             result[f"pong-{n}"] = pong.read_text()
         result["rtts"] = rtts
+
+        def ask_configmap() -> str:
+            (vol / "cm-answer").unlink(missing_ok=True)
+            (vol / "cm-ask").write_text("")
+            t0 = time.monotonic()
+            while not (vol / "cm-answer").exists():
+                assert time.monotonic() - t0 < 10, "no answer about the ConfigMap"
+                time.sleep(0.01)
+            return (vol / "cm-answer").read_text()
+
+        result["cm_before"] = ask_configmap()
+        # the kubelet's atomic update: the new files, a new link renamed over ..data
+        (cm / "..v2").mkdir()
+        (cm / "..v2/config").write_text("v2\n")
+        os.symlink("..v2", cm / "..data_tmp")
+        os.rename(cm / "..data_tmp", cm / "..data")
+        shutil.rmtree(cm / "..v1")
+        result["cm_after"] = ask_configmap()
         (vol / "stop").write_text("")
         result["status"] = zone.run.wait(timeout=60)
     result["delete"] = zone.deleted
@@ -168,6 +226,33 @@ def test_writes_cross_both_ways_live_and_survive_delete(volumes):
     vol = volumes["vol"]
     assert (vol / "from-zone").read_text() == "from-zone\n"  # after delete: still there
     assert (vol / "pong-2").exists()
+
+
+def test_file_semantics_hold_on_a_volume(volumes):
+    """What the zone did on the volume, as it saw it and as dom0 finds it: rename, unlink,
+    truncate, O_APPEND, fsync, flock (between the zone's own processes: QEMU's 9p server
+    takes no lock on dom0), owners and modes both ways, a hard link, a symlink, mmap reads."""
+    w, vol = volumes["workload"], volumes["vol"]
+    assert w["rename"] == "one" and (vol / "sem-b").read_text() == "one\n", w
+    assert not (vol / "sem-a").exists()
+    assert w["unlink"] == "ok" and not (vol / "sem-c").exists()
+    assert w["truncate"] == "123" and (vol / "sem-t").read_text() == "123"
+    assert w["append"] == "a,b," and (vol / "sem-app").read_text() == "a\nb\n"
+    assert w["fsync"] == "ok" and (vol / "sem-fsync").stat().st_size == 16384
+    assert w["flock"] == "held"
+    st = (vol / "sem-b").stat()
+    assert w["owner"] == "1234:5678:640"
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 5678, 0o640)
+    assert w["links"] == "2" and (vol / "sem-hard").stat().st_ino == st.st_ino
+    assert w["symlink"] == "sem-b" and os.readlink(vol / "sem-sym") == "sem-b"
+    assert w["dom0-owner"] == "4321:8765:604"
+    assert w["mmap"] == "dom0-mmap-me"
+
+
+def test_a_configmap_swapped_atomically_is_seen_in_the_zone(volumes):
+    """The kubelet's update of a ConfigMap or Secret (a new ..data symlink renamed into place)
+    is what the running zone reads next."""
+    assert (volumes["cm_before"], volumes["cm_after"]) == ("v1\n", "v2\n")
 
 
 def test_nothing_of_the_zone_on_dom0_is_readable_by_others(volumes):
