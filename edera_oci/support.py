@@ -86,8 +86,8 @@ FIELDS: tuple[Field, ...] = (
           "root: its writes land in the rootfs, as under runc (annotation "
           "org.edera-oci.rootfs=ext4: copied into an ext4 disk instead, whose writes go with "
           "the zone)", "zone/shares.py"),
-    Field("root.readonly", APPLIED, "the container's root is remounted read-only (and its 9p "
-          "share is read-only in dom0)", f"{INIT}/setup.c"),
+    Field("root.readonly", APPLIED, "the container's root is remounted read-only in the zone, "
+          "after its mount points are made (as runc does)", f"{INIT}/setup.c"),
     Field("hostname", APPLIED, "set in the container's UTS namespace (the zone's without "
           "one)", f"{INIT}/setup.c"),
     Field("domainname", APPLIED, "set in the container's UTS namespace (the zone's without "

@@ -72,6 +72,8 @@ AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 SYS_MOUNT_SETATTR = 442  # x86_64 (and every architecture since 5.12's unified numbers)
+SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429
+OPEN_TREE_CLONE, AT_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH = 0x1, 0x1000, 0x4
 
 
 class _MountAttr(ctypes.Structure):
@@ -320,9 +322,12 @@ def plan_binds(mounts, staging: Path, protected: Iterable[str | Path] = (),
                 fd, is_dir = _open_source(-1, root.path, guarded)
             except ZoneError as e:
                 raise ZoneError(str(e).replace("mounts[-1].source", "root.path")) from None
+            # Writable in dom0 even for root.readonly, which is the container's view (as
+            # under runc): its mount points are made in the rootfs first, then the zone's
+            # kernel remounts the root read-only.
             plan.root = ShareEntry(index=-1, source=root.path,
                                    real=os.readlink(f"/proc/self/fd/{fd}"), fd=fd,
-                                   is_dir=is_dir, readonly=bool(root.readonly), recursive=True,
+                                   is_dir=is_dir, readonly=False, recursive=True,
                                    target=root_dir or staging.parent / ROOT_DIR)
             if not is_dir:
                 raise ZoneError(f"root.path: {root.path} is not a directory")
@@ -388,17 +393,51 @@ def stop_backends(name: str, domid: int | None = None) -> list[int]:
     return pids
 
 
+def _clone_trees(libc, entries: list[ShareEntry]) -> list[int]:
+    """A detached copy of each checked source's mount (open_tree on its O_PATH descriptor:
+    the very inode checked), made nosuid, nodev (and read-only as asked). The copies are
+    carried into another mount namespace, where the source's path may show something else:
+    podman's storage is a private mount, so a container's overlay mounted after the pod's
+    zone was made never propagates to its QEMU's namespace."""
+    trees: list[int] = []
+    try:
+        for e in entries:
+            tree = libc.syscall(SYS_OPEN_TREE, e.fd, b"", OPEN_TREE_CLONE | os.O_CLOEXEC |
+                                AT_EMPTY_PATH | (AT_RECURSIVE if e.recursive else 0))
+            _check(0 if tree >= 0 else -1, f"{e.field}: sharing {e.source} with the zone")
+            trees.append(tree)
+            attr = _MountAttr(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                              (MOUNT_ATTR_RDONLY if e.readonly else 0), 0, 0, 0)
+            _check(libc.syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE,
+                                ctypes.byref(attr), ctypes.sizeof(attr)),
+                   f"{e.field}: making the share of {e.source} nosuid, nodev"
+                   + (", read-only" if e.readonly else ""))
+    except BaseException:
+        for tree in trees:
+            os.close(tree)
+        raise
+    return trees
+
+
 def share_with_running_zone(plan: SharePlan, backend_pid: int) -> None:
     """Mount plan's sources on their staging entries in the mount namespace of a running
     zone's 9pfs QEMU (``backend_pid``), whose export holds the staging directory: the zone
-    sees them at once under plan.zone_dir. Done in a forked child (setns needs a process of
-    one thread), which reopens each source there and checks it is the inode checked here.
-    ZoneError naming ``mounts[i]`` on failure (the caller removes the mount points)."""
+    sees them at once under plan.zone_dir. Each source's mount is cloned here, from the
+    descriptor that was checked (_clone_trees), and attached there by a forked child (setns
+    needs a process of one thread). ZoneError naming ``mounts[i]`` on failure (the caller
+    removes the mount points)."""
+    entries = plan.entries + ([plan.root] if plan.root else [])
     try:
         ns_fd = os.open(f"/proc/{backend_pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
         raise ZoneError(f"the pod's zone's 9pfs backend (pid {backend_pid}): {e.strerror}") \
             from None
+    libc = _mounting_libc()
+    try:
+        trees = _clone_trees(libc, entries)
+    except OSError as e:
+        os.close(ns_fd)
+        raise ZoneError(e.strerror or str(e)) from None
     r, w = os.pipe()
     try:
         pid = os.fork()
@@ -406,10 +445,12 @@ def share_with_running_zone(plan: SharePlan, backend_pid: int) -> None:
             code = 125
             try:
                 os.close(r)
-                libc = _mounting_libc()
                 _check(libc.setns(ns_fd, CLONE_NEWNS),
                        "entering the mount namespace of the pod's share")
-                _mount_entries(libc, plan.entries + ([plan.root] if plan.root else []))
+                for e, tree in zip(entries, trees, strict=True):
+                    _check(libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD,
+                                        os.fsencode(e.target), MOVE_MOUNT_F_EMPTY_PATH),
+                           f"{e.field}: sharing {e.source} with the zone")
                 code = 0
             except OSError as e:
                 os.write(w, f"{e.strerror or e}".encode(errors="replace"))
@@ -422,10 +463,9 @@ def share_with_running_zone(plan: SharePlan, backend_pid: int) -> None:
             chunks.append(chunk)
         _, status = os.waitpid(pid, 0)
     finally:
-        os.close(ns_fd)
-        os.close(r)
-        if w >= 0:
-            os.close(w)
+        for fd in (ns_fd, r, w, *trees):
+            if fd >= 0:
+                os.close(fd)
     if status != 0:
         message = b"".join(chunks).decode(errors="replace").strip()
         raise ZoneError(message or f"sharing the binds with the pod's zone failed ({status})")

@@ -234,6 +234,29 @@ def test_the_xl_config_lists_the_share(tmp_path):
     assert "p9" not in plain.render()
 
 
+def test_a_read_only_root_is_writable_in_dom0_for_its_mount_points(tmp_path, staging,
+                                                                    monkeypatch):
+    """root.readonly is the container's view, as under runc: its mount points (a bind's
+    /etc/resolv.conf the image lacks) are made in the rootfs first, through the share, then
+    the zone's kernel remounts the root read-only. A share read-only in dom0 failed the
+    CRI's sandbox (read-only root, no /etc/resolv.conf): EROFS."""
+    rootfs = tmp_path / "bundle" / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    target = staging.parent / shares.ROOT_DIR
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "xl").write_text(f"#!/bin/sh\n: > {target}/etc/resolv.conf\n")
+    (bindir / "xl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    plan = shares.plan_binds([], staging, root=Root(path=str(rootfs), readonly=True))
+    try:
+        domain._xl("create", "-p", "-q", "cfg", preexec=plan.enter)
+    finally:
+        plan.close()
+    assert (rootfs / "etc" / "resolv.conf").exists()
+    shares.remove_staging(staging)
+
+
 def test_the_root_can_be_shared_as_its_own_device(tmp_path, staging, fake_xl):
     rootfs = tmp_path / "bundle" / "rootfs"
     (rootfs / "etc").mkdir(parents=True)
@@ -361,6 +384,40 @@ def test_a_pod_containers_binds_reach_the_running_zones_share_live(tmp_path, sta
     assert not staging.exists()
     assert mounts_in(zone_backend, member) == {}  # detached in QEMU's namespace too
     assert sorted(os.listdir(vol)) == ["from-host", "from-zone"]
+
+
+def test_a_source_mounted_after_the_zone_under_a_private_mount_is_shared_too(tmp_path, staging,
+                                                                            zone_backend):
+    """podman's storage is a private mount: a pod container's rootfs (its overlay's merged
+    directory), mounted after the pod's zone was made, never appears in the QEMU's
+    namespace by propagation. The checked mount itself is carried there (open_tree), and the
+    zone sees its files; removing the mount point detaches it there."""
+    store = tmp_path / "store"
+    store.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(store)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(store)], check=True)
+        merged = store / "merged"
+        merged.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(merged)], check=True)
+        (merged / "etc-file").write_text("the container's own\n")
+        member = staging / f"{shares.POD_PREFIX}web"
+        plan = shares.plan_binds([], member, root=Root(path=str(merged)), pod_share=True,
+                                 zone_dir="/run/edera/binds/pod-web", root_dir=member / "root")
+        try:
+            shares.share_with_running_zone(plan, zone_backend)
+        finally:
+            plan.close()
+        assert plan.root_in_zone() == "/run/edera/binds/pod-web/root"
+        assert set(mounts_in(zone_backend, member)) == {f"{member}/root"}
+        seen = Path(f"/proc/{zone_backend}/root{member}/root")
+        assert (seen / "etc-file").read_text() == "the container's own\n"
+        (seen / "from-zone").write_text("x")
+        assert (merged / "from-zone").read_text() == "x"
+        shares.remove_mount_points(member)
+        assert mounts_in(zone_backend, member) == {} and not member.exists()
+    finally:
+        subprocess.run(["umount", "-R", str(store)], check=True)
 
 
 def test_a_pod_containers_bind_that_cannot_be_mounted_names_the_mount(tmp_path, staging,

@@ -183,38 +183,42 @@ def check_stop_with_a_trap(engine: Engine, name: str) -> None:
 
 
 ROOT_WRITE = "written-in-zone\n"
+COPIED_IN = "copied-from-dom0\n"
 
 
-def check_the_root_keeps_writes(engine: Engine, name: str, workdir: Path) -> None:
+def check_the_root_keeps_writes(engine: Engine, name: str) -> None:
     """The running container's writes to its root land in its rootfs on the host, the
     engine's overlay upper directory (issue 13: they were in a copy): `diff` lists an added
-    and a removed file, `cp` copies out of the running container and into it, and the zone
-    reads at once what `cp` put there."""
+    and a removed file."""
     wrote = engine("exec", name, "sh", "-c", f"printf '{ROOT_WRITE}' > /root-write && "
                    "rm /etc/group")
     assert wrote.returncode == 0, wrote.stderr
     diff = engine("diff", name)
     assert diff.returncode == 0, diff.stderr
     assert {"A /root-write", "D /etc/group"} <= set(diff.stdout.splitlines()), diff.stdout
+
+
+def check_cp_both_ways(engine: Engine, name: str, workdir: Path) -> None:
+    """After check_the_root_keeps_writes: `cp` copies the zone's write out of the container
+    and a dom0 file into it."""
     out = workdir / f"{name}-copied-out"
     copied = engine("cp", f"{name}:/root-write", str(out))
     assert copied.returncode == 0, copied.stderr
     assert out.read_text() == ROOT_WRITE
     into = workdir / f"{name}-copied-in"
-    into.write_text("copied-from-dom0\n")
+    into.write_text(COPIED_IN)
     copied = engine("cp", str(into), f"{name}:/copied-in")
     assert copied.returncode == 0, copied.stderr
-    seen = engine("exec", name, "cat", "/copied-in", "/root-write")
-    assert seen.stdout == "copied-from-dom0\n" + ROOT_WRITE, seen.stderr
 
 
 def check_a_new_start_finds_the_root_as_left(engine: Engine, name: str, verb: str) -> None:
-    """After check_the_root_keeps_writes and a stop: `start` (or `restart`) boots a new zone
-    on the same rootfs, which has the write and lacks the removed file."""
+    """After the checks above and a stop: `start` (or `restart`) boots a new zone on the same
+    rootfs, which has the zone's write and the copied file and lacks the removed one."""
     started = engine(verb, name)
     assert started.returncode == 0, started.stderr
-    seen = engine("exec", name, "sh", "-c", "cat /root-write; ls /etc/group 2>&1")
-    assert seen.stdout.startswith(ROOT_WRITE) and "No such file" in seen.stdout, seen.stdout
+    seen = engine("exec", name, "sh", "-c", "cat /root-write /copied-in; ls /etc/group 2>&1")
+    assert seen.stdout.startswith(ROOT_WRITE + COPIED_IN), seen.stdout
+    assert "No such file" in seen.stdout, seen.stdout
 
 
 def check_volumes_keep_the_zones_writes(engine: Engine, prefix: str, image: str,

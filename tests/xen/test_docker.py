@@ -16,11 +16,13 @@ import pytest
 from . import cri
 from .dom0 import leftovers
 from .engines import (
+    COPIED_IN,
     POD_GATEWAY,
     ROOT_WRITE,
     TRAP_TERM,
     busybox_tar,
     check_a_new_start_finds_the_root_as_left,
+    check_cp_both_ways,
     check_exec,
     check_stop_with_a_trap,
     check_the_root_keeps_writes,
@@ -67,7 +69,10 @@ def test_port_pause_unpause_a_terminal_exec_root_writes_stop_and_start(image, tm
                             "tty; echo tty-done"])
         assert "tty-done" in out and "/dev/pts/" in out and "not a tty" not in out, out
         check_exec(docker, name)
-        check_the_root_keeps_writes(docker, name, tmp_path)
+        check_the_root_keeps_writes(docker, name)
+        check_cp_both_ways(docker, name, tmp_path)  # on the running container: live
+        seen = docker("exec", name, "cat", "/copied-in")
+        assert seen.stdout == COPIED_IN, seen.stderr
         check_stop_with_a_trap(docker, name)
         check_a_new_start_finds_the_root_as_left(docker, name, "start")
         committed = "localhost/edera-committed:1"

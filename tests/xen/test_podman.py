@@ -14,6 +14,7 @@ from .engines import (
     DEBIAN_CHECK,
     SLEEP_LOOP,
     check_a_new_start_finds_the_root_as_left,
+    check_cp_both_ways,
     check_exec,
     check_stop_with_a_trap,
     check_the_root_keeps_writes,
@@ -53,7 +54,7 @@ def test_port_network_stats_pause_tty_a_debian_container_apart_and_kill(image, t
     it; `exec -it` (conmon hands edera-oci a console socket) gets a tty. Beside it, a
     container of a real distribution's rootfs (Debian minbase: dynamic binaries, its own
     passwd, apt) in a zone of its own: each sees its own processes and files, neither the
-    other's; exec into it, its root's writes are podman's (diff, cp both ways), its stop with
+    other's; exec into it, its root's writes are podman's (diff, then cp both ways), its stop with
     a trap (exit 0), and `restart` finds its root as left. kill ends the first: 137. Three
     zones for all of it (the lab's time)."""
     with detached(podman, "p-pause", image, "httpd -p 80 -h /www; " + SLEEP_LOOP,
@@ -98,8 +99,9 @@ SEEN = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; d
 def check_a_debian_container_apart(first: str, workdir: Path) -> None:
     """A Debian container beside the running `first`: it runs (Debian 12, root, apt), each
     sees its own process and file, neither the other's; `exec` into it keeps streams and
-    status apart (with -e, -u); its root's writes are on the host (diff, cp); `stop` of its
-    shell, which traps SIGTERM, runs the trap: exit 0; `restart` finds its root as left."""
+    status apart (with -e, -u); its root's writes are on the host (diff); `stop` of its
+    shell, which traps SIGTERM, runs the trap: exit 0; `cp` both ways on the stopped
+    container; `restart` finds its root as left."""
     assert podman("exec", first, "sh", "-c", "echo x > /tmp/mark-of-first").returncode == 0
     debian = import_debian("podman")
     script = ("trap 'echo trapped; exit 0' TERM; echo x > /tmp/mark-of-debian; "
@@ -118,8 +120,11 @@ def check_a_debian_container_apart(first: str, workdir: Path) -> None:
         assert "mark-of-first" in theirs.stdout, theirs.stderr + theirs.stdout
         assert "sleep 4343" not in theirs.stdout and "mark-of-debian" not in theirs.stdout
         check_exec(podman, deb)
-        check_the_root_keeps_writes(podman, deb, workdir)
+        check_the_root_keeps_writes(podman, deb)
         check_stop_with_a_trap(podman, deb)
+        # podman's cp of a running container resolves paths in its pid's mount namespace,
+        # which is the monitor's in dom0 (README "Storage"); a stopped one's is its rootfs
+        check_cp_both_ways(podman, deb, workdir)
         check_a_new_start_finds_the_root_as_left(podman, deb, "restart")
 
 
