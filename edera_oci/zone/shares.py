@@ -16,9 +16,12 @@ staging directory even with no binds of its own, and a container joining the pod
 sources mounted on ``<sandbox's staging>/pod-<name>/<i>/<name>`` in the mount namespace of the
 running zone's QEMU (``share_with_running_zone``), which serves them under the zone's
 ``/run/edera/binds/pod-<name>/<i>/<name>``: live, as a single container's are, although libxl
-cannot add a 9p device to a running domain. Removing those mount points in the host's namespace
-(``remove_mount_points``) detaches the mounts in QEMU's (Linux detaches mounts on a directory or
-file removed in another namespace).
+cannot add a 9p device to a running domain; its root the same way, on
+``<sandbox's staging>/pod-<name>/root``. Each is carried there as a clone of the checked mount
+(``open_tree``), since a source mounted after the zone was made under a private mount (podman's
+storage) never propagates to the QEMU's namespace. Removing those mount points in the host's
+namespace (``remove_mount_points``) detaches the mounts in QEMU's (Linux detaches mounts on a
+directory or file removed in another namespace).
 
 Least privilege on the dom0 side: every staged mount is ``nodev`` and ``nosuid`` (QEMU cannot
 open a device node found in, or made in, a volume on the zone's behalf), read-only binds are
