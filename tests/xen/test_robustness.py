@@ -181,9 +181,9 @@ def test_create_killed_at_every_phase_leaves_nothing_after_delete_force(
 def test_orphans_of_a_lost_state_are_swept_by_delete_force(root, bundle_dir, engine_netns):
     """A create killed once its network was up and a state directory removed by hand:
     nothing under --root owns the domain, its 9pfs QEMU (the root's share), disk directory
-    and the tc redirect on the engine's eth0 any more; `list --orphans` shows them by id, and delete --force of the id
-    finds them by the names (and the redirect mark) it derives from --root and the id, and
-    exits 0."""
+    and the tc redirect on the engine's eth0 any more; `list --orphans` shows them by id,
+    and delete --force of the id finds them by the names (and the redirect mark) it derives
+    from --root and the id, and exits 0."""
     make_bundle(bundle_dir, ["sleep", "600"], **SMALL, **{"linux.namespaces": [
         {"type": "network", "path": f"/run/netns/{engine_netns}"}]})
     cid = "orphan"
