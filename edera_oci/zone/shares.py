@@ -150,6 +150,11 @@ class SharePlan:
         """(9p tag, mount options) for the zone's BINDS_SHARE record."""
         return (SHARE_TAG, ZONE_MOUNT_OPTIONS) if self.exported else None
 
+    @property
+    def shared(self) -> list[ShareEntry]:
+        """Every entry mounted for the zone: the binds, then the root when it is shared."""
+        return self.entries + ([self.root] if self.root else [])
+
     def root_in_zone(self) -> str | None:
         """A pod container's root: its path in the zone, in its pod's share (ROOT_BIND)."""
         return f"{self.zone_dir}/{self.root.target.name}" if self.root is not None else None
@@ -159,7 +164,7 @@ class SharePlan:
         return (ROOT_TAG, ZONE_MOUNT_OPTIONS) if self.root is not None else None
 
     def close(self) -> None:
-        for e in self.entries + ([self.root] if self.root else []):
+        for e in self.shared:
             if e.fd >= 0:
                 os.close(e.fd)
                 e.fd = -1
@@ -212,7 +217,7 @@ def _enter(plan: SharePlan) -> None:
     # slave: the host's later unmounts still reach this namespace; nothing goes back.
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
            "make the zone's mount namespace a slave of the host's")
-    _mount_entries(libc, plan.entries + ([plan.root] if plan.root else []))
+    _mount_entries(libc, plan.shared)
 
 
 def _mount_entries(libc, entries: list[ShareEntry]) -> None:
@@ -233,13 +238,18 @@ def _mount_entries(libc, entries: list[ShareEntry]) -> None:
                           MS_BIND | (MS_REC if e.recursive else 0), None),
                f"{e.field}: sharing {e.source} with the zone")
         os.close(fd)
-        attr = _MountAttr(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                          (MOUNT_ATTR_RDONLY if e.readonly else 0), 0, 0, 0)
-        _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, target,
-                            AT_RECURSIVE if e.recursive else 0, ctypes.byref(attr),
-                            ctypes.sizeof(attr)),
-               f"{e.field}: making the share of {e.source} nosuid, nodev"
-               + (", read-only" if e.readonly else ""))
+        _restrict(libc, e, AT_FDCWD, target, AT_RECURSIVE if e.recursive else 0)
+
+
+def _restrict(libc, e: ShareEntry, dirfd: int, path: bytes, flags: int) -> None:
+    """Make e's staged mount (dirfd + path, as mount_setattr takes them) nosuid and nodev,
+    and read-only when e is."""
+    attr = _MountAttr(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                      (MOUNT_ATTR_RDONLY if e.readonly else 0), 0, 0, 0)
+    _check(libc.syscall(SYS_MOUNT_SETATTR, dirfd, path, flags, ctypes.byref(attr),
+                        ctypes.sizeof(attr)),
+           f"{e.field}: making the share of {e.source} nosuid, nodev"
+           + (", read-only" if e.readonly else ""))
 
 
 def _inside(path: str, ancestor: str) -> bool:
@@ -409,12 +419,7 @@ def _clone_trees(libc, entries: list[ShareEntry]) -> list[int]:
                                 AT_EMPTY_PATH | (AT_RECURSIVE if e.recursive else 0))
             _check(0 if tree >= 0 else -1, f"{e.field}: sharing {e.source} with the zone")
             trees.append(tree)
-            attr = _MountAttr(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                              (MOUNT_ATTR_RDONLY if e.readonly else 0), 0, 0, 0)
-            _check(libc.syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE,
-                                ctypes.byref(attr), ctypes.sizeof(attr)),
-                   f"{e.field}: making the share of {e.source} nosuid, nodev"
-                   + (", read-only" if e.readonly else ""))
+            _restrict(libc, e, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE)
     except BaseException:
         for tree in trees:
             os.close(tree)
@@ -429,7 +434,7 @@ def share_with_running_zone(plan: SharePlan, backend_pid: int) -> None:
     descriptor that was checked (_clone_trees), and attached there by a forked child (setns
     needs a process of one thread). ZoneError naming ``mounts[i]`` on failure (the caller
     removes the mount points)."""
-    entries = plan.entries + ([plan.root] if plan.root else [])
+    entries = plan.shared
     try:
         ns_fd = os.open(f"/proc/{backend_pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
