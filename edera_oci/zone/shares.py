@@ -73,7 +73,7 @@ CLONE_NEWNS = 0x00020000
 MS_SLAVE = 1 << 19
 AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
-MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x1, 0x2, 0x4, 0x8
 SYS_MOUNT_SETATTR = 442  # x86_64 (and every architecture since 5.12's unified numbers)
 SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429
 OPEN_TREE_CLONE, AT_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH = 0x1, 0x1000, 0x4
@@ -217,7 +217,24 @@ def _enter(plan: SharePlan) -> None:
     # slave: the host's later unmounts still reach this namespace; nothing goes back.
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
            "make the zone's mount namespace a slave of the host's")
+    if plan.exported:
+        _seal(libc, os.fsencode(plan.staging))
     _mount_entries(libc, plan.shared)
+
+
+def _seal(libc, staging: bytes) -> None:
+    """Make the staging directory read-only (and nosuid, nodev, noexec) where QEMU serves it,
+    before the sources are mounted on its entries: the zone reads and writes through its
+    binds only, and can make nothing of its own in dom0's /run, neither filling it nor
+    leaving a link or directory for dom0 to follow later. It is a bind of the directory on
+    itself, so the pod containers' mount points the host makes there later still show."""
+    _check(libc.mount(staging, staging, None, MS_BIND, None),
+           "a read-only view of the binds' staging directory")
+    attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                      MOUNT_ATTR_NOEXEC, 0, 0, 0)
+    _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, staging, 0, ctypes.byref(attr),
+                        ctypes.sizeof(attr)),
+           "making the binds' staging directory read-only")
 
 
 def _mount_entries(libc, entries: list[ShareEntry]) -> None:
@@ -484,35 +501,48 @@ def remove_mount_points(directory: Path) -> None:
     (and one level into a pod container's ``pod-<name>``), never a tree: in the host's
     namespace nothing is mounted on them, and a mount on one in another namespace, xl's or
     QEMU's, is detached by the removal. An entry that is not empty is kept, with its
-    directory."""
-    try:
-        names = os.listdir(directory)
-    except (FileNotFoundError, NotADirectoryError):
+    directory. Nothing found here is followed: every step is relative to a directory opened
+    with ``O_NOFOLLOW``, and a link in place of an entry is unlinked, never entered."""
+    fd = _open_dir(AT_FDCWD, os.fsencode(directory))
+    if fd is None:
         return
-    for name in names:
-        path = directory / name
-        if name.startswith(POD_PREFIX):  # a pod container's, in its sandbox's share
-            remove_mount_points(path)
-        elif not path.is_symlink() and path.is_dir():  # <i>: it holds mounts[i]'s mount point
-            _remove_mount_point_dir(path)
-        else:  # a single-file mount point of an older runtime's layout (<i> itself)
-            with contextlib.suppress(OSError):
-                path.unlink()
+    try:
+        for name in os.listdir(fd):
+            if name.startswith(POD_PREFIX):  # a pod container's, in its sandbox's share
+                _remove_points_in(fd, name, depth=2)
+            else:  # <i>: it holds mounts[i]'s mount point (or, in an older layout, is it)
+                _remove_points_in(fd, name, depth=1)
+    finally:
+        os.close(fd)
     with contextlib.suppress(OSError):
         os.rmdir(directory)
 
 
-def _remove_mount_point_dir(path: Path) -> None:
-    """``<i>/``: its one mount point (an empty directory or file, never entered), then it."""
+def _open_dir(dirfd: int, name: bytes | str) -> int | None:
+    """An O_NOFOLLOW descriptor of the directory dirfd/name, or None (missing, a link, a
+    file)."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       dir_fd=None if dirfd == AT_FDCWD else dirfd)
+    except OSError:
+        return None
+
+
+def _remove_points_in(parent: int, name: str, depth: int) -> None:
+    """parent/name: a mount point (an empty directory, or a file or link, unlinked), or with
+    depth left a directory of them, emptied of those first. rmdir keeps what is not empty."""
     with contextlib.suppress(OSError):
-        for name in os.listdir(path):
-            point = path / name
-            with contextlib.suppress(OSError):
-                if point.is_dir() and not point.is_symlink():
-                    os.rmdir(point)  # fails, and keeps it, if anything is in it
-                else:
-                    point.unlink()
-        os.rmdir(path)
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=parent)
+            return
+        if depth > 0 and (fd := _open_dir(parent, name)) is not None:
+            try:
+                for inner in os.listdir(fd):
+                    _remove_points_in(fd, inner, depth - 1)
+            finally:
+                os.close(fd)
+        os.rmdir(name, dir_fd=parent)
 
 
 def remove_staging(staging: Path) -> None:

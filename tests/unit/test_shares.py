@@ -444,3 +444,62 @@ def test_a_staging_directory_of_the_older_layout_is_removed_too(staging):
     (staging / "1").write_text("")
     shares.remove_staging(staging)
     assert not staging.exists()
+
+
+def test_removing_the_staging_never_follows_a_link_made_in_it(staging, tmp_path):
+    """What the zone (or anyone) leaves in the staging directory is never followed on dom0:
+    a ``pod-<name>`` that is a link to a dom0 directory, links in place of ``<i>`` and of a
+    pod container's ``<i>``. Removing the staging directory unlinks the links and leaves
+    their targets' files (a ``pod-`` link to /etc once made dom0 unlink /etc/passwd)."""
+    victim = tmp_path / "etc"
+    (victim / "ssh").mkdir(parents=True)
+    (victim / "passwd").write_text("root:x:0:0\n")
+    (victim / "ssh" / "sshd_config").write_text("PermitRootLogin no\n")
+    (victim / "empty").mkdir()
+    staging.mkdir()
+    os.symlink(victim, staging / f"{shares.POD_PREFIX}evil")
+    os.symlink(victim, staging / "7")
+    member = staging / f"{shares.POD_PREFIX}web"
+    member.mkdir()
+    os.symlink(victim, member / "0")
+    os.symlink(victim / "ssh", member / "root")
+    shares.remove_staging(staging)
+    assert (victim / "passwd").read_text() == "root:x:0:0\n"
+    assert (victim / "ssh" / "sshd_config").exists() and (victim / "empty").is_dir()
+    assert not staging.exists()
+
+
+def test_the_zone_cannot_write_beside_its_shares_in_the_staging_directory(tmp_path, staging,
+                                                                          monkeypatch):
+    """The staging directory itself is read-only where the zone's QEMU serves it (xl's
+    namespace): the zone writes through its read-write binds only, and can make no file,
+    directory or link of its own in dom0's /run (neither filling it nor planting a link for
+    dom0 to follow). The host's namespace still makes a pod container's mount points there."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "xl").write_text(f"""#!/bin/sh
+echo through > {staging}/0/vol/through-the-bind
+for what in "mkdir {staging}/evil" "ln -s /etc {staging}/pod-evil" "touch {staging}/fill" \\
+            "mkdir {staging}/0/new" "mv {staging}/0 {staging}/moved"; do
+  $what 2>> {out}/errors && echo "$what" >> {out}/made
+done
+exit 0
+""")
+    (bindir / "xl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    plan = shares.plan_binds([bind(vol, "/data", ("rbind", "rw"))], staging, pod_share=True)
+    try:
+        domain._xl("create", "-p", "-q", "cfg", preexec=plan.enter)
+    finally:
+        plan.close()
+    assert (vol / "through-the-bind").read_text() == "through\n"
+    assert not (out / "made").exists(), (out / "made").read_text()
+    assert (out / "errors").read_text().count("Read-only file system") == 5
+    assert sorted(os.listdir(staging)) == ["0"]
+    (staging / f"{shares.POD_PREFIX}web").mkdir()  # the host's side: still writable
+    shares.remove_staging(staging)
+    assert not staging.exists()
