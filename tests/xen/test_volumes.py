@@ -4,7 +4,8 @@ One zone (module scope) gets a read-write volume, a read-only volume, a read-onl
 bind (as /etc/hosts is) and a read-write single-file bind. Its workload reports what it sees,
 tries to get out of the volume and of its root, which is the bundle's rootfs over 9p too
 (symlinks to dom0's /etc/shadow and /, a `..` chain, a hard link to a file outside, a link
-swapped under a path), works the volume's files (rename, unlink, truncate, append, fsync,
+swapped under a path, rename races between a directory and a link to a dom0 path), works
+the volume's files (rename, unlink, truncate, append, fsync,
 flock, chown, links, mmap), then answers pings: dom0 writes ping-N into the volume, the zone
 copies it to pong-N, so one round trip shows a write crossing each way; and it reads a
 ConfigMap that dom0 swaps atomically. The tests read what was collected; the zone is gone (and
@@ -83,6 +84,17 @@ ln -s sem-b sem-sym && echo "symlink=$(readlink sem-sym)"
 echo "dom0-owner=$(stat -c %u:%g:%a from-dom0)"
 echo "mmap=$(fileops mmap from-dom0)"
 cd /
+# rename races: while one process renames a directory and a link to $RACE_TARGET (a path that
+# holds a secret on dom0, and a decoy in the zone) in and out of one name, another reads
+# through that name; the 9p server must never resolve the link on dom0
+mkdir -p "$RACE_TARGET" && echo zone-namespace > "$RACE_TARGET/secret"
+for where in /data/race /race; do
+  mkdir $where-dir && echo zone-own > $where-dir/secret && ln -s "$RACE_TARGET" $where-link
+  fileops swap $where-dir $where-link 100000 & swapper=$!
+  seen=$(fileops readloop $where-dir/secret 300)
+  kill $swapper; wait $swapper 2>/dev/null
+  echo "race-${where%/race}=$seen"
+done
 echo "ready=1"
 while [ ! -e /data/stop ]; do
   if [ -e /data/cm-ask ]; then  # a ConfigMap read through its symlinks, at dom0's asking
@@ -151,8 +163,13 @@ def volumes(tmp_path_factory) -> dict:
     os.symlink("..v1", cm / "..data")
     os.symlink("..data/config", cm / "config")
     secret = "hunter2-" + uuid.uuid4().hex
+    race_target = Path(f"/var/tmp/edera-race-{uuid.uuid4().hex[:8]}")  # dom0's, and a decoy's
+    race_target.mkdir()
+    (race_target / "secret").write_text(f"dom0-secret-{race_target.name}\n")
     bundle = make_bundle(tmp / "bundle", ["sh", "-c", WORKLOAD], **{"process.env": [
-        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}"], "root.readonly": False,
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DB_PASSWORD={secret}",
+        f"RACE_TARGET={race_target}"],
+        "root.readonly": False,
         "process.capabilities": {k: DOCKER_CAPS for k in ("bounding", "effective", "permitted")}},
         mounts=[
         {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -166,9 +183,10 @@ def volumes(tmp_path_factory) -> dict:
     dom0_shadow = Path("/etc/shadow").read_text()
     cid = "volumes-" + uuid.uuid4().hex[:8]
     result: dict = {"vol": vol, "etc": etc, "ro": ro, "dom0_shadow": dom0_shadow,
-                    "rootfs": bundle / "rootfs"}
+                    "rootfs": bundle / "rootfs", "race_target": race_target}
     with running_zone(root, bundle, cid, tmp, said("ready"), timeout=300) as zone:
         result["qemus_running"] = qemus()
+        result["staging_as_served"] = as_served(result["qemus_running"], root / cid / "binds")
         # What the runtime and real Xen (libxl, xenconsoled, the 9pfs QEMU) keep of this zone
         # while it runs, read for secrets (issue 11).
         state = json.loads((root / cid / "state.json").read_text())["zone"]
@@ -214,7 +232,26 @@ def volumes(tmp_path_factory) -> dict:
     result["stderr"] = zone.stderr()
     result["qemus_after"] = qemus()
     result["leftovers"] = leftovers(root)
+    result["race_target_after"] = (race_target / "secret").read_text()
+    shutil.rmtree(race_target)
     return result
+
+
+def as_served(qemu_pids: list[str], staging: Path) -> dict:
+    """The staging directory as the zone's QEMU sees it: its mount options in the QEMU's
+    mount namespace, and what making a file, a directory and a link there gives, done in
+    that namespace as root (as QEMU would, at any guest's asking)."""
+    assert len(qemu_pids) == 1, qemu_pids
+    pid = qemu_pids[0]
+    lines = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+    options = [ln.split()[5] for ln in lines if ln.split()[4] == str(staging)]
+    tries = {}
+    for what in (["touch", f"{staging}/fill"], ["mkdir", f"{staging}/evil"],
+                 ["ln", "-s", "/etc", f"{staging}/pod-evil"]):
+        r = subprocess.run(["nsenter", f"--mount=/proc/{pid}/ns/mnt", *what],
+                           capture_output=True, text=True)
+        tries[what[0]] = (r.returncode, r.stderr.strip())
+    return {"options": options, "tries": tries, "listing": sorted(os.listdir(staging))}
 
 
 def test_writes_cross_both_ways_live_and_survive_delete(volumes):
@@ -351,3 +388,30 @@ def test_a_root_copied_into_ext4_on_request_keeps_nothing(tmp_path):
     assert delete.returncode == 0, delete.stderr
     assert not list(Path("/var/lib/edera-oci/disks").glob("*/root.ext4"))
     assert qemus() == [] and leftovers(root) == []
+
+
+def test_rename_races_in_the_zone_never_lead_dom0_out_of_its_shares(volumes):
+    """One process renames a directory and a link to a dom0 path (a secret there, a decoy
+    in the zone) in and out of one name, 100000 times over, while another reads through
+    that name, in a volume and in the root: the reads find the directory's file or the
+    zone's own decoy (or nothing, between renames), never dom0's file."""
+    w = volumes["workload"]
+    for where in ("race-/data", "race-"):
+        outcomes = dict(kv.split("=") for kv in w[where].split())
+        assert set(outcomes) <= {"zone-own", "zone-namespace", "ENOENT", "ELOOP",
+                                 "ENOTDIR"}, (where, outcomes)
+        assert "zone-own" in outcomes and "zone-namespace" in outcomes, (where, outcomes)
+    assert volumes["race_target_after"].startswith("dom0-secret-")
+
+
+def test_the_zone_can_make_nothing_in_its_binds_staging_directory(volumes):
+    """dom0's <root>/<id>/binds, as the zone's QEMU serves it, is read-only (and nosuid,
+    nodev, noexec): QEMU, at whatever a guest asks, can neither fill dom0's /run nor leave
+    a link or a directory there for dom0 to follow later (the binds themselves stay
+    read-write as asked: the volume tests above write through them)."""
+    served = volumes["staging_as_served"]
+    assert served["options"] and all(
+        {"ro", "nosuid", "nodev", "noexec"} <= set(o.split(",")) for o in served["options"]), served
+    for what, (rc, err) in served["tries"].items():
+        assert rc != 0 and "Read-only file system" in err, (what, rc, err)
+    assert not {"fill", "evil", "pod-evil"} & set(served["listing"]), served
