@@ -1,27 +1,36 @@
 #!/usr/bin/env python3
-"""Storage: Xen 9pfs (a volume; the default root is the same share) and the opt-in ext4 copy of
-the root on blkback, against dom0's own disk.
+"""Storage: the candidates for a zone's files, measured in one zone against dom0's own disk.
 
 In the lab's dom0 (`python3 bench/storage.py` boots the lab), one zone runs a busybox workload
-that, N times over, on its volume (a dom0 directory on dom0's root disk, shared over 9pfs, as
-the default root is) and on its root, asked for as a copy (`org.edera-oci.rootfs: ext4`: the
-ext4 image on a loop device through blkback, on the same disk):
-  * writes SIZE MiB sequentially with `dd ... conv=fsync` and reads it back after dropping the
-    zone's page cache (dom0's page cache is not dropped: it holds the image and the volume alike);
-  * unpacks a tar of FILES small files, lists them (`ls -lR`: a stat each), removes them.
-dom0 runs the same busybox commands on the same disk. While the zone runs, the PSS of the
-zone's 9pfs QEMU (the only dom0 process a zone with binds adds besides its monitor) is read.
-Prints n, median, p90, min, max of each and the zone/dom0 ratio, and saves the raw values in
-bench/results/storage-DATE.json.
+(with Debian's fio and its libraries copied in) that, N times over, on each of:
+  * /vol: a dom0 directory on dom0's root disk shared over Xen 9pfs (QEMU's backend), as
+    volumes are and as the default root is;
+  * /work: its root asked for as the ext4 copy (`org.edera-oci.rootfs: ext4`: an ext4 image on
+    a loop device through blkback, on the same disk);
+  * /nfs: a prototype of NFS from dom0's kernel: dom0's nfsd exports a directory on the same
+    disk over a private link (a veth pair, the container's network namespace), NFSv4.2, the
+    client modules (not in the zone image) loaded by the workload;
+  * /layer: a prototype of a block device per image layer: the layer made once into a
+    read-only ext4 image, a scratch ext4 image for the writes, both attached to the running
+    zone (`xl block-attach`), and an overlay of the two in the zone;
+writes SIZE MiB sequentially with `dd ... conv=fsync` and reads it back after dropping the
+zone's page cache (dom0's is not dropped: it holds the images and the directories alike);
+unpacks a tar of FILES small files, lists them (`ls -lR`: a stat each), removes them; and runs
+fio's 4 KiB random reads and random writes (each write fsync'd) for a fixed time. dom0 runs the
+same commands on the same disk. While the zone runs, the PSS of its 9pfs QEMU (the one dom0
+process a zone with binds adds besides its monitor) is read. Prints n, median, p90, min, max
+of each and the ratio to dom0, and saves the raw values in bench/results/storage-DATE.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,19 +40,57 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labbench import CLAIMS, machine, print_machine, rerun_inside_lab, run_quiet, save  # noqa: E402
+from labbench import (  # noqa: E402
+    CLAIMS,
+    REPO,
+    TOOLS_OUT,
+    build_static,
+    machine,
+    print_machine,
+    rerun_inside_lab,
+    run_quiet,
+    save,
+)
 from labbench import table as stats_table  # noqa: E402
 
 OPS = ("write", "read", "untar", "stat", "rm")
+FIO_OPS = ("randread", "randwrite")
+# where the workload measures, and what each is
+PLACES = {"/vol": "volume (9p)", "/work": "root (ext4/blkback)", "/nfs": "NFS (dom0 kernel)",
+          "/layer": "layer disks + overlay"}
+NETNS = "edera-bench-nfs"  # the private link's namespace: the container's network namespace
+DOM0_VETH = "vbnfs0"
+NFS_SERVER, NFS_CLIENT = "10.213.0.1", "10.213.0.2"
+NFS_MODULES = TOOLS_OUT / "nfs-modules"  # the zone kernel's NFS client, staged on the host
+LOWER_VDEV, UPPER_VDEV = "xvdc", "xvdd"
 
 ZONE_SCRIPT = r"""
 t() { read a _ < /proc/uptime; echo $a; }
 op() { name=$1; shift; s=$(t); timeout 300 "$@" > /dev/null 2>&1 || echo "failed $P $name"; e=$(t);
        echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+fioop() { name=$1; shift; line=$(timeout 300 fio --name=$name --filename=$P/fio.dat \
+            --size={fiosize}M --bs=4k --ioengine=psync --runtime={fiotime} --time_based \
+            --invalidate=1 --minimal "$@" 2>/dev/null | tail -1); echo "fio $R $P $name $line"; }
+# NFS from dom0's kernel: the client's modules, then NFSv4.2 over the private link
+zonefs insmod $(cat /bench/nfs-modules/order) || echo "failed nfs-modules"
+mkdir -p /nfs /lower /upper /layer
+zonefs mount nfs4 {server}:/ /nfs "vers=4.2,addr={server},clientaddr={client}" || \
+  echo "failed nfs-mount"
+# a block device per layer: dom0 attaches the layer's image and a scratch disk when asked
+echo want-disks=1
+n=0; until [ -e /sys/block/{lower}/dev ] && [ -e /sys/block/{upper}/dev ] || [ $n -gt 1200 ]; do
+  n=$((n + 1)); sleep 0.1; done
+mknod /dev/lower b $(tr : ' ' < /sys/block/{lower}/dev) && \
+  mknod /dev/upper b $(tr : ' ' < /sys/block/{upper}/dev) && \
+  zonefs mountro ext4 /dev/lower /lower && zonefs mount ext4 /dev/upper /upper "" && \
+  mkdir -p /upper/u /upper/w && \
+  zonefs mount overlay overlay /layer "lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w" || \
+  echo "failed layer-mount"
+echo "layer-file=$(cat /layer/from-layer)"
 R=0
 while [ $R -lt {runs} ]; do
-  for P in /vol /work; do
+  for P in /vol /work /nfs /layer; do
     op write dd if=/dev/zero of=$P/seq bs=1M count={size} conv=fsync
     drop
     op read dd if=$P/seq of=/dev/null bs=1M
@@ -53,6 +100,9 @@ while [ $R -lt {runs} ]; do
     drop
     op stat ls -lR $P/tree
     op rm rm -rf $P/tree
+    fioop randread --rw=randread
+    fioop randwrite --rw=randwrite --fsync=1
+    rm -f $P/fio.dat
   done
   R=$((R + 1))
 done
@@ -105,20 +155,47 @@ def qemu_pss_kib() -> list[int]:
     return found
 
 
-def zone_config(spec: dict, runs: int, size: int, vol: Path) -> dict:
+def with_fio_and_tools(root: Path) -> None:
+    """Debian's fio and the libraries it links, at their own paths; zonefs; the NFS client's
+    modules of the zone's kernel (staged by the host side), with their load order."""
+    libs = re.findall(r"(/\S+) \(0x", subprocess.run(["ldd", "/usr/bin/fio"], capture_output=True,
+                                                      text=True, check=True).stdout)
+    for path in ["/usr/bin/fio", *libs]:
+        dest = root / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, dest)  # the file a link names, at the link's name
+    shutil.copy2(TOOLS_OUT / "zonefs", root / "bin/zonefs")
+    modules = root / "bench/nfs-modules"
+    shutil.copytree(NFS_MODULES, modules)
+    names = (modules / "order").read_text().split()
+    (modules / "order").write_text("".join(f"/bench/nfs-modules/{n}\n" for n in names))
+
+
+def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
+                fio_seconds: int) -> dict:
     """`edera-oci spec`'s config made the bench's: the script as the process, all capabilities
-    (drop_caches needs CAP_SYS_ADMIN), a writable root (the spec's is read-only, and the
-    script writes to /work on it), /vol bound read-write from dom0, the root copied."""
+    (drop_caches, mount and module loading need them), a writable root (the spec's is
+    read-only, and the script writes to /work on it), /vol bound read-write from dom0, /sys
+    (to find the attached disks), the private link's network namespace, the root copied."""
     cfg = json.loads(json.dumps(spec))
-    cfg["process"]["args"] = ["sh", "-c", ZONE_SCRIPT.replace("{runs}", str(runs))
-                              .replace("{size}", str(size))]
+    script = ZONE_SCRIPT
+    for key, value in {"runs": runs, "size": size, "fiosize": fio_mib, "fiotime": fio_seconds,
+                       "server": NFS_SERVER, "client": NFS_CLIENT, "lower": LOWER_VDEV,
+                       "upper": UPPER_VDEV}.items():
+        script = script.replace("{" + key + "}", str(value))
+    cfg["process"]["args"] = ["sh", "-c", script]
     cfg["process"]["terminal"] = False
     cfg["process"].pop("capabilities", None)
     cfg["root"]["readonly"] = False
     cfg["linux"]["readonlyPaths"] = []
     cfg["linux"]["maskedPaths"] = []
     cfg["linux"].pop("resources", None)
+    cfg["linux"]["namespaces"] = [
+        ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "network"
+    ] + [{"type": "network", "path": f"/run/netns/{NETNS}"}]
     cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] in ("/proc", "/dev")]
+    cfg["mounts"].append({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                          "options": ["nosuid", "noexec", "nodev"]})
     cfg["mounts"].append({"destination": "/vol", "type": "bind", "source": str(vol),
                           "options": ["rbind", "rw"]})
     # the root as the ext4 copy: the volume measures 9pfs, which the default root is too
@@ -126,52 +203,173 @@ def zone_config(spec: dict, runs: int, size: int, vol: Path) -> dict:
     return cfg
 
 
-def zone_runs(work: Path, runs: int, size: int, tree: bytes) -> tuple[dict, list[int], str]:
+def sh(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def private_link():
+    """The zone's private link to dom0: a veth pair, dom0's end NFS_SERVER, the other end in
+    the network namespace the container names (the runtime gives the zone its address)."""
+    sh("ip", "netns", "add", NETNS)
+    try:
+        sh("ip", "link", "add", DOM0_VETH, "type", "veth", "peer", "name", "eth0", "netns", NETNS)
+        sh("ip", "addr", "add", f"{NFS_SERVER}/24", "dev", DOM0_VETH)
+        sh("ip", "link", "set", DOM0_VETH, "up")
+        sh("ip", "-n", NETNS, "addr", "add", f"{NFS_CLIENT}/24", "dev", "eth0")
+        sh("ip", "-n", NETNS, "link", "set", "eth0", "up")
+        sh("ip", "-n", NETNS, "link", "set", "lo", "up")
+        yield
+    finally:
+        subprocess.run(["ip", "link", "del", DOM0_VETH], capture_output=True)
+        subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+
+
+@contextlib.contextmanager
+def nfs_server(export: Path, timings: dict):
+    """dom0's kernel nfsd, NFSv4 only (no rpcbind), exporting one directory to the link's
+    subnet; rpc.mountd answers the kernel's export lookups. Stopped afterwards."""
+    sh("modprobe", "nfsd")
+    if not os.path.ismount("/proc/fs/nfsd"):
+        sh("mount", "-t", "nfsd", "nfsd", "/proc/fs/nfsd")
+    Path("/var/lib/nfs").mkdir(parents=True, exist_ok=True)
+    mountd = None
+    try:
+        t0 = time.monotonic()
+        sh("exportfs", "-i", "-o", "rw,sync,no_root_squash,no_subtree_check,insecure,fsid=0",
+           f"{NFS_SERVER.rsplit('.', 1)[0]}.0/24:{export}")
+        timings["nfs export (per create)"] = [time.monotonic() - t0]
+        mountd = subprocess.Popen(["rpc.mountd", "-F", "-N", "2", "-N", "3"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sh("rpc.nfsd", "-N", "3", "-U", "8")
+        yield mountd.pid
+    finally:
+        subprocess.run(["rpc.nfsd", "0"], capture_output=True)
+        if mountd is not None:
+            mountd.terminate()
+            mountd.wait(timeout=30)
+        subprocess.run(["exportfs", "-ua"], capture_output=True)
+
+
+def layer_images(work: Path, size: int) -> tuple[Path, Path, float]:
+    """The per-layer candidate's disks: a layer (busybox and a marker file) made once into a
+    read-only ext4 image, and a scratch ext4 image for the zone's writes. Returns the two
+    and the seconds the layer's image took (paid once per layer, not per create)."""
+    layer = work / "layer"
+    (layer / "bin").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", layer / "bin/busybox")
+    (layer / "from-layer").write_text("from the layer's image\n")
+    lower, upper = work / "layer.ext4", work / "scratch.ext4"
+    t0 = time.monotonic()
+    sh("mke2fs", "-q", "-t", "ext4", "-d", str(layer), str(lower), "16M")
+    made = time.monotonic() - t0
+    sh("mke2fs", "-q", "-t", "ext4", str(upper), f"{2 * size + 512}M")
+    return lower, upper, made
+
+
+def attach_disks(lower: Path, upper: Path, loops: list[str]) -> float:
+    """Attach the layer (read-only) and the scratch disk to the running zone; seconds taken."""
+    guests = [ln.split()[0] for ln in sh("xl", "list").splitlines()[1:]
+              if ln.split() and ln.split()[0] != "Domain-0"]
+    assert len(guests) == 1, guests
+    t0 = time.monotonic()
+    loops.append(sh("losetup", "-f", "--show", "-r", str(lower)))
+    loops.append(sh("losetup", "-f", "--show", str(upper)))
+    sh("xl", "block-attach", guests[0],
+       f"format=raw,vdev={LOWER_VDEV},access=ro,target={loops[0]}")
+    sh("xl", "block-attach", guests[0],
+       f"format=raw,vdev={UPPER_VDEV},access=rw,target={loops[1]}")
+    return time.monotonic() - t0
+
+
+def pss_kib(pid: int) -> int:
+    m = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
+              fio_seconds: int) -> tuple[dict, dict, str]:
+    """The workload in one zone; (results by place and op, dom0-side figures, its output)."""
     bundle = work / "bundle"
     busybox_rootfs(bundle / "rootfs", tree)
+    with_fio_and_tools(bundle / "rootfs")
     vol = work / "vol"
     vol.mkdir()
+    export = work / "nfs-export"
+    export.mkdir()
     subprocess.run(["edera-oci", "spec", "--bundle", str(bundle)], check=True)
-    cfg = zone_config(json.loads((bundle / "config.json").read_text()), runs, size, vol)
+    cfg = zone_config(json.loads((bundle / "config.json").read_text()), runs, size, vol,
+                      fio_mib, fio_seconds)
     (bundle / "config.json").write_text(json.dumps(cfg))
+    lower, upper, layer_made = layer_images(work, size)
+    dom0: dict = {"layer image (once per layer)": [layer_made], "qemu_pss_kib": []}
     root = work / "state"
     out_path = work / "stdout"
-    pss: list[int] = []
-    with open(out_path, "w") as out:
+    loops: list[str] = []
+    err = ""
+    with private_link(), nfs_server(export, dom0) as mountd_pid, open(out_path, "w") as out:
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
                                  str(bundle), "bench-storage"], stdout=out,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         shown = 0
-        while proc.poll() is None and "done=1" not in out_path.read_text():
-            if not pss:
-                pss = qemu_pss_kib()
-            lines = out_path.read_text().splitlines()
-            for line in lines[shown:]:
-                print(f"  zone: {line}", flush=True)  # progress, should the lab time out
-            shown = len(lines)
-            time.sleep(0.5)
-        pss = qemu_pss_kib() or pss
-        err = proc.communicate(timeout=120)[1].decode(errors="replace")
-    subprocess.run(["edera-oci", "--root", str(root), "delete", "--force", "bench-storage"],
-                   capture_output=True)
+        try:
+            while proc.poll() is None and "done=1" not in out_path.read_text():
+                if not dom0["qemu_pss_kib"]:
+                    dom0["qemu_pss_kib"] = qemu_pss_kib()
+                lines = out_path.read_text().splitlines()
+                for line in lines[shown:]:
+                    print(f"  zone: {line}", flush=True)  # progress, should the lab time out
+                    if line == "want-disks=1":
+                        dom0["disks attached (per create)"] = [attach_disks(lower, upper, loops)]
+                shown = len(lines)
+                time.sleep(0.5)
+            dom0["rpc.mountd_pss_kib"] = [pss_kib(mountd_pid)]
+            dom0["qemu_pss_kib"] = qemu_pss_kib() or dom0["qemu_pss_kib"]
+            err = proc.communicate(timeout=120)[1].decode(errors="replace")
+        finally:
+            subprocess.run(["edera-oci", "--root", str(root), "delete", "--force",
+                            "bench-storage"], capture_output=True)
+            for loop in loops:
+                subprocess.run(["losetup", "-d", loop], capture_output=True)
     text = out_path.read_text()
     results: dict = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 5 and parts[0] == "res":
-            where = "volume (9p)" if parts[2] == "/vol" else "root (ext4/blkback)"  # opt-in
-            results.setdefault(where, {}).setdefault(parts[3], []).append(float(parts[4]))
-    return results, pss, text + err
+        if len(parts) == 5 and parts[0] == "res" and parts[2] in PLACES:
+            results.setdefault(PLACES[parts[2]], {}).setdefault(parts[3], []).append(
+                float(parts[4]))
+        elif len(parts) == 5 and parts[0] == "fio" and parts[2] in PLACES:
+            iops = fio_iops(parts[3], parts[4])
+            if iops is not None:
+                results.setdefault(PLACES[parts[2]], {}).setdefault(parts[3], []).append(iops)
+    return results, dom0, text + err
 
 
-def dom0_runs(work: Path, runs: int, size: int, tree: bytes) -> dict:
-    """The same busybox commands, in dom0, on the same disk."""
+def fio_iops(op: str, terse: str) -> float | None:
+    """IOPS from fio's terse (v3) line: reads in field 8, writes in field 49."""
+    fields = terse.split(";")
+    if len(fields) < 49 or fields[0] != "3":
+        return None
+    return float(fields[7] if op == "randread" else fields[48])
+
+
+def dom0_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
+              fio_seconds: int) -> dict:
+    """The same busybox commands and fio jobs, in dom0, on the same disk."""
     base = work / "dom0"
     base.mkdir()
     tar = work / "tree.tar"
     tar.write_bytes(tree)
     bb = "/bin/busybox"
-    out: dict[str, list[float]] = {op: [] for op in OPS}
+    out: dict[str, list[float]] = {op: [] for op in (*OPS, *FIO_OPS)}
+
+    def fio(op: str, *extra: str) -> None:
+        terse = sh("fio", f"--name={op}", f"--filename={base}/fio.dat", f"--size={fio_mib}M",
+                   "--bs=4k", "--ioengine=psync", f"--runtime={fio_seconds}", "--time_based",
+                   "--invalidate=1", "--minimal", f"--rw={op}", *extra).splitlines()[-1]
+        iops = fio_iops(op, terse)
+        if iops is not None:
+            out[op].append(iops)
 
     def timed(op: str, *cmd: str) -> None:
         t0 = time.monotonic()
@@ -193,6 +391,9 @@ def dom0_runs(work: Path, runs: int, size: int, tree: bytes) -> dict:
         drop()
         timed("stat", bb, "ls", "-lR", f"{base}/tree")
         timed("rm", bb, "rm", "-rf", f"{base}/tree")
+        fio("randread")
+        fio("randwrite", "--fsync=1")
+        (base / "fio.dat").unlink()
     return out
 
 
@@ -235,36 +436,62 @@ def inside(args) -> int:
     print_machine(m)
     tree = small_tree_tar(args.files)
     payload: dict = {"machine": m, "runs": args.runs, "size_mib": args.size,
-                     "files": args.files}
+                     "files": args.files, "fio_mib": args.fio_size,
+                     "fio_seconds": args.fio_seconds}
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:  # dom0's own disk, not tmpfs
         work = Path(tmp)
-        dom0 = dom0_runs(work, args.runs, args.size, tree)
+        dom0 = dom0_runs(work, args.runs, args.size, tree, args.fio_size, args.fio_seconds)
         payload["dom0"] = dom0
-        zone, pss, log = zone_runs(work, args.runs, args.size, tree)
-        payload.update(zone=zone, qemu_pss_kib=pss)
-        if not zone:
+        zone, dom0_side, log = zone_runs(work, args.runs, args.size, tree, args.fio_size,
+                                         args.fio_seconds)
+        payload.update(zone=zone, dom0_side=dom0_side)
+        failed = [ln for ln in log.splitlines() if ln.startswith("failed")]
+        payload["failed"] = failed
+        if not zone or failed:
             print(log[-3000:], flush=True)
+        if not zone:
             save("storage", payload)
             return 1
         what = {"write": f"seq write {args.size} MiB + fsync",
                 "read": f"seq read {args.size} MiB", "untar": f"untar {args.files} files",
-                "stat": "ls -lR (stat each)", "rm": "rm -rf the tree"}
-        rows = []
-        for op in OPS:
-            base = statistics.median(dom0[op]) if dom0[op] else None
-            rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
-            for where in ("volume (9p)", "root (ext4/blkback)"):
-                values = zone.get(where, {}).get(op, [])
-                ratio = (f"dom0/zone {base / statistics.median(values):.0%}"
-                         if base and values else "")
-                rows.append((f"zone {where}: {what[op]}", values, ratio))
+                "stat": "ls -lR (stat each)", "rm": "rm -rf the tree",
+                "randread": f"fio 4 KiB random read ({args.fio_size} MiB file)",
+                "randwrite": f"fio 4 KiB random write + fsync ({args.fio_size} MiB file)"}
+
+        def rows_for(ops, ratio_of) -> list:
+            rows = []
+            for op in ops:
+                base = statistics.median(dom0[op]) if dom0[op] else None
+                rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
+                for where in PLACES.values():
+                    values = zone.get(where, {}).get(op, [])
+                    ratio = (ratio_of(base, statistics.median(values))
+                             if base and values and statistics.median(values) else "")
+                    rows.append((f"zone {where}: {what[op]}", values, ratio))
+            return rows
+
         payload["table"] = stats_table(
             "Storage, seconds (lower is better); ratio = dom0 time / zone time "
-            f"(claim: {CLAIMS['disk']})", rows)
+            f"(claim: {CLAIMS['disk']})",
+            rows_for(OPS, lambda base, zone_value: f"dom0/zone {base / zone_value:.0%}"))
         payload["table"] += stats_table(
-            "dom0 memory per zone with binds: PSS of its 9pfs QEMU",
-            [("QEMU 9pfs backend PSS", [p / 1024 for p in pss], CLAIMS["memory"])],
-            unit="MiB", digits=1)
+            "Random I/O, IOPS (higher is better); ratio = zone IOPS / dom0 IOPS",
+            rows_for(FIO_OPS, lambda base, zone_value: f"zone/dom0 {zone_value / base:.0%}"),
+            unit="IOPS", digits=0)
+        payload["table"] += stats_table(
+            "dom0 per zone, each candidate: memory (MiB) and the dom0 work of a create (s)",
+            [("9p: the zone's QEMU 9pfs backend, PSS (MiB)",
+              [p / 1024 for p in dom0_side.get("qemu_pss_kib", [])], CLAIMS["memory"]),
+             ("NFS: rpc.mountd, PSS (MiB; one for all zones)",
+              [p / 1024 for p in dom0_side.get("rpc.mountd_pss_kib", [])],
+              "nfsd: kernel threads"),
+             ("NFS: exportfs of the zone's directory (s)",
+              dom0_side.get("nfs export (per create)", []), ""),
+             ("layers: attach the layer and scratch disks (s)",
+              dom0_side.get("disks attached (per create)", []), "blkback: kernel"),
+             ("layers: mke2fs -d of a 2 MB layer (s, once per layer)",
+              dom0_side.get("layer image (once per layer)", []), "")],
+            unit="", digits=2)
         sys.stdout.flush()
         save("storage", payload)
         sizes = [int(x) for x in args.create_sizes.split(",") if x]
@@ -279,6 +506,29 @@ def inside(args) -> int:
     return 0
 
 
+def prepare_on_host() -> None:
+    """What the lab cannot make: zonefs (no compiler in dom0) and the zone's NFS modules."""
+    build_static("zonefs")
+    stage_nfs_modules()
+
+
+def stage_nfs_modules() -> None:
+    """On the host: the zone kernel's NFS client modules (nfsv4 and what it needs, in load
+    order) into build/bench/nfs-modules, where dom0 sees them; the zone image carries none."""
+    manifest = json.loads((REPO / "build/zone-image/manifest.json").read_text())
+    modroot = (Path.home() / ".cache/edera-oci/zone-kernel" / manifest["kernel_package"] /
+               "root/lib/modules" / manifest["kernel_version"])
+    sys.path.insert(0, str(REPO / "lab"))
+    import lablib
+
+    order = lablib.module_load_order(modroot, ["nfsv4"])
+    shutil.rmtree(NFS_MODULES, ignore_errors=True)
+    NFS_MODULES.mkdir(parents=True)
+    for rel in order:
+        shutil.copy2(modroot / rel, NFS_MODULES / Path(rel).name)
+    (NFS_MODULES / "order").write_text("".join(Path(rel).name + "\n" for rel in order))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inside", action="store_true", help="(in the lab) measure")
@@ -287,13 +537,18 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2000, help="files in the metadata tree")
     ap.add_argument("--create-sizes", default="2,200", help="rootfs sizes (MB) for create")
     ap.add_argument("--create-runs", type=int, default=1)
+    ap.add_argument("--fio-size", type=int, default=64, help="MiB of fio's file")
+    ap.add_argument("--fio-seconds", type=int, default=20, help="seconds of each fio job")
     args = ap.parse_args()
     if args.inside:
         return inside(args)
+    prepare_on_host()
     return rerun_inside_lab(__file__, args.runs, timeout=3600,
                             extra=["--size", str(args.size), "--files", str(args.files),
                                    "--create-sizes", args.create_sizes,
-                                   "--create-runs", str(args.create_runs)])
+                                   "--create-runs", str(args.create_runs),
+                                   "--fio-size", str(args.fio_size),
+                                   "--fio-seconds", str(args.fio_seconds)])
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 from labbench import REPO, build_static, host_env
 from rootfs_size import BIG_DOM0
 from run_vs_runc import build_floor_initramfs
+from storage import prepare_on_host as prepare_storage
 
 ORDER = ["run_vs_runc", "cpu_overhead", "dom0_memory", "rootfs_size", "density",
          "storage", "pod_vs_single"]
@@ -44,6 +45,8 @@ def main() -> int:
         ap.error(f"--only: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(ORDER)}")
     build_floor_initramfs()
     build_static("cpuwork")
+    if "storage" in chosen:
+        prepare_storage()
     extra = {"density": ["--max", str(args.density_max)],
              "storage": ["--size", str(args.storage_size), "--files", str(args.storage_files)]}
     script = "; ".join(

@@ -41,8 +41,23 @@ def test_the_storage_bench_writes_to_a_writable_root(tmp_path) -> None:
 
     from edera_oci.default_spec import default_config
 
-    cfg = zone_config(default_config(), 1, 16, tmp_path / "vol")
+    cfg = zone_config(default_config(), 1, 16, tmp_path / "vol", 8, 5)
     assert cfg["root"]["readonly"] is False
-    assert "/work" in cfg["process"]["args"][2] and "capabilities" not in cfg["process"]
+    script = cfg["process"]["args"][2]
+    assert "/work" in script and "capabilities" not in cfg["process"]
+    assert "{" + "size}" not in script and "count=16" in script and "--size=8M" in script
     (vol,) = [m for m in cfg["mounts"] if m["destination"] == "/vol"]
     assert vol["source"] == str(tmp_path / "vol") and "rw" in vol["options"]
+    # the NFS prototype's private link is the container's network namespace
+    (net,) = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] == "network"]
+    assert net["path"] == "/run/netns/edera-bench-nfs"
+
+
+def test_fio_iops_are_read_from_its_terse_line() -> None:
+    from storage import fio_iops
+
+    fields = ["3", "fio-3.33", "rr"] + ["0"] * 127
+    fields[7], fields[48] = "1234", "567"
+    assert fio_iops("randread", ";".join(fields)) == 1234
+    assert fio_iops("randwrite", ";".join(fields)) == 567
+    assert fio_iops("randread", "fio: error") is None
