@@ -174,7 +174,7 @@ def with_fio_and_tools(root: Path) -> None:
 def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
                 fio_seconds: int) -> dict:
     """`edera-oci spec`'s config made the bench's: the script as the process, all capabilities
-    (drop_caches, mount and module loading need them), a writable root (the spec's is
+    (drop_caches, mount and module loading need them) and devices, a writable root (the spec's is
     read-only, and the script writes to /work on it), /vol bound read-write from dom0, /sys
     (to find the attached disks), the private link's network namespace, the root copied."""
     cfg = json.loads(json.dumps(spec))
@@ -189,7 +189,9 @@ def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
     cfg["root"]["readonly"] = False
     cfg["linux"]["readonlyPaths"] = []
     cfg["linux"]["maskedPaths"] = []
-    cfg["linux"].pop("resources", None)
+    # every device, as docker's --privileged: the layer's disks are block devices the
+    # workload makes nodes for and mounts
+    cfg["linux"]["resources"] = {"devices": [{"allow": True, "access": "rwm"}]}
     cfg["linux"]["namespaces"] = [
         ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "network"
     ] + [{"type": "network", "path": f"/run/netns/{NETNS}"}]
@@ -251,6 +253,24 @@ def nfs_server(export: Path, timings: dict):
         subprocess.run(["exportfs", "-ua"], capture_output=True)
 
 
+def overlay_export(work: Path) -> str:
+    """What dom0's nfsd says to exporting an overlay mounted as docker and podman mount a
+    container's root (no ``nfs_export=on``): the NFS candidate could share such a root only
+    if the engines mounted it otherwise."""
+    base = work / "ovl"
+    for d in ("lower", "upper", "work", "merged"):
+        (base / d).mkdir(parents=True)
+    sh("mount", "-t", "overlay", "overlay", "-o", f"lowerdir={base}/lower,upperdir={base}/upper,"
+       f"workdir={base}/work", str(base / "merged"))
+    try:
+        r = subprocess.run(["exportfs", "-i", "-o", "rw,no_subtree_check",
+                            f"{NFS_CLIENT}:{base}/merged"], capture_output=True, text=True)
+        subprocess.run(["exportfs", "-u", f"{NFS_CLIENT}:{base}/merged"], capture_output=True)
+        return f"exit {r.returncode}: {(r.stderr or r.stdout).strip()[:300]}"
+    finally:
+        subprocess.run(["umount", str(base / "merged")], capture_output=True)
+
+
 def layer_images(work: Path, size: int) -> tuple[Path, Path, float]:
     """The per-layer candidate's disks: a layer (busybox and a marker file) made once into a
     read-only ext4 image, and a scratch ext4 image for the zone's writes. Returns the two
@@ -308,6 +328,8 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
     loops: list[str] = []
     err = ""
     with private_link(), nfs_server(export, dom0) as mountd_pid, open(out_path, "w") as out:
+        dom0["overlay export"] = overlay_export(work)
+        print(f"  dom0: exporting an overlay like docker's root: {dom0['overlay export']}")
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
                                  str(bundle), "bench-storage"], stdout=out,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -318,7 +340,7 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
                     dom0["qemu_pss_kib"] = qemu_pss_kib()
                 lines = out_path.read_text().splitlines()
                 for line in lines[shown:]:
-                    print(f"  zone: {line}", flush=True)  # progress, should the lab time out
+                    print(f"  zone: {line[:120]}", flush=True)  # progress, in case of a timeout
                     if line == "want-disks=1":
                         dom0["disks attached (per create)"] = [attach_disks(lower, upper, loops)]
                 shown = len(lines)
