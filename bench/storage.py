@@ -81,11 +81,14 @@ zonefs mount nfs4 {server}:/ /nfs "vers=4.2,addr={server},clientaddr={client}" |
 echo want-disks=1
 n=0; until [ -e /sys/block/{lower}/dev ] && [ -e /sys/block/{upper}/dev ] || [ $n -gt 1200 ]; do
   n=$((n + 1)); sleep 0.1; done
-mknod /dev/lower b $(tr : ' ' < /sys/block/{lower}/dev) && \
-  mknod /dev/upper b $(tr : ' ' < /sys/block/{upper}/dev) && \
-  zonefs mountro ext4 /dev/lower /lower && zonefs mount ext4 /dev/upper /upper "" && \
-  mkdir -p /upper/u /upper/w && \
-  zonefs mount overlay overlay /layer "lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w" || \
+# (the zone's init would mount them: a container's device cgroup keeps every xvd* from it, so
+# the prototype mounts them from the zone's root cgroup)
+mkdir -p /cg && zonefs mount cgroup2 none /cg "" && sh -c 'echo $$ > /cg/cgroup.procs &&
+  mknod /dev/lower b $(tr : " " < /sys/block/{lower}/dev) &&
+  mknod /dev/upper b $(tr : " " < /sys/block/{upper}/dev) &&
+  zonefs mountro ext4 /dev/lower /lower && zonefs mount ext4 /dev/upper /upper "" &&
+  mkdir -p /upper/u /upper/w &&
+  zonefs mount overlay overlay /layer "lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w"' || \
   echo "failed layer-mount"
 echo "layer-file=$(cat /layer/from-layer)"
 R=0
@@ -174,7 +177,7 @@ def with_fio_and_tools(root: Path) -> None:
 def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
                 fio_seconds: int) -> dict:
     """`edera-oci spec`'s config made the bench's: the script as the process, all capabilities
-    (drop_caches, mount and module loading need them) and devices, a writable root (the spec's is
+    (drop_caches, mount and module loading need them), a writable root (the spec's is
     read-only, and the script writes to /work on it), /vol bound read-write from dom0, /sys
     (to find the attached disks), the private link's network namespace, the root copied."""
     cfg = json.loads(json.dumps(spec))
@@ -189,11 +192,10 @@ def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
     cfg["root"]["readonly"] = False
     cfg["linux"]["readonlyPaths"] = []
     cfg["linux"]["maskedPaths"] = []
-    # every device, as docker's --privileged: the layer's disks are block devices the
-    # workload makes nodes for and mounts
-    cfg["linux"]["resources"] = {"devices": [{"allow": True, "access": "rwm"}]}
+    # the zone's cgroup tree, not a namespace of it: the layer prototype mounts its disks from
+    # the zone's root cgroup, outside the container's device rules
     cfg["linux"]["namespaces"] = [
-        ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "network"
+        ns for ns in cfg["linux"]["namespaces"] if ns["type"] not in ("network", "cgroup")
     ] + [{"type": "network", "path": f"/run/netns/{NETNS}"}]
     cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] in ("/proc", "/dev")]
     cfg["mounts"].append({"destination": "/sys", "type": "sysfs", "source": "sysfs",
