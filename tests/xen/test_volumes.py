@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -83,6 +84,10 @@ ln sem-b sem-hard && echo "links=$(stat -c %h sem-b)"
 ln -s sem-b sem-sym && echo "symlink=$(readlink sem-sym)"
 echo "dom0-owner=$(stat -c %u:%g:%a from-dom0)"
 echo "mmap=$(fileops mmap from-dom0)"
+# a socket and a FIFO dom0 made in the volume: another kernel's, nothing crosses
+echo "socket-type=$(stat -c %F dom0-socket)"
+echo "socket-connect=$(fileops connect /data/dom0-socket)"
+echo "fifo-type=$(stat -c %F dom0-fifo)"
 cd /
 # rename races: while one process renames a directory and a link to $RACE_TARGET (a path that
 # holds a secret on dom0, and a decoy in the zone) in and out of one name, another reads
@@ -154,6 +159,11 @@ def volumes(tmp_path_factory) -> dict:
     (etc / "app.conf").write_text("from dom0\n")
     (etc / "sibling-secret").write_text("not shared\n")
     (vol / "from-dom0").write_text("dom0-mmap-me")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # dom0's, listening
+    listener.bind(str(vol / "dom0-socket"))
+    listener.listen(1)
+    listener.setblocking(False)
+    os.mkfifo(vol / "dom0-fifo")
     os.chown(vol / "from-dom0", 4321, 8765)
     (vol / "from-dom0").chmod(0o604)
     # a ConfigMap as the kubelet lays it out: the files behind ..data, a symlink it swaps
@@ -232,6 +242,12 @@ def volumes(tmp_path_factory) -> dict:
     result["stderr"] = zone.stderr()
     result["qemus_after"] = qemus()
     result["leftovers"] = leftovers(root)
+    try:
+        listener.accept()
+        result["socket_accepted"] = True
+    except BlockingIOError:
+        result["socket_accepted"] = False
+    listener.close()
     result["race_target_after"] = (race_target / "secret").read_text()
     shutil.rmtree(race_target)
     return result
@@ -415,3 +431,14 @@ def test_the_zone_can_make_nothing_in_its_binds_staging_directory(volumes):
     for what, (rc, err) in served["tries"].items():
         assert rc != 0 and "Read-only file system" in err, (what, rc, err)
     assert not {"fill", "evil", "pod-evil"} & set(served["listing"]), served
+
+
+def test_a_socket_or_fifo_in_a_volume_is_another_kernels_and_nothing_crosses(volumes):
+    """dom0's listening unix socket and a FIFO inside a shared directory: the zone sees their
+    names and types (the 9p server lists them; it cannot leave them out), but connecting to
+    the socket from the zone is refused by the zone's own kernel, and dom0's listener never
+    sees a connection."""
+    w = volumes["workload"]
+    assert w["socket-type"] == "socket" and w["fifo-type"] == "fifo", w
+    assert w["socket-connect"] == "ECONNREFUSED", w
+    assert volumes["socket_accepted"] is False

@@ -7,6 +7,8 @@
  *                        can once it is released, else "not-held"
  *   fileops swap A B N   N times: A out of the way, B renamed to A, then back (9p has no
  *                        RENAME_EXCHANGE), so that A is by turns what it was and what B was
+ *   fileops connect P    connect a unix stream socket to P; print "connected" or the errno's
+ *                        name (ECONNREFUSED: a socket file, but no listener in this kernel)
  *   fileops readloop P N open and read P N times; print each distinct outcome (its first
  *                        line, or the errno's name) with its count: "zone-own=40 ENOENT=2"
  */
@@ -17,7 +19,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int mmap_read(const char *path)
@@ -70,6 +74,24 @@ static int swap(const char *a, const char *b, long n)
 	return 0;
 }
 
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || strlen(path) >= sizeof sa.sun_path) {
+		perror("socket");
+		return 1;
+	}
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+		puts("connected");
+	else
+		puts(errno == ECONNREFUSED ? "ECONNREFUSED" : errno == ENOENT ? "ENOENT" :
+		     errno == EACCES ? "EACCES" : "error");
+	close(fd);
+	return 0;
+}
+
 #define OUTCOMES 16
 
 static int read_loop(const char *path, long n)
@@ -107,6 +129,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "swap"))
 		return swap(argv[2], argv[3], atol(argv[4]));
+	if (argc == 3 && !strcmp(argv[1], "connect"))
+		return connect_to(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "readloop"))
 		return read_loop(argv[2], atol(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "mmap"))
