@@ -66,8 +66,8 @@ LOWER_VDEV, UPPER_VDEV = "xvdc", "xvdd"
 
 ZONE_SCRIPT = r"""
 t() { read a _ < /proc/uptime; echo $a; }
-op() { name=$1; shift; s=$(t); timeout 300 "$@" > /dev/null 2>&1 || echo "failed $P $name"; e=$(t);
-       echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; }
+op() { name=$1; shift; s=$(t); if timeout 300 "$@" > /dev/null 2>&1; then e=$(t);
+       echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; else echo "failed $P $name"; fi; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 fioop() { name=$1; shift; line=$(timeout 300 fio --name=$name --filename=$P/fio.dat \
             --size={fiosize}M --bs=4k --ioengine=psync --runtime={fiotime} --time_based \
