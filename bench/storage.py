@@ -273,6 +273,12 @@ def overlay_export(work: Path) -> str:
         subprocess.run(["umount", str(base / "merged")], capture_output=True)
 
 
+def scratch_mib(size: int) -> int:
+    """Room for the writes of a round (the sequential file, then fio's): the lab's dom0 disk
+    has about 1 GB free, and a sparse image keeps every block its filesystem ever wrote."""
+    return 2 * size + 128
+
+
 def layer_images(work: Path, size: int) -> tuple[Path, Path, float]:
     """The per-layer candidate's disks: a layer (busybox and a marker file) made once into a
     read-only ext4 image, and a scratch ext4 image for the zone's writes. Returns the two
@@ -285,7 +291,7 @@ def layer_images(work: Path, size: int) -> tuple[Path, Path, float]:
     t0 = time.monotonic()
     sh("mke2fs", "-q", "-t", "ext4", "-d", str(layer), str(lower), "16M")
     made = time.monotonic() - t0
-    sh("mke2fs", "-q", "-t", "ext4", str(upper), f"{2 * size + 512}M")
+    sh("mke2fs", "-q", "-t", "ext4", str(upper), f"{scratch_mib(size)}M")
     return lower, upper, made
 
 
@@ -332,9 +338,11 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
     with private_link(), nfs_server(export, dom0) as mountd_pid, open(out_path, "w") as out:
         dom0["overlay export"] = overlay_export(work)
         print(f"  dom0: exporting an overlay like docker's root: {dom0['overlay export']}")
+        # the root's ext4 image sized like the scratch disk, not with the default 1 GB free
+        env = dict(os.environ, EDERA_OCI_DISK_FREE_MB=str(scratch_mib(size)))
         proc = subprocess.Popen(["edera-oci", "--root", str(root), "run", "--bundle",
                                  str(bundle), "bench-storage"], stdout=out,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         shown = 0
         try:
             while proc.poll() is None and "done=1" not in out_path.read_text():
@@ -466,6 +474,8 @@ def inside(args) -> int:
         work = Path(tmp)
         dom0 = dom0_runs(work, args.runs, args.size, tree, args.fio_size, args.fio_seconds)
         payload["dom0"] = dom0
+        print(f"  dom0: {json.dumps(dom0)}", flush=True)  # kept, should the zone's part hang
+        save("storage", payload)
         zone, dom0_side, log = zone_runs(work, args.runs, args.size, tree, args.fio_size,
                                          args.fio_seconds)
         payload.update(zone=zone, dom0_side=dom0_side)
