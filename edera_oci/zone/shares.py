@@ -230,11 +230,9 @@ def _seal(libc, staging: bytes) -> None:
     itself, so the pod containers' mount points the host makes there later still show."""
     _check(libc.mount(staging, staging, None, MS_BIND, None),
            "a read-only view of the binds' staging directory")
-    attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                      MOUNT_ATTR_NOEXEC, 0, 0, 0)
-    _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, staging, 0, ctypes.byref(attr),
-                        ctypes.sizeof(attr)),
-           "making the binds' staging directory read-only")
+    _set_mount_attrs(libc, AT_FDCWD, staging, 0,
+                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                     "making the binds' staging directory read-only")
 
 
 def _mount_entries(libc, entries: list[ShareEntry]) -> None:
@@ -261,12 +259,18 @@ def _mount_entries(libc, entries: list[ShareEntry]) -> None:
 def _restrict(libc, e: ShareEntry, dirfd: int, path: bytes, flags: int) -> None:
     """Make e's staged mount (dirfd + path, as mount_setattr takes them) nosuid and nodev,
     and read-only when e is."""
-    attr = _MountAttr(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                      (MOUNT_ATTR_RDONLY if e.readonly else 0), 0, 0, 0)
+    _set_mount_attrs(libc, dirfd, path, flags,
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                     (MOUNT_ATTR_RDONLY if e.readonly else 0),
+                     f"{e.field}: making the share of {e.source} nosuid, nodev"
+                     + (", read-only" if e.readonly else ""))
+
+
+def _set_mount_attrs(libc, dirfd: int, path: bytes, flags: int, attrs: int, what: str) -> None:
+    """mount_setattr(2): set attrs (MOUNT_ATTR_*) on the mount at dirfd + path."""
+    attr = _MountAttr(attrs, 0, 0, 0)
     _check(libc.syscall(SYS_MOUNT_SETATTR, dirfd, path, flags, ctypes.byref(attr),
-                        ctypes.sizeof(attr)),
-           f"{e.field}: making the share of {e.source} nosuid, nodev"
-           + (", read-only" if e.readonly else ""))
+                        ctypes.sizeof(attr)), what)
 
 
 def _inside(path: str, ancestor: str) -> bool:
