@@ -50,6 +50,7 @@ from labbench import (  # noqa: E402
     rerun_inside_lab,
     run_quiet,
     save,
+    smaps_rollup,
 )
 from labbench import table as stats_table  # noqa: E402
 
@@ -69,11 +70,10 @@ t() { read a _ < /proc/uptime; echo $a; }
 op() { name=$1; shift; s=$(t); if timeout 300 "$@" > /dev/null 2>&1; then e=$(t);
        echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; else echo "failed $P $name"; fi; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-fioop() { name=$1; shift; line=$(timeout 300 fio --name=$name --filename=$P/fio.dat \
-            --size={fiosize}M --bs=4k --ioengine=psync --runtime={fiotime} --time_based \
-            --invalidate=1 --minimal "$@" 2>/dev/null | tail -1); echo "fio $R $P $name $line"; }
+fioop() { name=$1; shift; line=$(timeout 300 fio --name=$name --filename=$P/fio.dat {fiojob} \
+            "$@" 2>/dev/null | tail -1); echo "fio $R $P $name $line"; }
 # NFS from dom0's kernel: the client's modules, then NFSv4.2 over the private link
-zonefs insmod $(cat /bench/nfs-modules/order) || echo "failed nfs-modules"
+(cd /bench/nfs-modules && zonefs insmod $(cat order)) || echo "failed nfs-modules"
 mkdir -p /nfs /lower /upper /layer
 zonefs mount nfs4 {server}:/ /nfs "vers=4.2,addr={server},clientaddr={client}" || \
   echo "failed nfs-mount"
@@ -146,21 +146,19 @@ def qemu_pss_kib() -> list[int]:
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if not argv[0].endswith(b"xen-qemu-system-i386") or any(
-                    argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1)):
-                continue
-            rollup = (entry / "smaps_rollup").read_text()
         except OSError:
             continue
-        m = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
-        if m:
-            found.append(int(m.group(1)))
+        if not argv[0].endswith(b"xen-qemu-system-i386") or any(
+                argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1)):
+            continue
+        if pss := smaps_rollup(int(entry.name)).get("pss_kb"):
+            found.append(pss)
     return found
 
 
 def with_fio_and_tools(root: Path) -> None:
     """Debian's fio and the libraries it links, at their own paths; zonefs; the NFS client's
-    modules of the zone's kernel (staged by the host side), with their load order."""
+    modules of the zone's kernel (staged by the host side), with their load order (names)."""
     libs = re.findall(r"(/\S+) \(0x", subprocess.run(["ldd", "/usr/bin/fio"], capture_output=True,
                                                       text=True, check=True).stdout)
     for path in ["/usr/bin/fio", *libs]:
@@ -168,10 +166,7 @@ def with_fio_and_tools(root: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, dest)  # the file a link names, at the link's name
     shutil.copy2(TOOLS_OUT / "zonefs", root / "bin/zonefs")
-    modules = root / "bench/nfs-modules"
-    shutil.copytree(NFS_MODULES, modules)
-    names = (modules / "order").read_text().split()
-    (modules / "order").write_text("".join(f"/bench/nfs-modules/{n}\n" for n in names))
+    shutil.copytree(NFS_MODULES, root / "bench/nfs-modules")
 
 
 def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
@@ -182,7 +177,8 @@ def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
     (to find the attached disks), the private link's network namespace, the root copied."""
     cfg = json.loads(json.dumps(spec))
     script = ZONE_SCRIPT
-    for key, value in {"runs": runs, "size": size, "fiosize": fio_mib, "fiotime": fio_seconds,
+    for key, value in {"runs": runs, "size": size,
+                       "fiojob": " ".join(fio_job(fio_mib, fio_seconds)),
                        "server": NFS_SERVER, "client": NFS_CLIENT, "lower": LOWER_VDEV,
                        "upper": UPPER_VDEV}.items():
         script = script.replace("{" + key + "}", str(value))
@@ -310,11 +306,6 @@ def attach_disks(lower: Path, upper: Path, loops: list[str]) -> float:
     return time.monotonic() - t0
 
 
-def pss_kib(pid: int) -> int:
-    m = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
-    return int(m.group(1)) if m else 0
-
-
 def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
               fio_seconds: int) -> tuple[dict, dict, str]:
     """The workload in one zone; (results by place and op, dom0-side figures, its output)."""
@@ -355,7 +346,7 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
                         dom0["disks attached (per create)"] = [attach_disks(lower, upper, loops)]
                 shown = len(lines)
                 time.sleep(0.5)
-            dom0["rpc.mountd_pss_kib"] = [pss_kib(mountd_pid)]
+            dom0["rpc.mountd_pss_kib"] = [smaps_rollup(mountd_pid).get("pss_kb", 0)]
             dom0["qemu_pss_kib"] = qemu_pss_kib() or dom0["qemu_pss_kib"]
             err = proc.communicate(timeout=120)[1].decode(errors="replace")
         finally:
@@ -367,14 +358,19 @@ def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
     results: dict = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 5 and parts[0] == "res" and parts[2] in PLACES:
-            results.setdefault(PLACES[parts[2]], {}).setdefault(parts[3], []).append(
-                float(parts[4]))
-        elif len(parts) == 5 and parts[0] == "fio" and parts[2] in PLACES:
-            iops = fio_iops(parts[3], parts[4])
-            if iops is not None:
-                results.setdefault(PLACES[parts[2]], {}).setdefault(parts[3], []).append(iops)
+        if len(parts) != 5 or parts[0] not in ("res", "fio") or parts[2] not in PLACES:
+            continue
+        value = float(parts[4]) if parts[0] == "res" else fio_iops(parts[3], parts[4])
+        if value is not None:
+            results.setdefault(PLACES[parts[2]], {}).setdefault(parts[3], []).append(value)
     return results, dom0, text + err
+
+
+def fio_job(fio_mib: int, fio_seconds: int) -> list[str]:
+    """fio's options for each job, in dom0 and in the zone alike (name, file and --rw apart):
+    4 KiB synchronous I/O on a file of fio_mib for fio_seconds, its pages dropped first."""
+    return [f"--size={fio_mib}M", "--bs=4k", "--ioengine=psync", f"--runtime={fio_seconds}",
+            "--time_based", "--invalidate=1", "--minimal"]
 
 
 def fio_iops(op: str, terse: str) -> float | None:
@@ -396,9 +392,8 @@ def dom0_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
     out: dict[str, list[float]] = {op: [] for op in (*OPS, *FIO_OPS)}
 
     def fio(op: str, *extra: str) -> None:
-        terse = sh("fio", f"--name={op}", f"--filename={base}/fio.dat", f"--size={fio_mib}M",
-                   "--bs=4k", "--ioengine=psync", f"--runtime={fio_seconds}", "--time_based",
-                   "--invalidate=1", "--minimal", f"--rw={op}", *extra).splitlines()[-1]
+        terse = sh("fio", f"--name={op}", f"--filename={base}/fio.dat",
+                   *fio_job(fio_mib, fio_seconds), f"--rw={op}", *extra).splitlines()[-1]
         iops = fio_iops(op, terse)
         if iops is not None:
             out[op].append(iops)
