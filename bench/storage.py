@@ -544,12 +544,11 @@ def prepare_on_host() -> None:
 def stage_nfs_modules() -> None:
     """On the host: the zone kernel's NFS client modules (nfsv4 and what it needs, in load
     order) into build/bench/nfs-modules, where dom0 sees them; the zone image carries none."""
-    manifest = json.loads((REPO / "build/zone-image/manifest.json").read_text())
-    modroot = (Path.home() / ".cache/edera-oci/zone-kernel" / manifest["kernel_package"] /
-               "root/lib/modules" / manifest["kernel_version"])
     sys.path.insert(0, str(REPO / "lab"))
     import lablib
 
+    manifest = json.loads((REPO / "build/zone-image/manifest.json").read_text())
+    modroot = lablib.zone_kernel_modules(manifest["kernel_package"], manifest["kernel_version"])
     order = lablib.module_load_order(modroot, ["nfsv4"])
     shutil.rmtree(NFS_MODULES, ignore_errors=True)
     NFS_MODULES.mkdir(parents=True)

@@ -13,6 +13,13 @@ LAB_DIR = Path(__file__).resolve().parent
 REPO = LAB_DIR.parent
 SUITE = "bookworm"
 CACHE_ROOT = Path(os.environ.get("EDERA_LAB_CACHE", Path.home() / ".cache/edera-oci/lab"))
+# Debian's zone kernel packages, unpacked by zone_image/build: <pkg>/root/lib/modules/<kver>
+ZONE_KERNEL_CACHE = Path.home() / ".cache" / "edera-oci" / "zone-kernel"
+
+
+def zone_kernel_modules(pkg: str, kver: str) -> Path:
+    """/lib/modules/<kver> of the zone kernel package pkg, as zone_image/build unpacked it."""
+    return ZONE_KERNEL_CACHE / pkg / "root" / "lib" / "modules" / kver
 OUT_ROOT = Path(os.environ.get("EDERA_LAB_OUT", LAB_DIR / "out"))
 
 # Files whose content defines the image: change one and the cache key changes.
