@@ -4,13 +4,13 @@ kubelet does.
 The lab has no kubelet and no crictl (neither is packaged in Debian 12, and no registry is
 reachable to fetch them), and the CRI's .proto files are not on the machine either. The CRI is
 gRPC with protobuf messages, so this speaks it with grpcio and encodes the few messages it needs
-from their field numbers (the CRI's wire contract, kubernetes/cri-api api.proto). A message is a
-dict of field number to value: int, str, bytes, a nested dict, or a list for a repeated field.
+from their field numbers (the CRI's wire contract, kubernetes/cri-api api.proto), with the
+codec the shim uses (edera_oci.shim.wire).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from edera_oci.shim.wire import Message, decode, encode, nested, number, text
 
 CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock"
 SERVICE = "/runtime.v1.RuntimeService/"
@@ -20,77 +20,7 @@ POD, CONTAINER = 0, 1
 # ContainerState
 CONTAINER_RUNNING, CONTAINER_EXITED = 1, 2
 
-Message = dict[int, Any]
-
-
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # negative int32/int64 go on the wire as ten-byte two's complement
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def encode(message: Message) -> bytes:
-    out = bytearray()
-    for number, value in message.items():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, bool | int):
-                out += _varint(number << 3) + _varint(int(item))
-            else:
-                data = encode(item) if isinstance(item, dict) else (
-                    item.encode() if isinstance(item, str) else item)
-                out += _varint(number << 3 | 2) + _varint(len(data)) + data
-    return bytes(out)
-
-
-def decode(data: bytes) -> dict[int, list[int | bytes]]:
-    """Field number to the values seen (varints as int, length-delimited as bytes)."""
-    fields: dict[int, list[int | bytes]] = {}
-    pos = 0
-
-    def varint() -> int:
-        nonlocal pos
-        shift = result = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return result
-
-    while pos < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value: int | bytes = varint()
-        elif wire == 2:
-            size = varint()
-            value, pos = data[pos:pos + size], pos + size
-        elif wire == 1:
-            value, pos = int.from_bytes(data[pos:pos + 8], "little"), pos + 8
-        elif wire == 5:
-            value, pos = int.from_bytes(data[pos:pos + 4], "little"), pos + 4
-        else:
-            raise ValueError(f"protobuf wire type {wire} in a CRI answer")
-        fields.setdefault(number, []).append(value)
-    return fields
-
-
-def text(fields: dict, number: int) -> str:
-    return fields.get(number, [b""])[-1].decode()
-
-
-def number(fields: dict, field: int) -> int:
-    value = fields.get(field, [0])[-1]
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def nested(fields: dict, field: int) -> dict:
-    return decode(fields.get(field, [b""])[-1])
+__all__ = ["Message", "RuntimeService", "container_config", "pod_config"]
 
 
 class RuntimeService:
@@ -137,6 +67,13 @@ class RuntimeService:
         answer = self.call("ExecSync", {1: container_id, 2: cmd, 3: timeout},
                            timeout=timeout + 30)
         return number(answer, 3), text(answer, 1), text(answer, 2)
+
+    def container_stats(self, container_id: str) -> tuple[int, int]:
+        """(CPU time in ns, memory working set in bytes) as the kubelet's ContainerStats sees
+        them (0 where containerd reports none)."""
+        stats = nested(self.call("ContainerStats", {1: container_id}, timeout=120), 1)
+        cpu, memory = nested(stats, 2), nested(stats, 3)
+        return number(nested(cpu, 2), 1), number(nested(memory, 2), 1)
 
     def stop_container(self, container_id: str, timeout: int = 0) -> None:
         """StopContainer: SIGTERM, then SIGKILL after timeout seconds (0: SIGKILL at once)."""

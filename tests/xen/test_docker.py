@@ -116,7 +116,8 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
     emptyDir and ends before the app containers start; `web` serves the emptyDir on localhost
     and `app` fetches it in a loop into the pod's log; the emptyDir is live on the host both
     ways; ExecSync reaches each container in its own root; `app` killed reports 137 while
-    `web` serves on, and its replacement in the same sandbox fetches again. A second pod gets
+    `web` serves on, and its replacement in the same sandbox fetches again. ContainerStats is
+    each container's own, from the zone. A second pod gets
     a zone of its own and sees neither the first's files, processes nor localhost.
     RemovePodSandbox leaves nothing."""
     ctr = ("ctr", "-n", "k8s.io")
@@ -181,6 +182,18 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
         assert "9pfs-" in out, out  # the Xen 9pfs frontend of the pod's share: a zone
         assert "PING-OK" in out, out
         assert "No such file" in out, out  # app's own root has no emptyDir
+        # The CRI's stats are each container's, from its cgroup in the zone (edera-oci's shim
+        # asks the runtime): `hog` holds 32 MiB and spins 5 s; `web` does neither. Through the
+        # runc shim alone they were both the dom0 monitor's (a python process each).
+        hog = run(sandbox, cri.container_config("hog", busybox, ["sh", "-c", (
+            "x=$(head -c 33554432 /dev/zero | tr '\\0' a); timeout 5 sh -c 'while :; do :; "
+            "done'; echo SPUN; sleep 3600")], "hog.log"), pod)
+        wait_for(lambda: "SPUN" in (logs / "hog.log").read_text(), 180, "hog spinning")
+        hog_cpu, hog_memory = runtime.container_stats(hog)
+        web_cpu, web_memory = runtime.container_stats(web)
+        assert hog_memory >= 32 << 20 > web_memory, (hog_memory, web_memory)
+        assert hog_cpu - web_cpu >= 2_000_000_000, (hog_cpu, web_cpu)
+        assert len(zone_states()) == 1, zone_states()
         # The emptyDir is live while the pod runs: the host's write is seen in the zone, the
         # zone's on the host.
         (empty_dir / "from-host.txt").write_text("written-on-the-host\n")

@@ -1,0 +1,291 @@
+"""containerd-shim-edera-v2: runc's shim behind a proxy that answers Stats from the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from edera_oci.shim import metrics, proxy, ttrpc
+from edera_oci.shim.main import ShimError, flag, swap_address
+from edera_oci.shim.wire import decode, encode, nested, number, text
+from tests.unit.conftest import REPO
+
+STATS = {
+    "cpu": {"usage": {"total": 7_500_000_000, "user": 5_000_000_000, "kernel": 2_500_000_000},
+            "throttling": {"periods": 12, "throttledPeriods": 3, "throttledTime": 9_000_000}},
+    "memory": {"usage": {"usage": 60 << 20, "limit": 256 << 20}, "swap": {"usage": 0},
+               "raw": {"anon": 50 << 20, "inactive_file": 4 << 20, "shmem": 48 << 20,
+                       "pgfault": 1234, "some_new_key": 9}},
+    "pids": {"current": 3, "limit": 64},
+}
+
+
+@pytest.fixture
+def short_dir():
+    """A directory with a short path: a unix socket's path is at most 107 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="shim-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_runc_stats_become_cgroup_v2_metrics_with_their_field_numbers():
+    fields = decode(metrics.stats_response(STATS))
+    stats = nested(fields, 1)
+    assert text(stats, 1) == "io.containerd.cgroups.v2.Metrics"
+    m = decode(stats[2][0])
+    pids, cpu, memory = nested(m, 1), nested(m, 2), nested(m, 4)
+    assert (number(pids, 1), number(pids, 2)) == (3, 64)
+    # usage_usec, user_usec, system_usec, nr_periods, nr_throttled, throttled_usec
+    assert [number(cpu, i) for i in range(1, 7)] == [7_500_000, 5_000_000, 2_500_000, 12, 3,
+                                                     9_000]
+    assert number(memory, 32) == 60 << 20 and number(memory, 33) == 256 << 20
+    assert number(memory, 1) == 50 << 20  # anon
+    assert number(memory, 13) == 4 << 20  # inactive_file: the CRI's working set leaves it out
+    assert number(memory, 6) == 48 << 20  # shmem
+    assert number(memory, 18) == 1234  # pgfault
+    assert 34 not in memory  # a zero swap is left off, as proto3 does
+
+
+def test_metrics_leave_out_what_is_missing_or_not_a_counter():
+    m = metrics.metrics({"cpu": {"usage": {"total": -5}}, "memory": {"usage": {"usage": "x"}},
+                         "pids": {"current": True}})
+    assert m == {}
+    assert metrics.metrics({}) == {}
+
+
+def test_the_wire_codec_round_trips_and_refuses_truncated_input():
+    message = {1: "id", 2: [1, 2], 3: {1: b"\x00\xff"}, 4: -1}
+    fields = decode(encode(message))
+    assert text(fields, 1) == "id" and fields[2] == [1, 2] and number(fields, 4) == -1
+    assert nested(fields, 3)[1] == [b"\x00\xff"]
+    with pytest.raises(ValueError, match="truncated"):
+        decode(b"\x08\x80")
+    with pytest.raises(ValueError, match="past the message"):
+        decode(b"\x0a\x05ab")
+
+
+def create_request(task_id: str, binary: str = "", root: str = "") -> bytes:
+    runc: dict = {}
+    if binary:
+        runc[6] = binary
+    if root:
+        runc[7] = root
+    options = {10: {1: "containerd.runc.v1.Options", 2: encode(runc)}} if runc else {}
+    return encode({1: task_id, 2: f"/run/containerd/x/{task_id}", **options})
+
+
+def test_the_runtime_of_a_task_is_the_one_its_create_names_or_runcs_default():
+    task_id, rt = proxy.runtime_of_create(create_request("c1", "/usr/local/bin/edera-oci"),
+                                          "k8s.io")
+    assert task_id == "c1"
+    assert rt.stats_command("c1") == ["/usr/local/bin/edera-oci", "--root",
+                                      "/run/containerd/runc/k8s.io", "events", "--stats", "c1"]
+    _, rt = proxy.runtime_of_create(create_request("c2", "edera-oci", "/run/r"), "default")
+    assert (rt.binary, rt.root) == ("edera-oci", "/run/r/default")
+    _, rt = proxy.runtime_of_create(create_request("c3"), "moby")
+    assert (rt.binary, rt.root) == ("runc", "/run/containerd/runc/moby")
+
+
+def test_a_task_created_before_the_proxy_started_has_its_runtime_from_options_json(tmp_path):
+    (tmp_path / "c1").mkdir()
+    (tmp_path / "c1/options.json").write_text(json.dumps({"binary_name": "/bin/edera-oci",
+                                                          "root": "/r"}))
+    rt = proxy.runtime_of_bundle(tmp_path / "c1", "ns")
+    assert (rt.binary, rt.root) == ("/bin/edera-oci", "/r/ns")
+    rt = proxy.runtime_of_bundle(tmp_path / "missing", "ns")
+    assert (rt.binary, rt.root) == ("runc", "/run/containerd/runc/ns")
+    (tmp_path / "c1/options.json").write_text("[1]")
+    assert proxy.runtime_of_bundle(tmp_path / "c1", "ns").binary == "runc"
+
+
+def fake_runtime(directory: Path, stats: dict | None, fail: str = "") -> Path:
+    """A runtime whose ``events --stats`` prints a stats event (or fails), recording argv."""
+    script = directory / "fake-runtime"
+    event = json.dumps({"type": "stats", "id": "x", "data": stats})
+    body = (f"echo '{fail}' >&2; exit 1" if fail else f"echo '{event}'")
+    script.write_text(f'#!/bin/sh\necho "$@" >> {directory}/argv\n{body}\n')
+    script.chmod(0o755)
+    return script
+
+
+async def fake_runc_shim(path: str, seen: list[str]) -> asyncio.AbstractServer:
+    """A task service that answers every request with its method's name."""
+
+    async def serve(reader, writer):
+        while (frame := await ttrpc.read_frame(reader)) is not None:
+            call = ttrpc.Call.parse(frame.data)
+            seen.append(call.method)
+            writer.write(ttrpc.response(frame.stream_id, call.method.encode()).to_bytes())
+
+    return await asyncio.start_unix_server(serve, path)
+
+
+async def ask(reader, writer, stream_id: int, method: str, payload: bytes):
+    writer.write(ttrpc.request(stream_id, proxy.TASK_SERVICE, method, payload).to_bytes())
+    frame = await ttrpc.read_frame(reader)
+    assert frame is not None and frame.stream_id == stream_id and frame.kind == ttrpc.RESPONSE
+    return ttrpc.parse_response(frame.data)
+
+
+def test_the_proxy_passes_the_task_service_through_and_answers_stats_from_the_runtime(
+        short_dir):
+    runtime = fake_runtime(short_dir, STATS)
+    upstream, listen = str(short_dir / "up"), str(short_dir / "up.edera")
+    seen: list[str] = []
+
+    async def scenario():
+        shim = await fake_runc_shim(upstream, seen)
+        p = proxy.Proxy(upstream, "k8s.io", short_dir)
+        served = asyncio.ensure_future(p.serve(proxy.bind(listen)))
+        reader, writer = await asyncio.open_unix_connection(listen)
+        assert await ask(reader, writer, 1, "Create",
+                         create_request("c1", str(runtime))) == (0, "", b"Create")
+        assert await ask(reader, writer, 3, "State", encode({1: "c1"})) == (0, "", b"State")
+        code, message, payload = await ask(reader, writer, 5, "Stats", encode({1: "c1"}))
+        writer.close()
+        shim.close()
+        await shim.wait_closed()
+        os.unlink(upstream)
+        p.check_upstream()
+        await asyncio.wait_for(served, 10)
+        return code, message, payload
+
+    code, message, payload = asyncio.run(scenario())
+    assert (code, message) == (0, "")
+    assert payload == metrics.stats_response(STATS)
+    assert seen == ["Create", "State"]  # Stats never reached the runc shim
+    assert (short_dir / "argv").read_text().split() == [
+        "--root", "/run/containerd/runc/k8s.io", "events", "--stats", "c1"]
+    assert not os.path.exists(listen)  # the proxy ended with its runc shim, socket and all
+
+
+def test_stats_of_a_task_the_runtime_does_not_know_is_a_not_found_error(short_dir):
+    runtime = fake_runtime(short_dir, None, fail='container "c9" does not exist')
+    upstream = str(short_dir / "up")
+
+    async def scenario():
+        shim = await fake_runc_shim(upstream, [])
+        p = proxy.Proxy(upstream, "ns", short_dir)
+        p.runtimes["c9"] = proxy.TaskRuntime(str(runtime), "/r/ns")
+        served = asyncio.ensure_future(p.serve(proxy.bind(str(short_dir / "l"))))
+        reader, writer = await asyncio.open_unix_connection(str(short_dir / "l"))
+        answer = await ask(reader, writer, 1, "Stats", encode({1: "c9"}))
+        writer.close()
+        shim.close()
+        p.done.set()
+        await served
+        return answer
+
+    code, message, _ = asyncio.run(scenario())
+    assert code == ttrpc.NOT_FOUND
+    assert 'container "c9" does not exist' in message
+
+
+def test_a_proxy_that_answers_keeps_its_socket_and_a_dead_ones_is_replaced(short_dir):
+    path = str(short_dir / "s")
+    live = proxy.bind(path)
+    assert live is not None
+    assert proxy.bind(path) is None  # a second start's proxy leaves the live one be
+    live.close()  # the socket file stays, nobody listens
+    again = proxy.bind(path)
+    assert again is not None
+    again.close()
+
+
+def test_go_style_flags_and_both_address_answers():
+    argv = ["-namespace", "k8s.io", "--address=/run/c.sock", "-id", "abc", "-debug", "start"]
+    assert (flag(argv, "namespace"), flag(argv, "address"), flag(argv, "id")) == (
+        "k8s.io", "/run/c.sock", "abc")
+    assert flag(argv, "bundle") == ""
+    assert swap_address("unix:///run/s/1", "/run/s/1.edera") == ("/run/s/1",
+                                                                 "unix:///run/s/1.edera")
+    upstream, answer = swap_address('{"version": 2, "address": "unix:///s/2", "protocol": '
+                                    '"ttrpc"}', "/s/2.edera")
+    assert upstream == "/s/2"
+    assert json.loads(answer) == {"version": 2, "address": "unix:///s/2.edera",
+                                  "protocol": "ttrpc"}
+    with pytest.raises(ShimError, match="not a unix"):
+        swap_address("tcp://1.2.3.4:5", "x")
+
+
+FAKE_RUNC_SHIM = """#!{python}
+import os, socket, sys
+argv = sys.argv[1:]
+open({log!r}, "a").write(" ".join(argv) + "\\n")
+if argv[-1] == "start":
+    sys.stdin.read()
+    path = {sock!r}
+    if os.fork() == 0:  # the daemon: listen until told to stop, none of start's streams held
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.listen(8)
+        while True:
+            c, _ = s.accept()
+            if c.recv(4) == b"STOP":
+                os.unlink(path)
+                os._exit(0)
+            c.close()
+    import time
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    open("address", "w").write("unix://" + path)
+    print("unix://" + path)
+else:
+    sys.stdout.write("deleted")
+"""
+
+
+def test_start_runs_the_runc_shim_then_the_proxy_and_answers_the_proxys_address(short_dir):
+    bindir, bundle = short_dir / "bin", short_dir / "tasks" / "c1"
+    bindir.mkdir()
+    bundle.mkdir(parents=True)
+    upstream = str(short_dir / "runc.sock")
+    fake = bindir / "containerd-shim-runc-v2"
+    fake.write_text(FAKE_RUNC_SHIM.format(python=sys.executable, log=str(short_dir / "log"),
+                                          sock=upstream))
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO)}
+    shim = [sys.executable, "-m", "edera_oci.shim.main"]
+    got = subprocess.run([*shim, "-namespace", "k8s.io", "-id", "c1", "start"], cwd=bundle,
+                         env=env, input="options", capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == f"unix://{upstream}.edera"
+    assert (bundle / "address").read_text() == f"unix://{upstream}.edera"
+    assert proxy.answers(upstream + ".edera")
+    assert (short_dir / "log").read_text() == "-namespace k8s.io -id c1 start\n"
+    # delete is the runc shim's own, its output containerd's
+    got = subprocess.run([*shim, "-id", "c1", "-bundle", str(bundle), "delete"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert (got.returncode, got.stdout) == (0, "deleted")
+    # the runc shim shuts down: the proxy follows it
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(upstream)
+        s.send(b"STOP")
+    deadline = time.monotonic() + 30
+    while os.path.exists(upstream + ".edera") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(upstream + ".edera")
+
+
+def test_start_without_the_runc_shim_says_so(short_dir):
+    env = {**os.environ, "PATH": str(short_dir), "PYTHONPATH": str(REPO)}
+    got = subprocess.run([sys.executable, "-m", "edera_oci.shim.main", "-id", "x", "start"],
+                         cwd=short_dir, env=env, capture_output=True, text=True, timeout=60)
+    assert got.returncode == 1
+    assert "containerd-shim-runc-v2 is not on PATH" in got.stderr
+    assert got.stdout == ""
