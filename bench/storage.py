@@ -15,7 +15,9 @@ In the lab's dom0 (`python3 bench/storage.py` boots the lab), one zone runs a bu
     zone (`xl block-attach`), and an overlay of the two in the zone;
 writes SIZE MiB sequentially with `dd ... conv=fsync` and reads it back after dropping the
 zone's page cache (dom0's is not dropped: it holds the images and the directories alike);
-unpacks a tar of FILES small files, lists them (`ls -lR`: a stat each), removes them; and runs
+unpacks a tar of FILES small files (SLOW_FILES on 9p and NFS, where each file costs round trips
+to dom0 that take ~0.1 s under the lab's emulation), lists them (`ls -lR`: a stat each),
+removes them (the table gives these per 1,000 files, so that places compare); and runs
 fio's 4 KiB random reads and random writes (each write fsync'd) for a fixed time. dom0 runs the
 same commands on the same disk. While the zone runs, the PSS of its 9pfs QEMU (the one dom0
 process a zone with binds adds besides its monitor) is read. Prints n, median, p90, min, max
@@ -55,10 +57,12 @@ from labbench import (  # noqa: E402
 from labbench import table as stats_table  # noqa: E402
 
 OPS = ("write", "read", "untar", "stat", "rm")
+METADATA_OPS = ("untar", "stat", "rm")
 FIO_OPS = ("randread", "randwrite")
 # where the workload measures, and what each is
 PLACES = {"/vol": "volume (9p)", "/work": "root (ext4/blkback)", "/nfs": "NFS (dom0 kernel)",
           "/layer": "layer disks + overlay"}
+SLOW_PLACES = ("volume (9p)", "NFS (dom0 kernel)")  # the metadata test's smaller tree
 NETNS = "edera-bench-nfs"  # the private link's namespace: the container's network namespace
 DOM0_VETH = "vbnfs0"
 NFS_SERVER, NFS_CLIENT = "10.213.0.1", "10.213.0.2"
@@ -99,7 +103,8 @@ while [ $R -lt {runs} ]; do
     op read dd if=$P/seq of=/dev/null bs=1M
     rm -f $P/seq
     mkdir -p $P/tree
-    op untar tar -xf /bench/tree.tar -C $P/tree
+    T=/bench/tree.tar; case $P in /vol|/nfs) T=/bench/tree-slow.tar;; esac
+    op untar tar -xf $T -C $P/tree
     drop
     op stat ls -lR $P/tree
     op rm rm -rf $P/tree
@@ -270,8 +275,8 @@ def overlay_export(work: Path) -> str:
 
 
 def scratch_mib(size: int) -> int:
-    """Room for the writes of a round (the sequential file, then fio's): the lab's dom0 disk
-    has about 1 GB free, and a sparse image keeps every block its filesystem ever wrote."""
+    """Room for the writes of a round (the sequential file, then fio's), no more: a sparse
+    image keeps every block its filesystem ever wrote, on a lab dom0 disk of limited room."""
     return 2 * size + 128
 
 
@@ -306,11 +311,13 @@ def attach_disks(lower: Path, upper: Path, loops: list[str]) -> float:
     return time.monotonic() - t0
 
 
-def zone_runs(work: Path, runs: int, size: int, tree: bytes, fio_mib: int,
+def zone_runs(work: Path, runs: int, size: int, trees: tuple[bytes, bytes], fio_mib: int,
               fio_seconds: int) -> tuple[dict, dict, str]:
-    """The workload in one zone; (results by place and op, dom0-side figures, its output)."""
+    """The workload in one zone; (results by place and op, dom0-side figures, its output).
+    trees: the metadata test's tar, and the smaller one for 9p and NFS."""
     bundle = work / "bundle"
-    busybox_rootfs(bundle / "rootfs", tree)
+    busybox_rootfs(bundle / "rootfs", trees[0])
+    (bundle / "rootfs/bench/tree-slow.tar").write_bytes(trees[1])
     with_fio_and_tools(bundle / "rootfs")
     vol = work / "vol"
     vol.mkdir()
@@ -462,8 +469,11 @@ def inside(args) -> int:
     m = machine()
     print_machine(m)
     tree = small_tree_tar(args.files)
+    slow_files = args.slow_files or args.files
+    files = {where: slow_files if where in SLOW_PLACES else args.files
+             for where in PLACES.values()}
     payload: dict = {"machine": m, "runs": args.runs, "size_mib": args.size,
-                     "files": args.files, "fio_mib": args.fio_size,
+                     "files": args.files, "files_by_place": files, "fio_mib": args.fio_size,
                      "fio_seconds": args.fio_seconds}
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:  # dom0's own disk, not tmpfs
         work = Path(tmp)
@@ -471,7 +481,8 @@ def inside(args) -> int:
         payload["dom0"] = dom0
         print(f"  dom0: {json.dumps(dom0)}", flush=True)  # kept, should the zone's part hang
         save("storage", payload)
-        zone, dom0_side, log = zone_runs(work, args.runs, args.size, tree, args.fio_size,
+        zone, dom0_side, log = zone_runs(work, args.runs, args.size,
+                                         (tree, small_tree_tar(slow_files)), args.fio_size,
                                          args.fio_seconds)
         payload.update(zone=zone, dom0_side=dom0_side)
         failed = [ln for ln in log.splitlines() if ln.startswith("failed")]
@@ -482,18 +493,23 @@ def inside(args) -> int:
             save("storage", payload)
             return 1
         what = {"write": f"seq write {args.size} MiB + fsync",
-                "read": f"seq read {args.size} MiB", "untar": f"untar {args.files} files",
-                "stat": "ls -lR (stat each)", "rm": "rm -rf the tree",
+                "read": f"seq read {args.size} MiB", "untar": "untar, per 1000 files",
+                "stat": "ls -lR (stat each), per 1000 files",
+                "rm": "rm -rf the tree, per 1000 files",
                 "randread": f"fio 4 KiB random read ({args.fio_size} MiB file)",
                 "randwrite": f"fio 4 KiB random write + fsync ({args.fio_size} MiB file)"}
+
+        def per_thousand(op: str, values: list[float], count: int) -> list[float]:
+            return [v * 1000 / count for v in values] if op in METADATA_OPS else values
 
         def rows_for(ops, ratio_of) -> list:
             rows = []
             for op in ops:
-                base = statistics.median(dom0[op]) if dom0[op] else None
-                rows.append((f"dom0 disk: {what[op]}", dom0[op], ""))
+                dom0_values = per_thousand(op, dom0[op], args.files)
+                base = statistics.median(dom0_values) if dom0_values else None
+                rows.append((f"dom0 disk: {what[op]}", dom0_values, ""))
                 for where in PLACES.values():
-                    values = zone.get(where, {}).get(op, [])
+                    values = per_thousand(op, zone.get(where, {}).get(op, []), files[where])
                     ratio = (ratio_of(base, statistics.median(values))
                              if base and values and statistics.median(values) else "")
                     rows.append((f"zone {where}: {what[op]}", values, ratio))
@@ -501,7 +517,8 @@ def inside(args) -> int:
 
         payload["table"] = stats_table(
             "Storage, seconds (lower is better); ratio = dom0 time / zone time "
-            f"(claim: {CLAIMS['disk']})",
+            f"(claim: {CLAIMS['disk']}); metadata trees: {args.files} files, "
+            f"{slow_files} on 9p and NFS",
             rows_for(OPS, lambda base, zone_value: f"dom0/zone {base / zone_value:.0%}"))
         payload["table"] += stats_table(
             "Random I/O, IOPS (higher is better); ratio = zone IOPS / dom0 IOPS",
@@ -563,6 +580,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size", type=int, default=64, help="MiB written and read")
     ap.add_argument("--files", type=int, default=2000, help="files in the metadata tree")
+    ap.add_argument("--slow-files", type=int, default=0,
+                    help="files in the tree on 9p and NFS (default: --files)")
     ap.add_argument("--create-sizes", default="2,200", help="rootfs sizes (MB) for create")
     ap.add_argument("--create-runs", type=int, default=1)
     ap.add_argument("--fio-size", type=int, default=64, help="MiB of fio's file")
@@ -573,6 +592,7 @@ def main() -> int:
     prepare_on_host()
     return rerun_inside_lab(__file__, args.runs, timeout=3600,
                             extra=["--size", str(args.size), "--files", str(args.files),
+                                   "--slow-files", str(args.slow_files),
                                    "--create-sizes", args.create_sizes,
                                    "--create-runs", str(args.create_runs),
                                    "--fio-size", str(args.fio_size),
