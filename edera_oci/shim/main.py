@@ -1,13 +1,14 @@
 """The shim binary's commands, as containerd's runtime v2 calls them.
 
 containerd runs ``<shim> -namespace NS -address A -publish-binary B -id ID start`` in a task's
-bundle, reads the task service's address from its standard output, and later runs ``<shim>
-... delete`` to clean up after a shim that died. Here ``start`` starts containerd's runc shim
-(``containerd-shim-runc-v2``, same arguments, same standard input), then the proxy in front of
-it, and answers the proxy's address; every other command is the runc shim's own.
+bundle, with the runtime's options on standard input, reads the task service's address from
+its standard output, and later runs ``<shim> ... delete`` to clean up after a shim that died.
+Here ``start`` starts containerd's runc shim (``containerd-shim-runc-v2``, same arguments,
+runc's options naming edera-oci on its standard input), then the proxy in front of it, and
+answers the proxy's address; every other command is the runc shim's own.
 
-Configured for the CRI as ``runtime_type = "io.containerd.runc.v2"`` with ``runtime_path`` set
-to this binary, so containerd still sends runc's options (``BinaryName``, ``Root``).
+containerd finds this binary by the runtime type ``io.containerd.edera.v2``; edera-oci is the
+one beside it, or the first on PATH.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def write_address(bundle: Path, address: str) -> None:
     os.replace(tmp, bundle / "address")
 
 
-def start_proxy(upstream: str, listen: str, namespace: str, task_dir: Path) -> None:
+def start_proxy(upstream: str, listen: str, namespace: str, task_dir: Path, binary: str) -> None:
     """The proxy daemon for one runc shim, started unless one answers already; returns once it
     answers."""
     if proxy.answers(listen):
@@ -83,7 +84,7 @@ def start_proxy(upstream: str, listen: str, namespace: str, task_dir: Path) -> N
         # its own session, no standard streams of ours: containerd reads start's output to EOF
         daemon = subprocess.Popen(
             [sys.executable, "-m", "edera_oci.shim.main", "proxy", upstream, listen, namespace,
-             str(task_dir)],
+             str(task_dir), binary],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             start_new_session=True, close_fds=True)
     deadline = time.monotonic() + PROXY_START_TIMEOUT
@@ -99,9 +100,21 @@ def start_proxy(upstream: str, listen: str, namespace: str, task_dir: Path) -> N
         time.sleep(0.05)
 
 
+def edera_oci() -> str:
+    """The runtime this shim runs: the edera-oci beside it (how it is installed), or PATH's."""
+    beside = Path(sys.argv[0]).resolve().parent / "edera-oci"
+    if os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("edera-oci")
+    if not found:
+        raise ShimError("edera-oci is neither beside this shim nor on PATH")
+    return found
+
+
 def start(argv: list[str]) -> int:
-    runc_shim = upstream_shim()
-    got = subprocess.run([runc_shim, *argv], stdout=subprocess.PIPE)  # stdin: containerd's
+    runc_shim, binary = upstream_shim(), edera_oci()
+    options, _, _ = proxy.runc_options(sys.stdin.buffer.read(), binary)
+    got = subprocess.run([runc_shim, *argv], input=options, stdout=subprocess.PIPE)
     if got.returncode != 0:
         sys.stdout.buffer.write(got.stdout)
         return got.returncode
@@ -109,7 +122,8 @@ def start(argv: list[str]) -> int:
     upstream, _ = swap_address(answer, "")
     listen = upstream + PROXY_SUFFIX
     _, ours = swap_address(answer, listen)
-    start_proxy(upstream, listen, flag(argv, "namespace") or "default", Path.cwd().parent)
+    start_proxy(upstream, listen, flag(argv, "namespace") or "default", Path.cwd().parent,
+                binary)
     if (Path.cwd() / "address").exists():
         write_address(Path.cwd(), "unix://" + listen)
     sys.stdout.write(ours)
@@ -117,18 +131,18 @@ def start(argv: list[str]) -> int:
     return 0
 
 
-def serve_proxy(upstream: str, listen: str, namespace: str, task_dir: str) -> int:
+def serve_proxy(upstream: str, listen: str, namespace: str, task_dir: str, binary: str) -> int:
     sock = proxy.bind(listen)
     if sock is None:
         return 0  # another start's proxy won the race, and answers
-    asyncio.run(proxy.Proxy(upstream, namespace, Path(task_dir)).serve(sock))
+    asyncio.run(proxy.Proxy(upstream, namespace, Path(task_dir), binary).serve(sock))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv[:1] == ["proxy"] and len(argv) == 5:
+        if argv[:1] == ["proxy"] and len(argv) == 6:
             return serve_proxy(*argv[1:])
         if argv and argv[-1] == "start":
             return start(argv)

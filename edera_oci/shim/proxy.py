@@ -1,5 +1,6 @@
 """The shim's daemon: containerd's task service, passed through to containerd's runc shim,
-except ``Stats``, which it answers by asking the OCI runtime (``<runtime> events --stats``).
+except ``Stats``, which it answers by asking the OCI runtime (``<runtime> events --stats``), and
+``Create``, whose options it makes runc's with edera-oci as the binary.
 
 Why: the runc shim reads a task's statistics from the host cgroup of its pid. A container's pid
 here is its monitor in dom0; its processes, their CPU time and their memory are in a zone, in
@@ -7,9 +8,15 @@ no dom0 cgroup. So the CRI's ContainerStats (what the kubelet and ``crictl stats
 report the monitor. edera-oci's ``events --stats`` reports the container's own cgroup in the
 zone, and runc's reports its cgroup on the host: asking the runtime is right for both.
 
-Everything else (create, start, exec, IO, exits, events to containerd) stays with the runc
-shim, which the proxy never sees inside: frames are copied whole, one connection upstream for
-each connection containerd makes.
+Why the options: containerd runs this shim for its own runtime type (``io.containerd.edera.v2``);
+containerd 1.6's CRI plugin ignores ``runtime_path``, so a handler of runc's type cannot name
+another shim. For a type not runc's, the CRI sends its generic options (``runtimeoptions.v1``),
+which the runc shim cannot read; so ``start`` and ``Create`` hand it runc's own options, naming
+edera-oci as the binary.
+
+Everything else (start, exec, IO, exits, events to containerd) stays with the runc shim, which
+the proxy never sees inside: frames are copied whole, one connection upstream for each
+connection containerd makes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edera_oci.shim import metrics, ttrpc
-from edera_oci.shim.wire import decode, nested, text
+from edera_oci.shim.wire import decode, encode, text
 
 TASK_SERVICE = "containerd.task.v2.Task"
 RUNC_OPTIONS = "containerd.runc.v1.Options"
@@ -44,18 +51,32 @@ class TaskRuntime:
         return [self.binary, "--root", self.root, "events", "--stats", task_id]
 
 
-def runtime_of_create(payload: bytes, namespace: str) -> tuple[str, TaskRuntime]:
-    """(task id, runtime) from a CreateTaskRequest {id 1, bundle 2, options 10: Any}; the
-    options are runc's {binary_name 6, root 7} when containerd's runtime config sets them."""
-    fields = decode(payload)
-    options = nested(fields, 10)
-    binary = root = ""
-    if text(options, 1).endswith(RUNC_OPTIONS):
-        value = options.get(2, [b""])[-1]
+def runc_options(any_options: bytes, binary: str) -> tuple[bytes, str, str]:
+    """(the Any of runc's options to hand the runc shim, its binary, its root) for the Any
+    containerd sent (b"" for none): runc's own options are kept, with ``binary`` where they
+    name none; any other type (the CRI's generic options) becomes runc's naming ``binary``."""
+    fields = decode(any_options)
+    if text(fields, 1).endswith(RUNC_OPTIONS):
+        value = fields.get(2, [b""])[-1]
         runc = decode(value) if isinstance(value, bytes) else {}
-        binary, root = text(runc, 6), text(runc, 7)
-    return text(fields, 1), TaskRuntime(binary or "runc",
-                                        os.path.join(root or RUNC_ROOT, namespace))
+        if text(runc, 6):
+            return any_options, text(runc, 6), text(runc, 7)
+        runc[6] = [binary.encode()]
+        return encode({1: RUNC_OPTIONS, 2: encode(runc)}), binary, text(runc, 7)
+    return encode({1: RUNC_OPTIONS, 2: encode({6: binary})}), binary, ""
+
+
+def rewrite_create(payload: bytes, binary: str, namespace: str) -> tuple[bytes, str,
+                                                                         TaskRuntime]:
+    """(the CreateTaskRequest {id 1, bundle 2, options 10} with runc's options, its task id,
+    the runtime it names)."""
+    fields = decode(payload)
+    value = fields.get(10, [b""])[-1]
+    options, task_binary, root = runc_options(value if isinstance(value, bytes) else b"",
+                                              binary)
+    fields[10] = [options]
+    return encode(fields), text(fields, 1), TaskRuntime(
+        task_binary, os.path.join(root or RUNC_ROOT, namespace))
 
 
 def runtime_of_bundle(bundle: Path, namespace: str) -> TaskRuntime:
@@ -75,9 +96,10 @@ def runtime_of_bundle(bundle: Path, namespace: str) -> TaskRuntime:
 class Proxy:
     """One runc shim's task service, as containerd reaches it through this proxy's socket."""
 
-    def __init__(self, upstream: str, namespace: str, task_dir: Path) -> None:
+    def __init__(self, upstream: str, namespace: str, task_dir: Path, binary: str) -> None:
         self.upstream = upstream  # the runc shim's socket path
         self.namespace = namespace
+        self.binary = binary  # edera-oci, for tasks whose options name no runtime
         self.task_dir = task_dir  # containerd's bundles of this namespace, one per task id
         self.runtimes: dict[str, TaskRuntime] = {}
         self.done = asyncio.Event()
@@ -157,8 +179,10 @@ class Proxy:
                         job.add_done_callback(pending.discard)
                         continue
                     if call.service == TASK_SERVICE and call.method == "Create":
-                        task_id, runtime = runtime_of_create(call.payload, self.namespace)
+                        payload, task_id, runtime = rewrite_create(call.payload, self.binary,
+                                                                   self.namespace)
                         self.runtimes[task_id] = runtime
+                        frame = ttrpc.with_payload(frame, payload)
                 up_writer.write(frame.to_bytes())
                 await up_writer.drain()
         except (ttrpc.FrameError, ValueError, ConnectionError):

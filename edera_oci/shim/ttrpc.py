@@ -71,6 +71,13 @@ def request(stream_id: int, service: str, method: str, payload: bytes) -> Frame:
     return Frame(stream_id, REQUEST, 0, encode({1: service, 2: method, 3: payload}))
 
 
+def with_payload(frame: Frame, payload: bytes) -> Frame:
+    """A request frame with its payload replaced, the rest of the Request kept."""
+    fields = decode(frame.data)
+    fields[3] = [payload]
+    return Frame(frame.stream_id, frame.kind, frame.flags, encode(fields))
+
+
 def response(stream_id: int, payload: bytes = b"", code: int = 0, message: str = "") -> Frame:
     """A Response: the payload, or an error status (google.rpc.Status {code 1, message 2})."""
     body: Message = {1: {1: code, 2: message}} if code else {2: payload}

@@ -74,26 +74,52 @@ def test_the_wire_codec_round_trips_and_refuses_truncated_input():
         decode(b"\x0a\x05ab")
 
 
-def create_request(task_id: str, binary: str = "", root: str = "") -> bytes:
+RUNC_TYPE = "containerd.runc.v1.Options"
+CRI_GENERIC = "runtimeoptions.v1.Options"  # what the CRI sends for a runtime type not runc's
+
+
+def create_request(task_id: str, binary: str = "", root: str = "",
+                   generic: bool = False) -> bytes:
     runc: dict = {}
     if binary:
         runc[6] = binary
     if root:
         runc[7] = root
-    options = {10: {1: "containerd.runc.v1.Options", 2: encode(runc)}} if runc else {}
-    return encode({1: task_id, 2: f"/run/containerd/x/{task_id}", **options})
+    options = {10: {1: RUNC_TYPE, 2: encode(runc)}} if runc else {}
+    if generic:
+        options = {10: {1: CRI_GENERIC, 2: encode({2: "/etc/edera.toml"})}}
+    return encode({1: task_id, 2: f"/run/containerd/x/{task_id}", 3: [{1: "overlay"}],
+                   4: True, 6: "/fifo/out", **options})
 
 
-def test_the_runtime_of_a_task_is_the_one_its_create_names_or_runcs_default():
-    task_id, rt = proxy.runtime_of_create(create_request("c1", "/usr/local/bin/edera-oci"),
-                                          "k8s.io")
-    assert task_id == "c1"
-    assert rt.stats_command("c1") == ["/usr/local/bin/edera-oci", "--root",
-                                      "/run/containerd/runc/k8s.io", "events", "--stats", "c1"]
-    _, rt = proxy.runtime_of_create(create_request("c2", "edera-oci", "/run/r"), "default")
-    assert (rt.binary, rt.root) == ("edera-oci", "/run/r/default")
-    _, rt = proxy.runtime_of_create(create_request("c3"), "moby")
-    assert (rt.binary, rt.root) == ("runc", "/run/containerd/runc/moby")
+def options_of(create: bytes) -> tuple[str, str, str]:
+    """(type URL, binary_name, root) of a CreateTaskRequest's options."""
+    options = nested(decode(create), 10)
+    runc = nested(options, 2)
+    return text(options, 1), text(runc, 6), text(runc, 7)
+
+
+def test_a_create_gets_runcs_options_naming_edera_oci_unless_it_names_a_runtime():
+    edera = "/usr/local/bin/edera-oci"
+    # the CRI's generic options (a runtime type not runc's), or none: runc's, naming edera-oci
+    for request in (create_request("c1", generic=True), create_request("c1")):
+        payload, task_id, rt = proxy.rewrite_create(request, edera, "k8s.io")
+        assert task_id == "c1"
+        assert options_of(payload) == (RUNC_TYPE, edera, "")
+        assert rt.stats_command("c1") == [edera, "--root", "/run/containerd/runc/k8s.io",
+                                          "events", "--stats", "c1"]
+        fields, before = decode(payload), decode(request)
+        assert {k: v for k, v in fields.items() if k != 10} == {
+            k: v for k, v in before.items() if k != 10}  # the rest as containerd sent it
+    # runc's options naming a runtime and a root: kept as they are
+    request = create_request("c2", "/opt/other", "/run/r")
+    payload, _, rt = proxy.rewrite_create(request, edera, "default")
+    assert payload == request
+    assert (rt.binary, rt.root) == ("/opt/other", "/run/r/default")
+    # runc's options with a root but no binary: edera-oci, the root kept
+    payload, _, rt = proxy.rewrite_create(create_request("c3", root="/run/r"), edera, "moby")
+    assert options_of(payload) == (RUNC_TYPE, edera, "/run/r")
+    assert (rt.binary, rt.root) == (edera, "/run/r/moby")
 
 
 def test_a_task_created_before_the_proxy_started_has_its_runtime_from_options_json(tmp_path):
@@ -118,13 +144,13 @@ def fake_runtime(directory: Path, stats: dict | None, fail: str = "") -> Path:
     return script
 
 
-async def fake_runc_shim(path: str, seen: list[str]) -> asyncio.AbstractServer:
-    """A task service that answers every request with its method's name."""
+async def fake_runc_shim(path: str, seen: list) -> asyncio.AbstractServer:
+    """A task service that answers every request with its method's name, and keeps the calls."""
 
     async def serve(reader, writer):
         while (frame := await ttrpc.read_frame(reader)) is not None:
             call = ttrpc.Call.parse(frame.data)
-            seen.append(call.method)
+            seen.append(call)
             writer.write(ttrpc.response(frame.stream_id, call.method.encode()).to_bytes())
 
     return await asyncio.start_unix_server(serve, path)
@@ -141,15 +167,15 @@ def test_the_proxy_passes_the_task_service_through_and_answers_stats_from_the_ru
         short_dir):
     runtime = fake_runtime(short_dir, STATS)
     upstream, listen = str(short_dir / "up"), str(short_dir / "up.edera")
-    seen: list[str] = []
+    seen: list[ttrpc.Call] = []
 
     async def scenario():
         shim = await fake_runc_shim(upstream, seen)
-        p = proxy.Proxy(upstream, "k8s.io", short_dir)
+        p = proxy.Proxy(upstream, "k8s.io", short_dir, str(runtime))
         served = asyncio.ensure_future(p.serve(proxy.bind(listen)))
         reader, writer = await asyncio.open_unix_connection(listen)
         assert await ask(reader, writer, 1, "Create",
-                         create_request("c1", str(runtime))) == (0, "", b"Create")
+                         create_request("c1", generic=True)) == (0, "", b"Create")
         assert await ask(reader, writer, 3, "State", encode({1: "c1"})) == (0, "", b"State")
         code, message, payload = await ask(reader, writer, 5, "Stats", encode({1: "c1"}))
         writer.close()
@@ -163,7 +189,8 @@ def test_the_proxy_passes_the_task_service_through_and_answers_stats_from_the_ru
     code, message, payload = asyncio.run(scenario())
     assert (code, message) == (0, "")
     assert payload == metrics.stats_response(STATS)
-    assert seen == ["Create", "State"]  # Stats never reached the runc shim
+    assert [call.method for call in seen] == ["Create", "State"]  # Stats stayed here
+    assert options_of(seen[0].payload) == (RUNC_TYPE, str(runtime), "")
     assert (short_dir / "argv").read_text().split() == [
         "--root", "/run/containerd/runc/k8s.io", "events", "--stats", "c1"]
     assert not os.path.exists(listen)  # the proxy ended with its runc shim, socket and all
@@ -175,7 +202,7 @@ def test_stats_of_a_task_the_runtime_does_not_know_is_a_not_found_error(short_di
 
     async def scenario():
         shim = await fake_runc_shim(upstream, [])
-        p = proxy.Proxy(upstream, "ns", short_dir)
+        p = proxy.Proxy(upstream, "ns", short_dir, "edera-oci")
         p.runtimes["c9"] = proxy.TaskRuntime(str(runtime), "/r/ns")
         served = asyncio.ensure_future(p.serve(proxy.bind(str(short_dir / "l"))))
         reader, writer = await asyncio.open_unix_connection(str(short_dir / "l"))
@@ -223,7 +250,7 @@ import os, socket, sys
 argv = sys.argv[1:]
 open({log!r}, "a").write(" ".join(argv) + "\\n")
 if argv[-1] == "start":
-    sys.stdin.read()
+    open({log!r} + ".stdin", "wb").write(sys.stdin.buffer.read())
     path = {sock!r}
     if os.fork() == 0:  # the daemon: listen until told to stop, none of start's streams held
         os.setsid()
@@ -258,16 +285,23 @@ def test_start_runs_the_runc_shim_then_the_proxy_and_answers_the_proxys_address(
     fake.write_text(FAKE_RUNC_SHIM.format(python=sys.executable, log=str(short_dir / "log"),
                                           sock=upstream))
     fake.chmod(0o755)
+    (bindir / "edera-oci").write_text("#!/bin/sh\n")
+    (bindir / "edera-oci").chmod(0o755)
     env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}",
            "PYTHONPATH": str(REPO)}
     shim = [sys.executable, "-m", "edera_oci.shim.main"]
     got = subprocess.run([*shim, "-namespace", "k8s.io", "-id", "c1", "start"], cwd=bundle,
-                         env=env, input="options", capture_output=True, text=True, timeout=60)
+                         env=env, input=encode({1: CRI_GENERIC, 2: b""}), capture_output=True,
+                         timeout=60)
     assert got.returncode == 0, got.stderr
-    assert got.stdout == f"unix://{upstream}.edera"
+    assert got.stdout.decode() == f"unix://{upstream}.edera"
     assert (bundle / "address").read_text() == f"unix://{upstream}.edera"
     assert proxy.answers(upstream + ".edera")
     assert (short_dir / "log").read_text() == "-namespace k8s.io -id c1 start\n"
+    # the runc shim's start read runc's options naming edera-oci, not the CRI's generic ones
+    options = decode((short_dir / "log.stdin").read_bytes())
+    assert text(options, 1) == RUNC_TYPE
+    assert text(nested(options, 2), 6) == str(bindir / "edera-oci")
     # delete is the runc shim's own, its output containerd's
     got = subprocess.run([*shim, "-id", "c1", "-bundle", str(bundle), "delete"], env=env,
                          capture_output=True, text=True, timeout=60)

@@ -37,9 +37,10 @@ DAEMON_JSON = """{ "exec-opts": ["native.cgroupdriver=cgroupfs"], "storage-drive
 """
 
 
-# containerd's CRI plugin (what the kubelet talks to): a runtime handler `edera` through
-# edera-oci's shim (the runc shim, with the task stats asked of the runtime: runtime_path), a
-# pause image made locally (no registry), and the CNI plugins of Debian's package.
+# containerd's CRI plugin (what the kubelet talks to): a runtime handler `edera` of edera-oci's
+# shim (containerd-shim-edera-v2: the runc shim running edera-oci, with the task stats asked of
+# the runtime), a pause image made locally (no registry), and the CNI plugins of Debian's
+# package.
 CONTAINERD_TOML = """version = 2
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "localhost/edera-pause:1"
@@ -49,10 +50,7 @@ CONTAINERD_TOML = """version = 2
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.edera]
-    runtime_type = "io.containerd.runc.v2"
-    runtime_path = "/usr/local/bin/containerd-shim-edera-v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.edera.options]
-      BinaryName = "/usr/local/bin/edera-oci"
+    runtime_type = "io.containerd.edera.v2"
 """
 
 # The pod network: a bridge with addresses from host-local, as a small cluster's CNI would give.

@@ -186,8 +186,8 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
         # asks the runtime): `hog` holds 32 MiB and spins 5 s; `web` does neither. Through the
         # runc shim alone they were both the dom0 monitor's (a python process each).
         hog = run(sandbox, cri.container_config("hog", busybox, ["sh", "-c", (
-            "x=$(head -c 33554432 /dev/zero | tr '\\0' a); timeout 5 sh -c 'while :; do :; "
-            "done'; echo SPUN; sleep 3600")], "hog.log"), pod)
+            "dd if=/dev/zero bs=33554432 count=1 2>/dev/null | sleep 3600 & "  # dd's buffer
+            "timeout 5 sh -c 'while :; do :; done'; echo SPUN; wait")], "hog.log"), pod)
         wait_for(lambda: "SPUN" in (logs / "hog.log").read_text(), 180, "hog spinning")
         hog_cpu, hog_memory = runtime.container_stats(hog)
         web_cpu, web_memory = runtime.container_stats(web)
