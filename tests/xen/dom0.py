@@ -51,6 +51,19 @@ def qemus() -> list[str]:
     return found
 
 
+def shim_proxies() -> list[str]:
+    """containerd-shim-edera-v2's proxies still running (each ends with its runc shim)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if b"edera_oci.shim.main" in argv and b"proxy" in argv:
+            found.append(entry.name)
+    return found
+
+
 def describe(state_dir: Path) -> str:
     """What a leftover state directory holds, so that the failure says how it came about."""
     try:
@@ -78,6 +91,7 @@ def leftovers(*roots: Path) -> list[str]:
     found += [f"state dir {p} {describe(p)}" for p in state_dirs(all_roots)]
     found += [f"vif {v}" for v in vifs()]
     found += [f"qemu {pid}" for pid in qemus()]
+    found += [f"shim proxy {pid}" for pid in shim_proxies()]
     return found
 
 

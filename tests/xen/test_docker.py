@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from . import cri
-from .dom0 import leftovers
+from .dom0 import leftovers, shim_proxies
 from .engines import (
     COPIED_IN,
     POD_GATEWAY,
@@ -237,6 +237,10 @@ def test_a_kubernetes_pod_runs_in_a_zone_through_the_cri(image, tmp_path):
         for ref in imported:
             subprocess.run([*ctr, "images", "rm", ref], capture_output=True)
         subprocess.run(["docker", "rmi", "localhost/edera-pause:1"], capture_output=True)
+    # each pod's shim proxy ends with its runc shim, its socket removed
+    wait_for(lambda: not shim_proxies(), 30, "the shim's proxies ending")
+    assert [p.name for p in Path("/run/containerd/s").iterdir()
+            if p.name.endswith(".edera")] == []
     assert leftovers(Path("/run/containerd/runc/k8s.io")) == []
     # the emptyDir is the kubelet's to remove: the pod's writes are all in it
     assert sorted(os.listdir(empty_dir)) == ["from-host.txt", "from-web.txt", "index.html"]
