@@ -14,15 +14,18 @@ one beside it, or the first on PATH.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from edera_oci.shim import proxy
+from edera_oci.shim import proxy, ttrpc
+from edera_oci.shim.wire import encode
 
 UPSTREAM_SHIM = "containerd-shim-runc-v2"
 PROXY_SUFFIX = ".edera"
@@ -111,6 +114,17 @@ def edera_oci() -> str:
     return found
 
 
+def shutdown(upstream: str, task_id: str) -> None:
+    """The task service's Shutdown {id 1, now 2} sent to the runc shim, its answer not awaited
+    past a few seconds: the runc shim exits if it serves no task."""
+    frame = ttrpc.request(1, proxy.TASK_SERVICE, "Shutdown", encode({1: task_id}))
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(upstream)
+        sock.sendall(frame.to_bytes())
+        sock.recv(64)
+
+
 def start(argv: list[str]) -> int:
     runc_shim, binary = upstream_shim(), edera_oci()
     options, _, _ = proxy.runc_options(sys.stdin.buffer.read(), binary)
@@ -122,8 +136,14 @@ def start(argv: list[str]) -> int:
     upstream, _ = swap_address(answer, "")
     listen = upstream + PROXY_SUFFIX
     _, ours = swap_address(answer, listen)
-    start_proxy(upstream, listen, flag(argv, "namespace") or "default", Path.cwd().parent,
-                binary)
+    try:
+        start_proxy(upstream, listen, flag(argv, "namespace") or "default", Path.cwd().parent,
+                    binary)
+    except (ShimError, OSError):
+        # containerd knows nothing of the runc shim we started: ask it to go (a shim that
+        # serves other tasks of the pod ignores a Shutdown that is not `now`)
+        shutdown(upstream, flag(argv, "id"))
+        raise
     if (Path.cwd() / "address").exists():
         write_address(Path.cwd(), "unix://" + listen)
     sys.stdout.write(ours)

@@ -262,9 +262,11 @@ if argv[-1] == "start":
         s.listen(8)
         while True:
             c, _ = s.accept()
-            if c.recv(4) == b"STOP":
+            data = c.recv(65536)
+            if data == b"STOP":
                 os.unlink(path)
                 os._exit(0)
+            open({log!r} + ".recv", "ab").write(data)
             c.close()
     import time
     while not os.path.exists(path):
@@ -323,3 +325,33 @@ def test_start_without_the_runc_shim_says_so(short_dir):
     assert got.returncode == 1
     assert "containerd-shim-runc-v2 is not on PATH" in got.stderr
     assert got.stdout == ""
+
+
+def test_a_proxy_that_cannot_start_leaves_no_runc_shim_behind(short_dir):
+    """The proxy's socket path over the kernel's 107 bytes: start fails, names why, and asks
+    the runc shim it started to shut down (it serves no task yet)."""
+    bindir, bundle = short_dir / "bin", short_dir / "b"
+    bindir.mkdir()
+    bundle.mkdir()
+    upstream = str(short_dir / "u") + "x" * (103 - len(str(short_dir / "u")))
+    fake = bindir / "containerd-shim-runc-v2"
+    fake.write_text(FAKE_RUNC_SHIM.format(python=sys.executable, log=str(short_dir / "log"),
+                                          sock=upstream))
+    fake.chmod(0o755)
+    (bindir / "edera-oci").write_text("#!/bin/sh\n")
+    (bindir / "edera-oci").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    got = subprocess.run([sys.executable, "-m", "edera_oci.shim.main", "-id", "c7", "start"],
+                         cwd=bundle, env=env, input=b"", capture_output=True, timeout=60)
+    try:
+        assert got.returncode == 1 and got.stdout == b""
+        assert b"proxy" in got.stderr and b"exited" in got.stderr, got.stderr
+        frame = (short_dir / "log.recv").read_bytes()
+        call = ttrpc.Call.parse(frame[ttrpc.HEADER.size:])
+        assert (call.service, call.method) == (proxy.TASK_SERVICE, "Shutdown")
+        assert text(decode(call.payload), 1) == "c7"
+        assert (bundle / "address").read_text() == "unix://" + upstream  # not ours
+    finally:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(upstream)
+            s.send(b"STOP")
