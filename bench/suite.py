@@ -38,6 +38,8 @@ def main() -> int:
     ap.add_argument("--storage-files", type=int, default=2000,
                     help="storage: files in the metadata tree (9p costs tens of ms per request "
                          "under TCG: 300 fits a suite)")
+    ap.add_argument("--storage-slow-files", type=int, default=0,
+                    help="storage: files in the tree on 9p and NFS (default: --storage-files)")
     args = ap.parse_args()
     chosen = [b for b in args.only.split(",") if b]
     unknown = [b for b in chosen if b not in ORDER]
@@ -48,7 +50,8 @@ def main() -> int:
     if "storage" in chosen:
         prepare_storage()
     extra = {"density": ["--max", str(args.density_max)],
-             "storage": ["--size", str(args.storage_size), "--files", str(args.storage_files)]}
+             "storage": ["--size", str(args.storage_size), "--files", str(args.storage_files),
+                         "--slow-files", str(args.storage_slow_files)]}
     script = "; ".join(
         shlex.join(["python3", f"bench/{name}.py", "--inside", "--runs",
                     str(args.rootfs_runs if name == "rootfs_size" else args.runs),
