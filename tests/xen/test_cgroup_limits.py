@@ -84,6 +84,7 @@ def limited(tmp_path_factory) -> dict:
     cid = "cgroup-" + uuid.uuid4().hex[:8]
     out_path = tmp / "stdout"
     res: dict = {}
+    events: subprocess.Popen | None = None
     subreaper(True)
     try:
         t0 = time.monotonic()
@@ -122,9 +123,15 @@ def limited(tmp_path_factory) -> dict:
                                    "1s", cid], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         time.sleep(1)
-        oci(root, "exec", cid, "sh", "-c", "echo go > /dev/shm/go")
-        _, wait_status = os.waitpid(monitor, 0)
-        res["status"] = os.waitstatus_to_exitcode(wait_status)
+        go = oci(root, "exec", cid, "sh", "-c", "echo go > /dev/shm/go")
+        # A failed signal or a hog that never ends fails here, saying which (a CI run once
+        # hung in this wait for the fixture's whole timeout, with no exec seen by the zone).
+        assert go.returncode == 0, f"exec of the go signal failed: {go.stderr}"
+        deadline = time.monotonic() + 300
+        while (waited := os.waitpid(monitor, os.WNOHANG))[0] == 0:
+            assert time.monotonic() < deadline, "the hog was not ended within 300 s"
+            time.sleep(0.5)
+        res["status"] = os.waitstatus_to_exitcode(waited[1])
         try:
             ev_out, ev_err = events.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -137,6 +144,9 @@ def limited(tmp_path_factory) -> dict:
         res["total_s"] = time.monotonic() - t0
     except BaseException:
         dump_diagnostics(root)
+        if events is not None and events.poll() is None:
+            events.kill()
+            events.communicate()
         raise
     finally:
         subreaper(False)
