@@ -278,19 +278,26 @@ else:
 """
 
 
-def test_start_runs_the_runc_shim_then_the_proxy_and_answers_the_proxys_address(short_dir):
-    bindir, bundle = short_dir / "bin", short_dir / "tasks" / "c1"
+def fake_binaries(directory: Path, upstream: str) -> tuple[Path, dict[str, str]]:
+    """A bin directory with the fake runc shim (its socket at upstream, its log beside) and an
+    edera-oci, and the environment that finds them first."""
+    bindir = directory / "bin"
     bindir.mkdir()
+    fake = bindir / "containerd-shim-runc-v2"
+    fake.write_text(FAKE_RUNC_SHIM.format(python=sys.executable, log=str(directory / "log"),
+                                          sock=upstream))
+    (bindir / "edera-oci").write_text("#!/bin/sh\n")
+    for program in (fake, bindir / "edera-oci"):
+        program.chmod(0o755)
+    return bindir, {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}",
+                    "PYTHONPATH": str(REPO)}
+
+
+def test_start_runs_the_runc_shim_then_the_proxy_and_answers_the_proxys_address(short_dir):
+    bundle = short_dir / "tasks" / "c1"
     bundle.mkdir(parents=True)
     upstream = str(short_dir / "runc.sock")
-    fake = bindir / "containerd-shim-runc-v2"
-    fake.write_text(FAKE_RUNC_SHIM.format(python=sys.executable, log=str(short_dir / "log"),
-                                          sock=upstream))
-    fake.chmod(0o755)
-    (bindir / "edera-oci").write_text("#!/bin/sh\n")
-    (bindir / "edera-oci").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO)}
+    bindir, env = fake_binaries(short_dir, upstream)
     shim = [sys.executable, "-m", "edera_oci.shim.main"]
     got = subprocess.run([*shim, "-namespace", "k8s.io", "-id", "c1", "start"], cwd=bundle,
                          env=env, input=encode({1: CRI_GENERIC, 2: b""}), capture_output=True,
@@ -330,17 +337,10 @@ def test_start_without_the_runc_shim_says_so(short_dir):
 def test_a_proxy_that_cannot_start_leaves_no_runc_shim_behind(short_dir):
     """The proxy's socket path over the kernel's 107 bytes: start fails, names why, and asks
     the runc shim it started to shut down (it serves no task yet)."""
-    bindir, bundle = short_dir / "bin", short_dir / "b"
-    bindir.mkdir()
+    bundle = short_dir / "b"
     bundle.mkdir()
     upstream = str(short_dir / "u") + "x" * (103 - len(str(short_dir / "u")))
-    fake = bindir / "containerd-shim-runc-v2"
-    fake.write_text(FAKE_RUNC_SHIM.format(python=sys.executable, log=str(short_dir / "log"),
-                                          sock=upstream))
-    fake.chmod(0o755)
-    (bindir / "edera-oci").write_text("#!/bin/sh\n")
-    (bindir / "edera-oci").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    _, env = fake_binaries(short_dir, upstream)
     got = subprocess.run([sys.executable, "-m", "edera_oci.shim.main", "-id", "c7", "start"],
                          cwd=bundle, env=env, input=b"", capture_output=True, timeout=60)
     try:
