@@ -126,7 +126,7 @@ def limited(tmp_path_factory) -> dict:
         go = oci(root, "exec", cid, "sh", "-c", "echo go > /dev/shm/go")
         # A failed signal or a hog that never ends fails here, saying which. Not understood
         # yet: on 2026-12-07 the signal's exec ran (exit 0) and the workload was still not
-        # ended in 2 runs of 3 (in CI, a hang of the fixture's whole timeout).
+        # ended in 2 runs of 5 (in CI, a hang of the fixture's whole timeout).
         assert go.returncode == 0, f"exec of the go signal failed: {go.stderr}"
         deadline = time.monotonic() + 300
         while (waited := os.waitpid(monitor, os.WNOHANG))[0] == 0:
