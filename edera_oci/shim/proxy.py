@@ -47,6 +47,11 @@ class TaskRuntime:
     binary: str
     root: str
 
+    @classmethod
+    def named(cls, binary: str, root: str, namespace: str) -> TaskRuntime:
+        """As the runc shim runs it: runc where none is named, its root under the namespace."""
+        return cls(binary or "runc", os.path.join(root or RUNC_ROOT, namespace))
+
     def stats_command(self, task_id: str) -> list[str]:
         return [self.binary, "--root", self.root, "events", "--stats", task_id]
 
@@ -75,8 +80,7 @@ def rewrite_create(payload: bytes, binary: str, namespace: str) -> tuple[bytes, 
     options, task_binary, root = runc_options(value if isinstance(value, bytes) else b"",
                                               binary)
     fields[10] = [options]
-    return encode(fields), text(fields, 1), TaskRuntime(
-        task_binary, os.path.join(root or RUNC_ROOT, namespace))
+    return encode(fields), text(fields, 1), TaskRuntime.named(task_binary, root, namespace)
 
 
 def runtime_of_bundle(bundle: Path, namespace: str) -> TaskRuntime:
@@ -88,9 +92,8 @@ def runtime_of_bundle(bundle: Path, namespace: str) -> TaskRuntime:
         options = {}
     options = options if isinstance(options, dict) else {}
     binary, root = options.get("binary_name"), options.get("root")
-    return TaskRuntime(binary if isinstance(binary, str) and binary else "runc",
-                       os.path.join(root if isinstance(root, str) and root else RUNC_ROOT,
-                                    namespace))
+    return TaskRuntime.named(binary if isinstance(binary, str) else "",
+                             root if isinstance(root, str) else "", namespace)
 
 
 class Proxy:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 DISKS = Path("/var/lib/edera-oci/disks")
@@ -33,10 +34,8 @@ def vifs() -> list[str]:
     return [n for n in names if n.startswith("vif")]
 
 
-def qemus() -> list[str]:
-    """The Xen device-model QEMUs of guests (a zone's 9pfs backend), which libxl stops with
-    their domain. Not dom0's own (``-xen-domid 0``), which Xen's init script starts at boot
-    once qemu-system-xen is installed."""
+def processes(matches: Callable[[list[bytes]], bool]) -> list[str]:
+    """The pids of dom0's processes whose argv matches."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -45,23 +44,26 @@ def qemus() -> list[str]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        dom0 = any(argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1))
-        if argv[0].endswith(b"xen-qemu-system-i386") and not dom0:
+        if matches(argv):
             found.append(entry.name)
     return found
+
+
+def qemus() -> list[str]:
+    """The Xen device-model QEMUs of guests (a zone's 9pfs backend), which libxl stops with
+    their domain. Not dom0's own (``-xen-domid 0``), which Xen's init script starts at boot
+    once qemu-system-xen is installed."""
+
+    def guests(argv: list[bytes]) -> bool:
+        dom0 = any(argv[i:i + 2] == [b"-xen-domid", b"0"] for i in range(len(argv) - 1))
+        return argv[0].endswith(b"xen-qemu-system-i386") and not dom0
+
+    return processes(guests)
 
 
 def shim_proxies() -> list[str]:
     """containerd-shim-edera-v2's proxies still running (each ends with its runc shim)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
-        except OSError:
-            continue
-        if b"edera_oci.shim.main" in argv and b"proxy" in argv:
-            found.append(entry.name)
-    return found
+    return processes(lambda argv: b"edera_oci.shim.main" in argv and b"proxy" in argv)
 
 
 def describe(state_dir: Path) -> str:
