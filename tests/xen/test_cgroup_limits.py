@@ -65,6 +65,23 @@ def subreaper(on: bool) -> None:
     assert libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
 
 
+# What the container looks like from inside when the hog is not ended: its FIFO, its cgroup's
+# memory accounting and each of its processes' state and kernel stack.
+ZONE_VIEW = ("ls -l /dev/shm; cd /sys/fs/cgroup; for f in memory.events memory.current "
+             "memory.stat cgroup.procs cpu.stat pids.current; do echo \"== $f\"; cat $f; done; "
+             "for p in $(cat cgroup.procs); do echo \"== $p\"; grep -E 'Name|State|VmRSS' "
+             "/proc/$p/status; cat /proc/$p/wchan; echo; cat /proc/$p/stack; done; "
+             "grep -E 'MemTotal|MemFree|MemAvailable' /proc/meminfo")
+
+
+def dump_zone_view(root: Path, cid: str) -> None:
+    try:
+        r = oci(root, "exec", cid, "sh", "-c", ZONE_VIEW, timeout=60)
+        print(f"--- zone view (exit {r.returncode})\n{r.stdout}\n{r.stderr}")
+    except subprocess.TimeoutExpired:
+        print("--- zone view: exec timed out")
+
+
 def dump_diagnostics(root: Path) -> None:
     for log in sorted(root.glob("*/monitor.log")):
         print(f"--- {log}\n{log.read_text()[-4000:]}")
@@ -130,7 +147,9 @@ def limited(tmp_path_factory) -> dict:
         assert go.returncode == 0, f"exec of the go signal failed: {go.stderr}"
         deadline = time.monotonic() + 300
         while (waited := os.waitpid(monitor, os.WNOHANG))[0] == 0:
-            assert time.monotonic() < deadline, "the hog was not ended within 300 s"
+            if time.monotonic() >= deadline:
+                dump_zone_view(root, cid)
+                raise AssertionError("the hog was not ended within 300 s")
             time.sleep(0.5)
         res["status"] = os.waitstatus_to_exitcode(waited[1])
         try:
