@@ -62,6 +62,9 @@ def request(directory: Path, op: str, timeout: float = 120, **args) -> dict:
         raise ControlError("the container's monitor is not running") from e
     except TimeoutError as e:
         raise ControlError(f"the container's monitor did not answer {op!r} in time") from e
+    except (ConnectionResetError, BrokenPipeError):
+        # it exited with the request unread (or before it was sent): as a close, below
+        data = b""
     finally:
         sock.close()
     if not data:
