@@ -128,6 +128,30 @@ def destroy(domid: int) -> None:
     _xl("destroy", str(domid))
 
 
+# Device kinds whose backend is the zone's QEMU (xl's ``p9``).
+QEMU_DEVICE_KINDS = ("9pfs",)
+
+
+def has_qemu_devices(xs: XenStore, domid: int) -> bool:
+    """Whether libxl records a QEMU-served device of the domain."""
+    return any(xs.try_read(f"/libxl/{domid}/device/{kind}") is not None
+               for kind in QEMU_DEVICE_KINDS)
+
+
+def forget_qemu_devices(xs: XenStore, domid: int) -> None:
+    """Remove the domain's QEMU-served devices from XenStore (libxl's record of them, their
+    backend and frontend directories), once their QEMU has been stopped and before ``xl
+    destroy``. libxl removes a QEMU-served device of a paused or dying domain, as every one is
+    at destroy, by waiting a fixed 2 s (LIBXL_QEMU_BODGE_TIMEOUT) instead of watching its
+    backend: measured in the lab, ``xl destroy`` of a zone with a 9p share took 2.6 s against
+    0.9 s without, the same 2.0 s with its QEMU already dead. What libxl would do after the
+    wait is this removal."""
+    for kind in QEMU_DEVICE_KINDS:
+        for path in (f"/libxl/{domid}/device/{kind}", f"/local/domain/0/backend/{kind}/{domid}",
+                     f"/local/domain/{domid}/device/{kind}"):
+            xs.rm(path)
+
+
 def free_memory_mb() -> int:
     """What Xen has free for domains, in MiB (`xl info`'s free_memory)."""
     try:

@@ -890,6 +890,10 @@ class XenZoneBackend:
                 domid = self._find_domain(xs, zone)
                 if domid is None:
                     return
+                # Its 9pfs QEMU first, then the devices it served out of libxl's sight:
+                # libxl would wait a fixed 2 s for them (domain.forget_qemu_devices).
+                if domain.has_qemu_devices(xs, domid) and shares.kill_backends(name, domid):
+                    domain.forget_qemu_devices(xs, domid)
                 try:
                     domain.destroy(domid)
                 except domain.DomainError as e:

@@ -433,3 +433,74 @@ def test_the_traces_of_an_id_are_its_disks_its_backend_and_its_console_log(tmp_p
     (tmp_path / f"{zone['name']}.log").unlink()
     Path(zone["disk_dir"]).mkdir(parents=True)
     assert backend.left_traces(state_dir, "gone") is True
+
+
+class RecordingXenStore:
+    """XenStore with domain 5 alive (the zone) and libxl's record of its devices; records
+    what is removed, and when, among the other calls of the teardown."""
+
+    def __init__(self, name: str, calls: list, devices: tuple[str, ...]) -> None:
+        self.name, self.calls = name, calls
+        self.nodes = {f"/libxl/5/device/{kind}" for kind in devices}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def ls(self, path: str) -> list[str]:
+        return ["0", "5"]
+
+    def try_read(self, path: str) -> str | None:
+        if path == "/local/domain/5/name":
+            return self.name
+        return "" if path in self.nodes else None
+
+    def rm(self, path: str) -> None:
+        self.calls.append(("rm", path))
+        self.nodes.discard(path)
+
+
+@pytest.mark.parametrize("killed", [True, False])
+def test_a_zone_with_a_9p_share_is_destroyed_after_its_qemu_and_its_9pfs_records(
+        running_container, monkeypatch, killed):
+    """libxl removes a QEMU-served device of a dying domain by waiting a fixed 2 s: its QEMU
+    is killed and its records removed first, so ``xl destroy`` does not wait. A QEMU that
+    cannot be killed keeps its records (libxl's own removal then runs)."""
+    raw = json.loads((running_container / "c" / "state.json").read_text())
+    calls: list = []
+    xs = RecordingXenStore(raw["zone"]["name"], calls, ("9pfs", "vbd"))
+    monkeypatch.setattr(zb, "XenStore", lambda: xs)
+    monkeypatch.setattr(zb.shares, "kill_backends",
+                        lambda name, domid: calls.append(("kill", name, domid)) or killed)
+    monkeypatch.setattr(zb.domain, "destroy", lambda domid: calls.append(("destroy", domid)))
+    zb.XenZoneBackend()._destroy_domain(raw["zone"])
+    forgotten = [("rm", "/libxl/5/device/9pfs"), ("rm", "/local/domain/0/backend/9pfs/5"),
+                 ("rm", "/local/domain/5/device/9pfs")]
+    kill = ("kill", raw["zone"]["name"], 5)
+    assert calls == ([kill, *forgotten] if killed else [kill]) + [("destroy", 5)]
+
+
+def test_a_zone_without_9p_devices_is_destroyed_without_a_search_for_its_qemu(
+        running_container, monkeypatch):
+    raw = json.loads((running_container / "c" / "state.json").read_text())
+    calls: list = []
+    monkeypatch.setattr(zb, "XenStore",
+                        lambda: RecordingXenStore(raw["zone"]["name"], calls, ("vbd",)))
+    monkeypatch.setattr(zb.shares, "kill_backends", lambda *a: calls.append(("kill",)))
+    monkeypatch.setattr(zb.domain, "destroy", lambda domid: calls.append(("destroy", domid)))
+    zb.XenZoneBackend()._destroy_domain(raw["zone"])
+    assert calls == [("destroy", 5)]
+
+
+def test_kill_backends_kills_the_zones_qemu_and_waits_for_it(bystander, monkeypatch):
+    monkeypatch.setattr(zb.shares, "backend_pids", lambda name, domid=None:
+                        [bystander.pid] if bystander.poll() is None else [])
+    assert zb.shares.kill_backends("edera-x-c", 5)
+    assert bystander.returncode == -9
+
+
+def test_kill_backends_says_when_one_is_left(monkeypatch):
+    monkeypatch.setattr(zb.shares, "backend_pids", lambda name, domid=None: [2 ** 22 + 1])
+    assert not zb.shares.kill_backends("edera-x-c", 5, wait=0.1)
