@@ -1,14 +1,16 @@
 """What edera-oci may leave in dom0, found and (after a failed test) swept away.
 
 Every Xen test ends with nothing of edera-oci's in dom0: no domain, loop device, disk image,
-vif or state directory. The `no_leftovers` fixture in conftest checks that after each test and
-sweeps what it finds, so one test's leak fails that test and does not fail every test after it.
+vif, state directory or XenStore directory of a dead domain. The `no_leftovers` fixture in
+conftest checks that after each test and sweeps what it finds, so one test's leak fails that
+test and does not fail every test after it.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +34,32 @@ def loops() -> list[str]:
 def vifs() -> list[str]:
     names = [ln.split(":")[1].strip().split("@")[0] for ln in _out("ip", "-o", "link").splitlines()]
     return [n for n in names if n.startswith("vif")]
+
+
+def _xs_list(path: str) -> list[str]:
+    return _out("xenstore-list", path).split()
+
+
+def stale_xenstore(settle: float = 1.0) -> list[str]:
+    """XenStore directories of domains that no longer exist: a device's backend in dom0
+    (``/local/domain/0/backend/<kind>/<domid>``) or libxl's record (``/libxl/<domid>``). libxl
+    removes them at destroy; edera-oci removes a 9p share's itself before it. Only what is
+    still there ``settle`` seconds later counts: libxl removes a domain's directories one
+    after another, and a powered-off zone's are removed by xl's watcher on its own time."""
+
+    def stale() -> set[str]:
+        live = set(_xs_list("/local/domain"))
+        found = {f"/libxl/{d}" for d in _xs_list("/libxl") if d not in live}
+        for kind in _xs_list("/local/domain/0/backend"):
+            found |= {f"/local/domain/0/backend/{kind}/{d}"
+                      for d in _xs_list(f"/local/domain/0/backend/{kind}") if d not in live}
+        return found
+
+    found = stale()
+    if found:
+        time.sleep(settle)
+        found &= stale()
+    return sorted(found)
 
 
 def processes(matches: Callable[[list[bytes]], bool]) -> list[str]:
@@ -94,6 +122,7 @@ def leftovers(*roots: Path) -> list[str]:
     found += [f"vif {v}" for v in vifs()]
     found += [f"qemu {pid}" for pid in qemus()]
     found += [f"shim proxy {pid}" for pid in shim_proxies()]
+    found += [f"xenstore {path}" for path in stale_xenstore()]
     return found
 
 
@@ -110,3 +139,5 @@ def sweep(*roots: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
     for v in vifs():
         subprocess.run(["ip", "link", "del", v], capture_output=True)
+    for path in stale_xenstore():
+        subprocess.run(["xenstore-rm", path], capture_output=True)
