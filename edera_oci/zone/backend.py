@@ -890,12 +890,8 @@ class XenZoneBackend:
                 domid = self._find_domain(xs, zone)
                 if domid is None:
                     return
-                # Its 9pfs QEMU first, then the devices it served out of libxl's sight:
-                # libxl would wait a fixed 2 s for them (domain.forget_qemu_devices).
-                if domain.has_qemu_devices(xs, domid) and shares.kill_backends(name, domid):
-                    domain.forget_qemu_devices(xs, domid)
                 try:
-                    domain.destroy(domid)
+                    shares.destroy_domain(xs, domid, name)
                 except domain.DomainError as e:
                     # another destroy may be under way (the monitor's, when create went
                     # away): failed only if the domain stays

@@ -118,7 +118,9 @@ class XenZoneOps:
         domain.unpause(self.domid)
 
     def destroy(self) -> None:
-        domain.destroy(self.domid)
+        from .shares import destroy_domain  # only here: the monitor starts without it
+
+        destroy_domain(self.xs, self.domid, self.name)
 
     def connect(self, port: int, deadline: float) -> Channel:
         """Wait for the zone's vchan server on port, then connect to it."""
@@ -733,7 +735,9 @@ def abandon_domain(mon: Monitor) -> None:
         with XenStore() as xs:
             for entry in xs.ls("/local/domain"):
                 if xs.try_read(f"/local/domain/{entry}/name") == mon.name:
-                    domain.destroy(int(entry))
+                    from .shares import destroy_domain  # only here, as in XenZoneOps.destroy
+
+                    destroy_domain(xs, int(entry), mon.name)
                     mon.say(f"destroyed domain {entry} ({mon.name}): create did not take it")
     except (OSError, domain.DomainError) as e:
         mon.say(f"could not destroy {mon.name}: {e}")

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edera_oci.errors import ZoneError
+from edera_oci.xen import domain
+from edera_oci.xen.xenstore import XenStore
 
 from .records import BINDS_MOUNTPOINT, MS_BIND, MS_RDONLY, MS_REC, mount_flags
 
@@ -421,6 +423,16 @@ def stop_backends(name: str, domid: int | None = None) -> list[int]:
     if pids:
         kill_backends(name, domid)
     return pids
+
+
+def destroy_domain(xs: XenStore, domid: int, name: str) -> None:
+    """``xl destroy`` of a zone's domain; with a 9p share, its QEMU is killed and the devices it
+    served are removed from XenStore first, so that libxl does not wait its fixed 2 s for them
+    (domain.forget_qemu_devices). A QEMU that will not die keeps them: libxl then removes them
+    its own way."""
+    if domain.has_qemu_devices(xs, domid) and kill_backends(name, domid):
+        domain.forget_qemu_devices(xs, domid)
+    domain.destroy(domid)
 
 
 def kill_backends(name: str, domid: int | None = None, wait: float = 2.0) -> bool:
