@@ -71,7 +71,7 @@ LOWER_VDEV, UPPER_VDEV = "xvdc", "xvdd"
 
 ZONE_SCRIPT = r"""
 t() { read a _ < /proc/uptime; echo $a; }
-op() { name=$1; shift; s=$(t); if timeout 300 "$@" > /dev/null 2>&1; then e=$(t);
+op() { name=$1; shift; s=$(t); if timeout {optimeout} "$@" > /dev/null 2>&1; then e=$(t);
        echo "res $R $P $name $(awk "BEGIN{print $e - $s}")"; else echo "failed $P $name"; fi; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 fioop() { name=$1; shift; line=$(timeout 300 fio --name=$name --filename=$P/fio.dat {fiojob} \
@@ -97,7 +97,7 @@ mkdir -p /cg && zonefs mount cgroup2 none /cg "" && sh -c 'echo $$ > /cg/cgroup.
 echo "layer-file=$(cat /layer/from-layer)"
 R=0
 while [ $R -lt {runs} ]; do
-  for P in /vol /work /nfs /layer; do
+  for P in {places}; do
     op write dd if=/dev/zero of=$P/seq bs=1M count={size} conv=fsync
     drop
     op read dd if=$P/seq of=/dev/null bs=1M
@@ -175,7 +175,7 @@ def with_fio_and_tools(root: Path) -> None:
 
 
 def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
-                fio_seconds: int) -> dict:
+                fio_seconds: int, places: list[str], slow_files: int) -> dict:
     """`edera-oci spec`'s config made the bench's: the script as the process, all capabilities
     (drop_caches, mount and module loading need them), a writable root (the spec's is
     read-only, and the script writes to /work on it), /vol bound read-write from dom0, /sys
@@ -185,7 +185,8 @@ def zone_config(spec: dict, runs: int, size: int, vol: Path, fio_mib: int,
     for key, value in {"runs": runs, "size": size,
                        "fiojob": " ".join(fio_job(fio_mib, fio_seconds)),
                        "server": NFS_SERVER, "client": NFS_CLIENT, "lower": LOWER_VDEV,
-                       "upper": UPPER_VDEV}.items():
+                       "upper": UPPER_VDEV, "places": " ".join(places),
+                       "optimeout": op_timeout(slow_files)}.items():
         script = script.replace("{" + key + "}", str(value))
     cfg["process"]["args"] = ["sh", "-c", script]
     cfg["process"]["terminal"] = False
@@ -312,7 +313,7 @@ def attach_disks(lower: Path, upper: Path, loops: list[str]) -> float:
 
 
 def zone_runs(work: Path, runs: int, size: int, trees: tuple[bytes, bytes], fio_mib: int,
-              fio_seconds: int) -> tuple[dict, dict, str]:
+              fio_seconds: int, places: list[str], slow_files: int) -> tuple[dict, dict, str]:
     """The workload in one zone; (results by place and op, dom0-side figures, its output).
     trees: the metadata test's tar, and the smaller one for 9p and NFS."""
     bundle = work / "bundle"
@@ -325,7 +326,7 @@ def zone_runs(work: Path, runs: int, size: int, trees: tuple[bytes, bytes], fio_
     export.mkdir()
     subprocess.run(["edera-oci", "spec", "--bundle", str(bundle)], check=True)
     cfg = zone_config(json.loads((bundle / "config.json").read_text()), runs, size, vol,
-                      fio_mib, fio_seconds)
+                      fio_mib, fio_seconds, places, slow_files)
     (bundle / "config.json").write_text(json.dumps(cfg))
     lower, upper, layer_made = layer_images(work, size)
     dom0: dict = {"layer image (once per layer)": [layer_made], "qemu_pss_kib": []}
@@ -371,6 +372,12 @@ def zone_runs(work: Path, runs: int, size: int, trees: tuple[bytes, bytes], fio_
         if value is not None:
             results.setdefault(PLACES[parts[2]], {}).setdefault(parts[3], []).append(value)
     return results, dom0, text + err
+
+
+def op_timeout(slow_files: int) -> int:
+    """Seconds one operation of the workload may take: an unpack on 9p costs about 0.2 s per
+    file under the lab's emulation."""
+    return 300 + int(0.4 * slow_files)
 
 
 def fio_job(fio_mib: int, fio_seconds: int) -> list[str]:
@@ -470,9 +477,10 @@ def inside(args) -> int:
     print_machine(m)
     tree = small_tree_tar(args.files)
     slow_files = args.slow_files or args.files
+    places = args.places.split(",")
     files = {where: slow_files if where in SLOW_PLACES else args.files
              for where in PLACES.values()}
-    payload: dict = {"machine": m, "runs": args.runs, "size_mib": args.size,
+    payload: dict = {"machine": m, "runs": args.runs, "size_mib": args.size, "places": places,
                      "files": args.files, "files_by_place": files, "fio_mib": args.fio_size,
                      "fio_seconds": args.fio_seconds}
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:  # dom0's own disk, not tmpfs
@@ -483,7 +491,7 @@ def inside(args) -> int:
         save("storage", payload)
         zone, dom0_side, log = zone_runs(work, args.runs, args.size,
                                          (tree, small_tree_tar(slow_files)), args.fio_size,
-                                         args.fio_seconds)
+                                         args.fio_seconds, places, slow_files)
         payload.update(zone=zone, dom0_side=dom0_side)
         failed = [ln for ln in log.splitlines() if ln.startswith("failed")]
         payload["failed"] = failed
@@ -508,7 +516,7 @@ def inside(args) -> int:
                 dom0_values = per_thousand(op, dom0[op], args.files)
                 base = statistics.median(dom0_values) if dom0_values else None
                 rows.append((f"dom0 disk: {what[op]}", dom0_values, ""))
-                for where in PLACES.values():
+                for where in (PLACES[p] for p in places):
                     values = per_thousand(op, zone.get(where, {}).get(op, []), files[where])
                     ratio = (ratio_of(base, statistics.median(values))
                              if base and values and statistics.median(values) else "")
@@ -586,17 +594,23 @@ def main() -> int:
     ap.add_argument("--create-runs", type=int, default=1)
     ap.add_argument("--fio-size", type=int, default=64, help="MiB of fio's file")
     ap.add_argument("--fio-seconds", type=int, default=20, help="seconds of each fio job")
+    ap.add_argument("--places", default=",".join(PLACES),
+                    help="where the zone measures, comma-separated (default: all)")
     args = ap.parse_args()
+    if unknown := set(args.places.split(",")) - set(PLACES):
+        ap.error(f"--places: unknown {', '.join(sorted(unknown))} (of {', '.join(PLACES)})")
     if args.inside:
         return inside(args)
     prepare_on_host()
-    return rerun_inside_lab(__file__, args.runs, timeout=3600,
+    slow_files = args.slow_files or args.files
+    return rerun_inside_lab(__file__, args.runs, timeout=3600 + args.runs * op_timeout(slow_files),
                             extra=["--size", str(args.size), "--files", str(args.files),
                                    "--slow-files", str(args.slow_files),
                                    "--create-sizes", args.create_sizes,
                                    "--create-runs", str(args.create_runs),
                                    "--fio-size", str(args.fio_size),
-                                   "--fio-seconds", str(args.fio_seconds)])
+                                   "--fio-seconds", str(args.fio_seconds),
+                                   "--places", args.places])
 
 
 if __name__ == "__main__":

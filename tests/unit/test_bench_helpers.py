@@ -41,16 +41,29 @@ def test_the_storage_bench_writes_to_a_writable_root(tmp_path) -> None:
 
     from edera_oci.default_spec import default_config
 
-    cfg = zone_config(default_config(), 1, 16, tmp_path / "vol", 8, 5)
+    cfg = zone_config(default_config(), 1, 16, tmp_path / "vol", 8, 5,
+                      ["/vol", "/work", "/nfs", "/layer"], 1000)
     assert cfg["root"]["readonly"] is False
     script = cfg["process"]["args"][2]
-    assert "/work" in script and "capabilities" not in cfg["process"]
+    assert "for P in /vol /work /nfs /layer;" in script and "capabilities" not in cfg["process"]
+    assert "timeout 700 " in script  # 1,000 files on 9p: 0.4 s each on top of 300 s
     assert "{" + "size}" not in script and "count=16" in script and "--size=8M" in script
     (vol,) = [m for m in cfg["mounts"] if m["destination"] == "/vol"]
     assert vol["source"] == str(tmp_path / "vol") and "rw" in vol["options"]
     # the NFS prototype's private link is the container's network namespace
     (net,) = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] == "network"]
     assert net["path"] == "/run/netns/edera-bench-nfs"
+
+
+def test_the_storage_bench_measures_only_the_places_asked(tmp_path) -> None:
+    """--places /vol: the metadata test at 10,000 files on 9p alone (about 45 minutes)."""
+    from storage import zone_config
+
+    from edera_oci.default_spec import default_config
+
+    script = zone_config(default_config(), 1, 16, tmp_path / "vol", 8, 5, ["/vol"],
+                         10000)["process"]["args"][2]
+    assert "for P in /vol;" in script and "timeout 4300 " in script
 
 
 def test_fio_iops_are_read_from_its_terse_line() -> None:
