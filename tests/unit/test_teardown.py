@@ -435,27 +435,17 @@ def test_the_traces_of_an_id_are_its_disks_its_backend_and_its_console_log(tmp_p
     assert backend.left_traces(state_dir, "gone") is True
 
 
-class RecordingXenStore:
+class RecordingXenStore(LiveDomainXenStore):
     """XenStore with domain 5 alive (the zone) and libxl's record of its devices; records
     what is removed, and when, among the other calls of the teardown."""
 
     def __init__(self, name: str, calls: list, devices: tuple[str, ...]) -> None:
-        self.name, self.calls = name, calls
+        super().__init__(name)
+        self.calls = calls
         self.nodes = {f"/libxl/5/device/{kind}" for kind in devices}
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def ls(self, path: str) -> list[str]:
-        return ["0", "5"]
-
     def try_read(self, path: str) -> str | None:
-        if path == "/local/domain/5/name":
-            return self.name
-        return "" if path in self.nodes else None
+        return "" if path in self.nodes else super().try_read(path)
 
     def rm(self, path: str) -> None:
         self.calls.append(("rm", path))
