@@ -439,7 +439,10 @@ def kill_backends(name: str, domid: int | None = None, wait: float = 2.0) -> boo
     """SIGKILL the zone's QEMU(s) and wait for them to go; whether none is left. Nothing is
     lost by it: QEMU's 9p server caches no write (each is a write(2) on the host at once), and
     the zone the QEMU serves is being destroyed."""
-    for pid in backend_pids(name, domid):
+    pids = backend_pids(name, domid)
+    if not pids:
+        return True  # nothing to wait for: no second walk of /proc
+    for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     end = time.monotonic() + wait
