@@ -141,3 +141,55 @@ def sweep(*roots: Path) -> None:
         subprocess.run(["ip", "link", "del", v], capture_output=True)
     for path in stale_xenstore():
         subprocess.run(["xenstore-rm", path], capture_output=True)
+
+
+def dump_diagnostics(*roots: Path) -> None:
+    """Shown by pytest when the test failed: the monitors' logs under the state roots, the
+    zones' consoles and their 9pfs backends' logs."""
+    for log in sorted(log for root in roots for log in root.glob("*/monitor.log")):
+        print(f"--- {log}\n{log.read_text()[-3000:]}")
+    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
+        print(f"--- {log}\n{log.read_text(errors='replace')[-3000:]}")
+    for log in sorted(Path("/var/log/xen").glob("qemu-dm-edera-*.log")):  # 9pfs backends
+        print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}")
+
+
+ENGINE_WORDS = (b"edera", b"conmon", b"podman", b"docker", b"containerd", b"xl", b"qemu",
+                b"runc")
+
+
+def _proc_line(pid: str) -> str | None:
+    """One process as ps -o pid,ppid,stat,wchan,args would show it, from /proc (the lab's dom0
+    has no procps)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return f"{pid:>7} {fields[1]:>7} {fields[0]} {wchan or '-':<28} {argv.decode(errors='replace')}"
+
+
+def print_hang_report(what: str) -> None:
+    """Printed (and shown by pytest) when an engine's command did not end in time: dom0's
+    processes of the engines, edera-oci, xl and QEMU with where each waits, the domains, and
+    each container's state, monitor log and zone console, so that the hang says where it is."""
+    print(f"===== {what} did not end in time: dom0 as it is now")
+    words = processes(lambda argv: any(w in a for a in argv[:3] for w in ENGINE_WORDS))
+    print("    pid    ppid S wchan                        args")
+    for pid in sorted(words, key=int):
+        if (line := _proc_line(pid)) is not None:
+            print(line)
+    print(_out("xl", "list"))
+    # each device's backend and frontend state (4 connected, 5-6 closing): a boot or a
+    # teardown waiting on a device shows here
+    for ln in _out("xenstore-ls", "-f", "/local/domain").splitlines():
+        key = ln.split(" = ")[0]
+        if key.endswith("/state") and ("/device/" in key or "/backend/" in key):
+            print(ln)
+    for d in state_dirs(STATE_ROOTS):
+        state = d / "state.json"
+        if state.is_file():
+            print(f"--- {state}\n{state.read_text(errors='replace')[:2000]}")
+    dump_diagnostics(*STATE_ROOTS)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .bundles import busybox_rootfs
+from .dom0 import print_hang_report
 
 CONTAINERS_CONF = """[containers]
 log_driver = "k8s-file"
@@ -60,6 +61,16 @@ POD_CNI_CONFLIST = """{ "cniVersion": "0.4.0", "name": "edera-pods",
                            "routes": [{ "dst": "0.0.0.0/0" }] } } ] }
 """
 POD_GATEWAY = "10.77.0.1"
+
+
+def engine_cli(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """An engine's command (podman, docker, crictl), its output captured; one that does not
+    end in time prints where dom0 is (dom0.print_hang_report) before the TimeoutExpired."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print_hang_report(" ".join(argv[:4]))
+        raise
 
 
 def sh(*cmd: str, check: bool = True, **kw) -> subprocess.CompletedProcess:

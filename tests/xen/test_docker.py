@@ -28,6 +28,7 @@ from .engines import (
     check_the_root_keeps_writes,
     check_volumes_keep_the_zones_writes,
     detached,
+    engine_cli,
     fetch,
     run_on_a_pty,
     setup_docker,
@@ -48,7 +49,7 @@ def image(tmp_path_factory):
 
 
 def docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    return engine_cli(["docker", *args], timeout)
 
 
 def test_port_pause_unpause_a_terminal_exec_root_writes_stop_and_start(image, tmp_path):

@@ -20,6 +20,7 @@ from .engines import (
     check_the_root_keeps_writes,
     check_volumes_keep_the_zones_writes,
     detached,
+    engine_cli,
     fetch,
     import_debian,
     run_on_a_pty,
@@ -39,8 +40,7 @@ def image(tmp_path_factory):
 
 
 def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["podman", "--runtime", "edera", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return engine_cli(["podman", "--runtime", "edera", *args], timeout)
 
 
 def test_nothing_left_behind(image):

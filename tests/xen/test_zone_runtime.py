@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .bundles import make_bundle
-from .dom0 import leftovers
+from .dom0 import dump_diagnostics, leftovers  # noqa: F401 (dump_diagnostics: the tests' import)
 
 pytestmark = pytest.mark.xen
 
@@ -44,17 +44,6 @@ def create(root: Path, bundle: Path, cid: str, *extra: str) -> subprocess.Comple
 
 def new_id() -> str:
     return "t-" + uuid.uuid4().hex[:10]
-
-
-def dump_diagnostics(root: Path) -> None:
-    """Shown by pytest when the test failed: the monitors' logs, the zones' consoles and
-    their 9pfs backends' logs."""
-    for log in sorted(root.glob("*/monitor.log")):
-        print(f"--- {log}\n{log.read_text()[-3000:]}")
-    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
-        print(f"--- {log}\n{log.read_text(errors='replace')[-3000:]}")
-    for log in sorted(Path("/var/log/xen").glob("qemu-dm-edera-*.log")):  # 9pfs backends
-        print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}")
 
 
 def test_process_config_reaches_the_workload_and_run_streams_apart(root, bundle_dir):
