@@ -64,16 +64,23 @@ POD_GATEWAY = "10.77.0.1"
 
 
 def engine_cli(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
-    """An engine's command (podman, docker, crictl), its output captured; one that does not
-    end in time prints where dom0 is (dom0.print_hang_report) before the TimeoutExpired."""
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    """An engine's command (podman, docker), its output captured; one that does not end in
+    time prints where dom0 is (dom0.print_hang_report, taken while the command still runs)
+    and what it had printed, then is killed and raises TimeoutExpired."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
         try:
-            print_hang_report(" ".join(argv[:4]))
-        except Exception as e:  # dom0 changing under the report: the timeout is the failure
-            print(f"the hang report stopped: {e!r}")
-        raise
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                print_hang_report(" ".join(argv[:4]))
+            except Exception as e:  # dom0 changing under the report: the timeout is the failure
+                print(f"the hang report stopped: {e!r}")
+            proc.kill()
+            out, err = proc.communicate()
+            print(f"--- its stdout\n{out[-3000:]}\n--- its stderr\n{err[-3000:]}")
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def sh(*cmd: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
