@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from .dom0 import leftovers, sweep
-from .test_zone_runtime import dump_diagnostics, oci
+from .dom0 import dump_diagnostics, leftovers, sweep
+from .test_zone_runtime import oci
 
 LEFTOVER_GRACE = 15.0  # seconds
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .bundles import make_bundle
-from .dom0 import leftovers
+from .dom0 import dump_diagnostics, leftovers
 
 pytestmark = pytest.mark.xen
 
@@ -85,13 +85,6 @@ def dump_zone_view(root: Path, cid: str) -> None:
         print(f"--- zone view (exit {r.returncode})\n{r.stdout}\n{r.stderr}")
     except subprocess.TimeoutExpired:
         print("--- zone view: exec timed out")
-
-
-def dump_diagnostics(root: Path) -> None:
-    for log in sorted(root.glob("*/monitor.log")):
-        print(f"--- {log}\n{log.read_text()[-4000:]}")
-    for log in sorted(Path("/var/log/xen/console").glob("guest-edera-*.log")):
-        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture(scope="module")

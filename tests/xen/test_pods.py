@@ -19,8 +19,8 @@ import pytest
 from edera_oci.zone.pod import POD_CONTAINER_MEMORY_MB
 
 from .bundles import make_bundle
-from .dom0 import domains, leftovers
-from .test_zone_runtime import dump_diagnostics, new_id, oci
+from .dom0 import domains, dump_diagnostics, leftovers
+from .test_zone_runtime import new_id, oci
 
 pytestmark = pytest.mark.xen
 

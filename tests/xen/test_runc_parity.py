@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from .bundles import busybox_rootfs
-from .dom0 import leftovers
-from .test_zone_runtime import dump_diagnostics
+from .dom0 import dump_diagnostics, leftovers
 
 pytestmark = pytest.mark.xen
 

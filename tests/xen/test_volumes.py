@@ -30,8 +30,8 @@ from edera_oci.zone.backend import console_log
 from tests.perms import exposed
 
 from .bundles import make_bundle
-from .dom0 import leftovers, qemus
-from .test_zone_runtime import dump_diagnostics, oci
+from .dom0 import dump_diagnostics, leftovers, qemus
+from .test_zone_runtime import oci
 from .zone_run import running_zone, said
 
 pytestmark = pytest.mark.xen

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .bundles import make_bundle
-from .dom0 import dump_diagnostics, leftovers  # noqa: F401 (dump_diagnostics: the tests' import)
+from .dom0 import leftovers
 
 pytestmark = pytest.mark.xen
 

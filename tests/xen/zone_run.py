@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .test_zone_runtime import dump_diagnostics, oci
+from .dom0 import dump_diagnostics
+from .test_zone_runtime import oci
 
 
 def keyvals(text: str) -> dict[str, str]:
